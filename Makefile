@@ -1,0 +1,54 @@
+# NeuroTune: `make run` starts the app, `make test` runs every test. Both set up everything first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: run test setup system-packages lint format bench
+
+run: setup
+	@echo "Preparing the bundled Bach chorales dataset 'bach' (a cache hit after the first time)..."
+	@$(BIN)/python -m core dataset build --corpus bach-chorales --name bach || \
+		echo "Could not prepare the 'bach' dataset; build it from the Dataset page."
+	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed system-packages
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+# FluidSynth and a General MIDI soundfont render audio; Chromium runs the browser tests.
+# Installed with apt-get when missing; without them the app still runs (with a notice).
+system-packages:
+	@missing=""; \
+	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
+	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+			echo "WARNING: apt-get could not install$$missing. Audio falls back to simple synthesis and browser tests are skipped."; \
+		else \
+			echo "WARNING: cannot install$$missing (needs root and apt-get): run 'sudo apt-get install$$missing'." \
+				"Until then audio falls back to simple synthesis and browser tests are skipped."; \
+		fi; \
+	fi
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	$(BIN)/python bench/preprocess.py

@@ -1,0 +1,132 @@
+"""``python -m core dataset build|list|show|rename|delete``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from core.config import DataConfig, ValidationLimits
+
+# Short flags the README and issues use, mapped to DataConfig fields.
+_ALIASES = {"representations": ["--representation"], "transpose_semitones": ["--transpose"]}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per DataConfig field, so the CLI can never fall behind the config."""
+    group = parser.add_argument_group("preprocessing options (defaults as in the app)")
+    for field in dataclasses.fields(DataConfig):
+        flags = [f"--{field.name.replace('_', '-')}", *_ALIASES.get(field.name, [])]
+        if field.type in ("bool", bool):
+            group.add_argument(*flags, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
+        elif field.name in ("representations", "programs"):
+            item_type = int if field.name == "programs" else str
+            group.add_argument(*flags, dest=field.name, type=item_type, action="append", default=None)
+        else:
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            group.add_argument(*flags, dest=field.name, type=kind, default=None)
+    group.add_argument("--max-file-mb", type=float, default=None, help="reject files larger than this")
+
+
+def add_parser(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="build and inspect datasets")
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    build = actions.add_parser("build", help="preprocess a bundled corpus or a folder of MIDI files")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", help="a bundled corpus: bach-chorales, irish-folk, essen-folk")
+    source.add_argument("--midi-dir", type=Path, help="a folder of .mid/.midi files (searched recursively)")
+    build.add_argument("--name", required=True)
+    build.add_argument("--limit", type=int, help="use only the first N pieces of a corpus")
+    build.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    build.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
+    _add_config_flags(build)
+    build.set_defaults(handler=_build)
+
+    listing = actions.add_parser("list", help="list datasets")
+    listing.set_defaults(handler=_list)
+    show = actions.add_parser("show", help="print a dataset's statistics and file report as JSON")
+    show.add_argument("name")
+    show.set_defaults(handler=_show)
+    rename = actions.add_parser("rename", help="rename a dataset")
+    rename.add_argument("name")
+    rename.add_argument("new_name")
+    rename.set_defaults(handler=_rename)
+    delete = actions.add_parser("delete", help="delete a dataset and its files")
+    delete.add_argument("name")
+    delete.set_defaults(handler=_delete)
+
+
+def _console_progress(done: int, total: int, current: str) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from core.data import datasets
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(DataConfig)}
+    config = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    limits = ValidationLimits()
+    if args.max_file_mb is not None:
+        limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20))
+    common = {"workers": args.workers, "progress": _console_progress, "overwrite": args.overwrite}
+    if args.corpus:
+        print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)
+        result = datasets.build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)
+    else:
+        result = datasets.build_from_folder(args.name, args.midi_dir, config, limits=limits, **common)
+    for report in result.rejected:
+        print(f"rejected {report.name}: {report.reason}", file=sys.stderr)
+    stats = result.dataset.stats
+    verb = "already built (cache hit)" if result.cache_hit else "built"
+    print(f"dataset '{result.dataset.name}' {verb}: {stats['pieces']} pieces, {stats['notes']} notes, "
+          f"{len(result.rejected)} files rejected")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from core.data.datasets import list_datasets
+
+    records = list_datasets()
+    if not records:
+        print("no datasets yet: python -m core dataset build --corpus bach-chorales --name bach")
+    for record in records:
+        print(f"{record.name}\t{record.source}\t{record.stats.get('pieces', 0)} pieces\t"
+              f"{record.stats.get('notes', 0)} notes\t{record.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from core.data.datasets import load_dataset
+
+    dataset = load_dataset(args.name)
+    files = dataset.files
+    print(json.dumps({
+        "name": dataset.name, "id": dataset.id, "source": dataset.manifest["source"],
+        "config": dataset.manifest["config"], "stats": dataset.stats,
+        "accepted": [f["name"] for f in files if f["status"] == "accepted"],
+        "rejected": [{"name": f["name"], "reason": f["reason"]} for f in files if f["status"] != "accepted"],
+    }, indent=2))
+    return 0
+
+
+def _rename(args: argparse.Namespace) -> int:
+    from core.data.datasets import rename_dataset
+
+    rename_dataset(args.name, args.new_name)
+    print(f"renamed '{args.name}' to '{args.new_name}'")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from core.data.datasets import delete_dataset
+
+    delete_dataset(args.name)
+    print(f"deleted '{args.name}'")
+    return 0

@@ -1,0 +1,119 @@
+"""Typed configuration dataclasses with a JSON round-trip.
+
+Each config is saved as JSON next to what it configured (a dataset manifest,
+later a checkpoint), so that anything built can be rebuilt or resumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from core.errors import ConfigError
+
+T = TypeVar("T")
+
+REPRESENTATIONS = ("melody", "events", "pianoroll", "notes")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a dict, ignoring unknown keys (older/newer files)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ValidationLimits:
+    """What an input MIDI file may be before it is rejected."""
+
+    max_file_bytes: int = 5 * 1024 * 1024
+    max_duration_seconds: float = 30 * 60.0
+    # Zip archives: caps against zip bombs.
+    max_zip_members: int = 5000
+    max_zip_total_bytes: int = 500 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_file_bytes", "max_duration_seconds", "max_zip_members", "max_zip_total_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How raw MIDI becomes a training set.
+
+    Fields that change the stored arrays take part in :meth:`cache_key`;
+    augmentation and windowing are applied lazily when training reads the data.
+    """
+
+    # Quantization
+    steps_per_quarter: int = 4
+    # Filtering
+    min_notes: int = 8
+    max_notes: int = 20000
+    min_duration_seconds: float = 2.0
+    max_duration_seconds: float = 20 * 60.0
+    max_silence_seconds: float = 30.0
+    drop_drums: bool = True
+    programs: tuple[int, ...] = ()  # keep only these GM programs (0-127); empty keeps all
+    # Normalization
+    transpose_to_c: bool = False  # C major / A minor, key estimated
+    velocity_bins: int = 32
+    # Representations
+    representations: tuple[str, ...] = REPRESENTATIONS
+    pianoroll_pitches: int = 88  # 88 (A0..C8) or 128
+    max_time_shift_steps: int = 16  # events: longest single TIME_SHIFT token
+    # Split and augmentation
+    validation_fraction: float = 0.1
+    seed: int = 0
+    transpose_semitones: int = 0  # +-N, train split only, applied lazily
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.steps_per_quarter <= 96, "steps_per_quarter must be between 1 and 96"),
+            (0 <= self.min_notes <= self.max_notes, "min_notes must be >= 0 and <= max_notes"),
+            (
+                0 <= self.min_duration_seconds < self.max_duration_seconds,
+                "min_duration_seconds must be >= 0 and below max_duration_seconds",
+            ),
+            (self.max_silence_seconds > 0, "max_silence_seconds must be positive"),
+            (all(0 <= p <= 127 for p in self.programs), "programs must be GM program numbers 0-127"),
+            (1 <= self.velocity_bins <= 127, "velocity_bins must be between 1 and 127"),
+            (bool(self.representations), "choose at least one representation"),
+            (
+                all(r in REPRESENTATIONS for r in self.representations),
+                f"representations must be among {', '.join(REPRESENTATIONS)}",
+            ),
+            (self.pianoroll_pitches in (88, 128), "pianoroll_pitches must be 88 or 128"),
+            (1 <= self.max_time_shift_steps <= 1000, "max_time_shift_steps must be between 1 and 1000"),
+            (0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)"),
+            (0 <= self.transpose_semitones <= 12, "transpose_semitones must be between 0 and 12"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def preprocessing_dict(self) -> dict[str, Any]:
+        """The fields that decide what one file turns into (per-file cache key)."""
+        data = to_dict(self)
+        for lazy in ("representations", "validation_fraction", "seed", "transpose_semitones",
+                     "pianoroll_pitches", "max_time_shift_steps"):
+            data.pop(lazy)
+        return data
+
+    def cache_key(self) -> str:
+        return stable_hash(self.preprocessing_dict())
+
+
+def stable_hash(data: Any) -> str:
+    """A short content hash of JSON-able data, independent of dict order."""
+    text = json.dumps(data, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

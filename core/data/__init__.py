@@ -1,0 +1,1 @@
+"""From raw MIDI to stored, windowed training data."""

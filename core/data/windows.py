@@ -1,0 +1,94 @@
+"""Fixed-length training windows as a ``tf.data`` pipeline.
+
+Only the window start positions are materialized (one integer per window);
+each window is sliced from the stored arrays when the pipeline asks for it,
+and transposition augmentation is applied on the fly to the train split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.data.datasets import Dataset
+from core.data.representations import get_representation
+from core.errors import DatasetError
+
+
+def window_starts(offsets: np.ndarray, pieces: list[int], length: int, stride: int) -> np.ndarray:
+    """Start positions (into the concatenated array) of every window inside one piece.
+
+    Returns:
+        int64, shape=(n_windows,).
+    """
+    starts = [
+        np.arange(offsets[p], offsets[p + 1] - length + 1, stride, dtype=np.int64)
+        for p in pieces
+        if offsets[p + 1] - offsets[p] >= length
+    ]
+    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+
+def window_dataset(
+    dataset: Dataset,
+    representation: str,
+    split: str,
+    length: int,
+    batch_size: int,
+    *,
+    stride: int | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    transpose_semitones: int | None = None,
+    drop_remainder: bool = False,
+):
+    """Batches of windows of ``length`` steps from one split.
+
+    Args:
+        length: Window length in steps (tokens, frames or notes).
+        stride: Distance between window starts; default ``length // 2``.
+        transpose_semitones: Random shift in ``[-N, N]`` per window (kept inside
+            the representation's pitch range); default: the dataset's setting
+            for the train split, 0 for validation.
+
+    Returns:
+        A ``tf.data.Dataset`` of shape (batch, length, ...) tensors.
+
+    Raises:
+        DatasetError: when no piece in the split is at least ``length`` long.
+    """
+    import tensorflow as tf
+
+    if length < 1 or batch_size < 1:
+        raise DatasetError("window length and batch size must be at least 1")
+    codec = get_representation(representation, dataset.config)
+    values, offsets = dataset.encoded(representation)
+    pieces = dataset.split_indices(split)
+    starts = window_starts(offsets, pieces, length, stride or max(1, length // 2))
+    if len(starts) == 0:
+        longest = max((int(offsets[p + 1] - offsets[p]) for p in pieces), default=0)
+        raise DatasetError(
+            f"window length {length} is longer than every piece in the {split} split "
+            f"(the longest has {longest} steps); choose a shorter sequence length"
+        )
+    if transpose_semitones is None:
+        transpose_semitones = dataset.config.transpose_semitones if split == "train" else 0
+    data = tf.constant(values)
+    low_limit, high_limit = codec.pitch_range
+
+    def slice_window(start, random_bits):
+        window = data[start : start + length]
+        if not transpose_semitones:
+            return window
+        lowest, highest = codec.pitch_bounds_tf(window)
+        low = tf.maximum(-transpose_semitones, low_limit - lowest)
+        high = tf.minimum(transpose_semitones, high_limit - highest)
+        span = tf.maximum(high - low + 1, 1)
+        shift = tf.where(high >= low, low + tf.cast(random_bits % tf.cast(span, tf.int64), tf.int32), 0)
+        return codec.transpose_tf(window, shift)
+
+    pipeline = tf.data.Dataset.from_tensor_slices(starts)
+    if shuffle:
+        pipeline = pipeline.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    pipeline = tf.data.Dataset.zip(pipeline, tf.data.Dataset.random(seed=seed))
+    pipeline = pipeline.map(slice_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return pipeline.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

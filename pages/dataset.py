@@ -1,0 +1,152 @@
+"""Dataset page: from raw MIDI (uploaded or a bundled corpus) to a stored, inspectable training set."""
+
+import pandas as pd
+import streamlit as st
+
+from core.config import REPRESENTATIONS, DataConfig
+from core.data import datasets
+from core.data.corpora import list_corpora
+from core.errors import NeuroTuneError
+from ui.charts import dataset_figures, piano_roll_figure
+from ui.widgets import audio_player
+
+st.title("📚 Dataset")
+build_tab, browse_tab = st.tabs(["Build a dataset", "Browse datasets"])
+
+
+def options_form() -> DataConfig:
+    """Preprocessing options; defaults feed every model."""
+    defaults = DataConfig()
+    with st.expander("Preprocessing options"):
+        a, b, c = st.columns(3)
+        steps = a.number_input("Steps per quarter note", 1, 96, defaults.steps_per_quarter)
+        min_notes = b.number_input("Min notes per piece", 0, 100000, defaults.min_notes)
+        max_notes = c.number_input("Max notes per piece", 1, 1000000, defaults.max_notes)
+        min_seconds = a.number_input("Min duration (s)", 0.0, 3600.0, defaults.min_duration_seconds)
+        max_seconds = b.number_input("Max duration (s)", 1.0, 36000.0, defaults.max_duration_seconds)
+        max_silence = c.number_input("Max silence (s)", 0.5, 3600.0, defaults.max_silence_seconds)
+        velocity_bins = a.number_input("Velocity bins", 1, 127, defaults.velocity_bins)
+        validation = b.slider("Validation fraction", 0.0, 0.5, defaults.validation_fraction, 0.05)
+        transpose = c.slider("Transposition augmentation (± semitones, train split)", 0, 12, 0)
+        programs = st.multiselect("Keep only these GM programs (empty keeps all)", list(range(128)))
+        representations = st.multiselect("Representations to prepare", REPRESENTATIONS, list(REPRESENTATIONS))
+        drop_drums = a.checkbox("Drop drum tracks", defaults.drop_drums)
+        to_c = b.checkbox("Transpose to C major / A minor", defaults.transpose_to_c)
+        pitches = c.radio("Piano-roll pitches", [88, 128], horizontal=True)
+        seed = a.number_input("Split seed", 0, 2**31 - 1, defaults.seed)
+    return DataConfig(
+        steps_per_quarter=int(steps), min_notes=int(min_notes), max_notes=int(max_notes),
+        min_duration_seconds=float(min_seconds), max_duration_seconds=float(max_seconds),
+        max_silence_seconds=float(max_silence), drop_drums=drop_drums, programs=tuple(programs),
+        transpose_to_c=to_c, velocity_bins=int(velocity_bins), representations=tuple(representations),
+        pianoroll_pitches=int(pitches), validation_fraction=float(validation), seed=int(seed),
+        transpose_semitones=int(transpose),
+    )
+
+
+def show_report(reports) -> None:
+    rejected = [r for r in reports if not r.accepted]
+    if rejected:
+        st.warning(f"{len(rejected)} of {len(reports)} files were rejected:")
+        for report in rejected[:50]:
+            st.error(f"**{report.name}**: {report.reason}")
+    table = pd.DataFrame([{"file": r.name, "status": "accepted" if r.accepted else "rejected", "reason": r.reason}
+                          for r in reports])
+    st.dataframe(table, hide_index=True, height=min(400, 40 + 35 * len(table)))
+
+
+with build_tab:
+    corpora = {c.name: c for c in list_corpora()}
+    source = st.radio("Source", ["Bundled corpus", "Upload MIDI files"], horizontal=True)
+    if source == "Bundled corpus":
+        corpus = st.selectbox("Corpus", list(corpora), format_func=lambda n: corpora[n].title)
+        st.caption(corpora[corpus].description)
+        limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
+        default_name = corpus if not limit else f"{corpus}-{limit}"
+    else:
+        uploads = st.file_uploader("MIDI files, or a .zip of them", type=["mid", "midi", "zip"],
+                                   accept_multiple_files=True)
+        default_name = "my-midi"
+    name = st.text_input("Dataset name", default_name)
+    try:
+        config = options_form()
+    except NeuroTuneError as error:
+        st.error(str(error))
+        config = None
+    if st.button("Build dataset", type="primary", disabled=config is None):
+        bar = st.progress(0.0, text="Starting...")
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.progress(min(done / max(total, 1), 1.0), text=f"{message} ({done}/{total})")
+
+        try:
+            if source == "Bundled corpus":
+                result = datasets.build_from_corpus(name, corpus, config, limit=limit or None, progress=progress)
+            else:
+                if not uploads:
+                    raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
+                result = datasets.build_from_uploads(name, [(f.name, f.getvalue()) for f in uploads], config,
+                                                     progress=progress)
+        except datasets.EmptyDatasetError as error:
+            bar.empty()
+            st.error(str(error))
+            show_report(error.reports)
+        except NeuroTuneError as error:
+            bar.empty()
+            st.error(str(error))
+        else:
+            bar.progress(1.0, text="Done")
+            stats = result.dataset.stats
+            verb = "was already built (cache hit)" if result.cache_hit else "is ready"
+            st.success(f"Dataset **{result.dataset.name}** {verb}: {stats['pieces']} pieces, "
+                       f"{stats['notes']} notes. See it under *Browse datasets*.")
+            st.session_state["dataset"] = result.dataset.name
+            show_report(result.reports)
+
+with browse_tab:
+    records = datasets.list_datasets()
+    if not records:
+        st.info("No datasets yet: build one in the first tab.")
+        st.stop()
+    names = [r.name for r in records]
+    chosen = st.session_state.get("dataset")
+    selected = st.selectbox("Dataset", names, index=names.index(chosen) if chosen in names else 0)
+    dataset = datasets.load_dataset(selected)
+    stats = dataset.stats
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Files accepted", stats["files_accepted"], f"{stats['files_rejected']} rejected",
+              delta_color="inverse" if stats["files_rejected"] else "off")
+    m2.metric("Notes", f"{stats['notes']:,}")
+    m3.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
+    m4.metric("Train / validation pieces", f"{stats['split'].get('train', 0)} / {stats['split'].get('validation', 0)}")
+    figures = dataset_figures(stats)
+    for row in (("pitch", "pitch_class"), ("duration", "notes_per_piece"), ("tempo", "key")):
+        for column, key in zip(st.columns(2), row):
+            column.plotly_chart(figures[key], key=f"chart-{key}")
+
+    st.subheader("Listen to a piece")
+    pieces = dataset.piece_meta
+    index = st.selectbox("Piece", range(len(pieces)), format_func=lambda i: f"{i + 1}. {pieces[i]['name']}")
+    piece = dataset.piece(index)
+    st.caption(f"{piece.key} · {piece.time_signature[0]}/{piece.time_signature[1]} · "
+               f"{piece.tempo_bpm:.0f} BPM · {len(piece.notes)} notes · {pieces[index]['split']} split")
+    st.plotly_chart(piano_roll_figure(piece.notes, piece.steps_per_quarter, pieces[index]["name"]), key="roll")
+    audio_player(dataset.source_midi(index), f"{dataset.name}-{index + 1}", key="piece")
+
+    with st.expander("Files and rejections"):
+        st.dataframe(pd.DataFrame(dataset.files)[["name", "status", "reason"]], hide_index=True)
+    with st.expander("Rename or delete"):
+        new_name = st.text_input("New name", dataset.name)
+        left, right = st.columns(2)
+        if left.button("Rename"):
+            try:
+                datasets.rename_dataset(dataset.name, new_name)
+                st.session_state["dataset"] = new_name.strip()
+                st.rerun()
+            except NeuroTuneError as error:
+                st.error(str(error))
+        sure = right.checkbox("I want to delete this dataset and its files")
+        if right.button("Delete dataset", disabled=not sure):
+            datasets.delete_dataset(dataset.name)
+            st.session_state.pop("dataset", None)
+            st.rerun()

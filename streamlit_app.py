@@ -1,0 +1,12 @@
+"""NeuroTune's entry point: routing only (pages live in pages/, logic in core/)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="NeuroTune", page_icon="🎼", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/dataset.py", title="Dataset", icon="📚", url_path="dataset"),
+]
+
+st.navigation(PAGES).run()

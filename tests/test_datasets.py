@@ -1,0 +1,136 @@
+"""Building, caching, splitting, storing and deleting datasets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from core.config import DataConfig, ValidationLimits
+from core.data import datasets
+from core.data.representations import get_representation
+from core.data.uploads import SourceFile
+from core.errors import DatasetError
+from core.settings import get_settings
+from tests.conftest import make_midi_bytes, scale_piece
+
+
+def _files(count: int) -> list[SourceFile]:
+    return [SourceFile(f"piece{i}.mid", scale_piece(offset=i, length=24)) for i in range(count)]
+
+
+def test_build_stores_arrays_manifest_and_record(neurotune_home):
+    result = datasets.build_dataset("tiny", _files(5), DataConfig(validation_fraction=0.2))
+    dataset = result.dataset
+    assert not result.cache_hit and len(dataset) == 5
+    assert dataset.path.parent == neurotune_home / "datasets"
+    manifest = json.loads((dataset.path / "manifest.json").read_text())
+    assert manifest["stats"]["pieces"] == 5 and manifest["stats"]["notes"] == 5 * 24
+    assert sum(manifest["stats"]["pitch_class_histogram"]) == 5 * 24
+    assert [r.name for r in datasets.list_datasets()] == ["tiny"]
+    # Every representation is prepared and decodes back to the stored notes.
+    for name in ("melody", "events", "pianoroll", "notes"):
+        values, offsets = dataset.encoded(name)
+        assert len(offsets) == 6
+        codec = get_representation(name, dataset.config)
+        decoded = codec.decode(values[offsets[0] : offsets[1]])
+        assert decoded[:, :3].tolist() == dataset.piece(0).notes[:, :3].tolist()
+    assert dataset.source_midi(0) == scale_piece(offset=0, length=24)
+
+
+def test_split_is_by_piece_seeded_and_never_overlaps():
+    config = DataConfig(validation_fraction=0.3, seed=3)
+    dataset = datasets.build_dataset("split", _files(10), config).dataset
+    train, validation = dataset.split_indices("train"), dataset.split_indices("validation")
+    assert len(validation) == 3 and sorted(train + validation) == list(range(10))
+    again = datasets.build_dataset("split2", _files(10), config).dataset
+    assert again.split_indices("validation") == validation
+    other = datasets.build_dataset("split3", _files(10), DataConfig(validation_fraction=0.3, seed=4)).dataset
+    assert other.split_indices("validation") != validation
+
+
+def test_rejected_files_are_reported_and_the_rest_go_through():
+    files = _files(3) + [
+        SourceFile("broken.mid", b"MThd\x00\x00\x00\x06garbage"),
+        SourceFile("empty.mid", make_midi_bytes([])),
+        SourceFile("drums.mid", make_midi_bytes(drum_notes=[(36, 0, 1)])),
+        SourceFile("short.mid", make_midi_bytes([(60, 0, 0.5)])),
+        SourceFile("copy.mid", scale_piece(offset=0, length=24)),
+    ]
+    result = datasets.build_dataset("mixed", files)
+    reasons = {r.name: r.reason for r in result.rejected}
+    assert len(result.dataset) == 3
+    assert "corrupt or truncated" in reasons["broken.mid"]
+    assert "no notes" in reasons["empty.mid"]
+    assert "only drum tracks" in reasons["drums.mid"]
+    assert "filtered out" in reasons["short.mid"]
+    assert reasons["copy.mid"] == "duplicate of piece0.mid"
+    stored = {f["name"]: f["status"] for f in result.dataset.files}
+    assert stored["broken.mid"] == "rejected" and stored["piece1.mid"] == "accepted"
+
+
+def test_nothing_usable_raises_with_reports_and_stores_nothing(neurotune_home):
+    with pytest.raises(datasets.EmptyDatasetError, match="all 1 files were rejected") as caught:
+        datasets.build_dataset("bad", [SourceFile("x.mid", b"nope")])
+    assert caught.value.reports[0].reason.startswith("not a MIDI file")
+    assert datasets.list_datasets() == []
+    assert not any((neurotune_home / "datasets").glob("*"))
+
+
+def test_same_inputs_and_config_is_a_cache_hit(monkeypatch):
+    first = datasets.build_dataset("again", _files(3))
+    monkeypatch.setattr(datasets, "_process_file", lambda *a: pytest.fail("should not preprocess"))
+    second = datasets.build_dataset("again", _files(3))
+    assert second.cache_hit and second.dataset.id == first.dataset.id
+    # Another name, same files and config: preprocessing comes from the per-file cache.
+    third = datasets.build_dataset("other", _files(3))
+    assert not third.cache_hit and len(third.dataset) == 3
+
+
+def test_a_different_build_under_a_taken_name_needs_overwrite():
+    datasets.build_dataset("taken", _files(2))
+    with pytest.raises(DatasetError, match="already exists"):
+        datasets.build_dataset("taken", _files(3))
+    result = datasets.build_dataset("taken", _files(3), overwrite=True)
+    assert len(result.dataset) == 3 and len(datasets.list_datasets()) == 1
+
+
+def test_rename_and_delete_remove_files():
+    dataset = datasets.build_dataset("old", _files(2)).dataset
+    datasets.rename_dataset("old", "new")
+    assert datasets.load_dataset("new").id == dataset.id
+    with pytest.raises(DatasetError, match="no dataset named 'old'"):
+        datasets.load_dataset("old")
+    datasets.build_dataset("other", _files(1))
+    with pytest.raises(DatasetError, match="already exists"):
+        datasets.rename_dataset("new", "other")
+    datasets.delete_dataset("new")
+    assert not dataset.path.exists()
+    assert [r.name for r in datasets.list_datasets()] == ["other"]
+
+
+def test_build_from_uploads_reads_zips_and_limits():
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("inner/a.mid", scale_piece(1, 24))
+        archive.writestr("../escape.mid", scale_piece(2, 24))
+    uploads = [("top.mid", scale_piece(0, 24)), ("set.zip", buffer.getvalue()), ("huge.mid", scale_piece(3, 200))]
+    limits = ValidationLimits(max_file_bytes=len(scale_piece(3, 200)) - 1)
+    result = datasets.build_from_uploads("up", uploads, limits=limits)
+    assert sorted(p["name"] for p in result.dataset.piece_meta) == ["set.zip/inner/a.mid", "top.mid"]
+    reasons = {r.name: r.reason for r in result.rejected}
+    assert "escape" in reasons["set.zip/../escape.mid"] and "limit" in reasons["huge.mid"]
+
+
+def test_parallel_workers_give_the_same_dataset():
+    files = _files(20)
+    serial = datasets.build_dataset("serial", files, workers=1).dataset
+    shutil.rmtree(get_settings().cache_dir)  # make the second build preprocess again, in worker processes
+    parallel = datasets.build_dataset("parallel", files, workers=2)
+    for i in range(20):
+        assert np.array_equal(serial.piece(i).notes, parallel.dataset.piece(i).notes)

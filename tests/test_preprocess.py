@@ -1,0 +1,125 @@
+"""Quantization with tempo maps, filters, overlap removal and key normalization."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from core.config import DataConfig
+from core.data.midi_io import load_midi
+from core.data.preprocess import (
+    estimate_key,
+    preprocess_midi,
+    quantize,
+    remove_overlaps,
+    seconds_to_beats,
+    shift_to_c,
+)
+from core.errors import InvalidMidiError
+from tests.conftest import make_midi_bytes
+
+
+def _midi(data: bytes) -> pretty_midi.PrettyMIDI:
+    return pretty_midi.PrettyMIDI(io.BytesIO(data))
+
+
+def test_quantize_snaps_to_the_grid_at_constant_tempo():
+    # 120 BPM: a 16th note (steps_per_quarter=4) lasts 0.125 s.
+    midi = _midi(make_midi_bytes([(60, 0.0, 0.49), (64, 0.51, 0.76), (67, 0.9, 0.91)]))
+    notes = quantize(midi, DataConfig(steps_per_quarter=4))
+    assert notes[:, :3].tolist() == [[0, 4, 60], [4, 6, 64], [7, 8, 67]]  # the tiny note keeps one step
+
+
+def _two_tempo_midi() -> bytes:
+    """Tempo 120 for 4 beats, then 60; a note on beat 0 (half a beat) and on beat 4 (one beat)."""
+    import mido
+
+    ticks = 480
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0),
+            mido.Message("note_on", note=60, velocity=80, time=0),
+            mido.Message("note_off", note=60, velocity=0, time=ticks // 2),
+            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=ticks * 7 // 2),
+            mido.Message("note_on", note=62, velocity=80, time=0),
+            mido.Message("note_off", note=62, velocity=0, time=ticks),
+        ]
+    )
+    buffer = io.BytesIO()
+    mido.MidiFile(ticks_per_beat=ticks, tracks=[track]).save(file=buffer)
+    return buffer.getvalue()
+
+
+def test_quantize_follows_tempo_changes():
+    midi = _midi(_two_tempo_midi())
+    # Beat 4 falls at 2 s (120 BPM), beat 5 at 3 s (60 BPM).
+    assert np.allclose(seconds_to_beats(midi, np.array([0.0, 2.0, 3.0])), [0, 4, 5])
+    notes = quantize(midi, DataConfig(steps_per_quarter=2))
+    assert notes[:, :3].tolist() == [[0, 1, 60], [8, 10, 62]]
+
+
+def test_drums_and_programs_are_filtered():
+    midi = _midi(make_midi_bytes([(60, 0, 1)], program=40, drum_notes=[(36, 0, 1)]))
+    assert len(quantize(midi, DataConfig())) == 1
+    assert len(quantize(midi, DataConfig(drop_drums=False))) == 2
+    assert len(quantize(midi, DataConfig(programs=(0,)))) == 0
+    assert len(quantize(midi, DataConfig(programs=(40,)))) == 1
+
+
+def test_overlapping_same_pitch_notes_are_cut_and_duplicates_removed():
+    notes = np.array([[0, 8, 60, 80, 0, 0], [0, 4, 60, 80, 0, 0], [4, 6, 60, 80, 0, 0], [2, 3, 64, 80, 0, 0]])
+    result = remove_overlaps(notes)
+    assert result[:, :3].tolist() == [[0, 4, 60], [2, 3, 64], [4, 6, 60]]
+
+
+@pytest.mark.parametrize(
+    ("pitches", "tonic", "mode"),
+    [([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], 0, "major"), ([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57], 9, "minor"),
+     ([62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62], 2, "major")],
+)
+def test_key_estimation(pitches, tonic, mode):
+    notes = np.array([[i * 4, i * 4 + 4, p, 80, 0, 0] for i, p in enumerate(pitches)])
+    assert estimate_key(notes) == (tonic, mode)
+
+
+def test_shift_to_c_takes_the_shortest_way():
+    assert shift_to_c(2, "major") == -2  # D major -> C major
+    assert shift_to_c(7, "major") == 5  # G major -> C major, up a fourth rather than down a fifth
+    assert shift_to_c(4, "minor") == 5  # E minor -> A minor
+    assert shift_to_c(9, "minor") == 0
+
+
+def test_preprocess_normalizes_key_and_bins_velocities():
+    d_major = [62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62]
+    data = make_midi_bytes([(p, i * 0.5, i * 0.5 + 0.5) for i, p in enumerate(d_major)], velocity=77)
+    config = DataConfig(transpose_to_c=True, velocity_bins=8)
+    piece = preprocess_midi(load_midi(data), "d.mid", config)
+    assert piece.key == "C major"
+    assert piece.notes[0, 2] == 60
+    plain = preprocess_midi(load_midi(data), "d.mid", DataConfig(velocity_bins=8))
+    assert plain.key == "D major"
+    assert len(set(plain.notes[:, 3])) == 1 and plain.notes[0, 3] != 77  # binned to the bin's representative
+
+
+def test_leading_silence_is_dropped_in_whole_bars():
+    data = make_midi_bytes([(60, 4.5 + i * 0.5, 5.0 + i * 0.5) for i in range(10)])  # 120 BPM: starts in bar 3
+    piece = preprocess_midi(load_midi(data), "late.mid", DataConfig(min_duration_seconds=0))
+    assert piece.notes[0, 0] == 4  # 4.5 s = beat 9 = step 36; two whole bars (32 steps) removed
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (DataConfig(min_notes=20), "outside min_notes"),
+        (DataConfig(min_duration_seconds=10), "under min_duration"),
+        (DataConfig(max_duration_seconds=3), "over max_duration"),
+        (DataConfig(max_silence_seconds=1), "silence"),
+    ],
+)
+def test_filters_reject_with_the_filter_named(config, message):
+    notes = [(60 + i, i * 0.5, i * 0.5 + 0.5) for i in range(8)] + [(60, 6.0, 6.5)]  # 2 s gap, 6.5 s long
+    with pytest.raises(InvalidMidiError, match=message):
+        preprocess_midi(load_midi(make_midi_bytes(notes)), "x.mid", config)

@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets and plotly figures; the only place besides pages/ that imports streamlit."""

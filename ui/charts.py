@@ -1,0 +1,80 @@
+"""Plotly figures for pieces and datasets (no streamlit here, so they are testable alone)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.data.piece import END, PITCH, PROGRAM, START, VELOCITY
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_COMPACT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300}
+
+
+def pitch_name(pitch: int) -> str:
+    return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "Piano roll") -> go.Figure:
+    """Notes as horizontal bars (time in quarter notes against pitch), one colour per voice/program.
+
+    Args:
+        notes: shape=(n, 6) quantized notes.
+    """
+    figure = go.Figure()
+    voices = np.unique(notes[:, PROGRAM]) if len(notes) else []
+    for voice in voices:
+        rows = notes[notes[:, PROGRAM] == voice]
+        starts = rows[:, START] / steps_per_quarter
+        lengths = (rows[:, END] - rows[:, START]) / steps_per_quarter
+        figure.add_bar(
+            x=lengths, base=starts, y=rows[:, PITCH], orientation="h", name=f"program {voice}",
+            width=0.9, opacity=0.85,
+            customdata=np.stack([[pitch_name(p) for p in rows[:, PITCH]], rows[:, VELOCITY]], axis=1),
+            hovertemplate="%{customdata[0]} at beat %{base:.2f}, %{x:.2f} beats, velocity %{customdata[1]}",
+        )
+    figure.update_layout(
+        title=title, xaxis_title="time (quarter notes)", yaxis_title="pitch", barmode="overlay",
+        showlegend=len(voices) > 1, **{**_COMPACT, "height": 360},
+    )
+    if len(notes):
+        low, high = int(notes[:, PITCH].min()), int(notes[:, PITCH].max())
+        ticks = [p for p in range(low - low % 12, high + 1, 12) if p >= low - 12]
+        figure.update_yaxes(range=[low - 2, high + 2], tickvals=ticks, ticktext=[pitch_name(p) for p in ticks])
+    return figure
+
+
+def bar_figure(x: Sequence, y: Sequence, title: str, x_title: str, y_title: str = "notes") -> go.Figure:
+    figure = go.Figure(go.Bar(x=list(x), y=list(y)))
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **_COMPACT)
+    return figure
+
+
+def histogram_figure(values: Sequence[float], title: str, x_title: str, y_title: str = "pieces") -> go.Figure:
+    figure = go.Figure(go.Histogram(x=list(values), nbinsx=30))
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **_COMPACT)
+    return figure
+
+
+def dataset_figures(stats: dict) -> dict[str, go.Figure]:
+    """Every statistics chart of the Dataset page, keyed by a short name."""
+    pitches = np.asarray(stats["pitch_histogram"])
+    used = np.nonzero(pitches)[0]
+    low, high = (int(used.min()), int(used.max())) if len(used) else (0, 127)
+    spq = stats.get("steps_per_quarter") or 4
+    durations = stats["duration_histogram"]
+    keys = stats["keys"]
+    return {
+        "pitch": bar_figure([pitch_name(p) for p in range(low, high + 1)], pitches[low : high + 1],
+                            "Pitch histogram", "pitch"),
+        "pitch_class": bar_figure(PITCH_CLASS_NAMES, stats["pitch_class_histogram"], "Pitch-class histogram",
+                                  "pitch class"),
+        "duration": bar_figure([f"{(i + 1) / spq:g}" for i in range(len(durations))], durations,
+                               "Note durations", "quarter notes (last bar: longer)"),
+        "notes_per_piece": histogram_figure(stats["notes_per_piece"], "Notes per piece", "notes"),
+        "tempo": histogram_figure(stats["tempos"], "Tempo", "BPM"),
+        "key": bar_figure(list(keys), list(keys.values()), "Key (estimated)", "key", "pieces"),
+    }
