@@ -35,11 +35,20 @@ def options_form() -> DataConfig:
         pitches = c.radio("Piano-roll pitches", [88, 128], horizontal=True)
         seed = a.number_input("Split seed", 0, 2**31 - 1, defaults.seed)
     return DataConfig(
-        steps_per_quarter=int(steps), min_notes=int(min_notes), max_notes=int(max_notes),
-        min_duration_seconds=float(min_seconds), max_duration_seconds=float(max_seconds),
-        max_silence_seconds=float(max_silence), drop_drums=drop_drums, programs=tuple(programs),
-        transpose_to_c=to_c, velocity_bins=int(velocity_bins), representations=tuple(representations),
-        pianoroll_pitches=int(pitches), validation_fraction=float(validation), seed=int(seed),
+        steps_per_quarter=int(steps),
+        min_notes=int(min_notes),
+        max_notes=int(max_notes),
+        min_duration_seconds=float(min_seconds),
+        max_duration_seconds=float(max_seconds),
+        max_silence_seconds=float(max_silence),
+        drop_drums=drop_drums,
+        programs=tuple(programs),
+        transpose_to_c=to_c,
+        velocity_bins=int(velocity_bins),
+        representations=tuple(representations),
+        pianoroll_pitches=int(pitches),
+        validation_fraction=float(validation),
+        seed=int(seed),
         transpose_semitones=int(transpose),
     )
 
@@ -50,8 +59,9 @@ def show_report(reports) -> None:
         st.warning(f"{len(rejected)} of {len(reports)} files were rejected:")
         for report in rejected[:50]:
             st.error(f"**{report.name}**: {report.reason}")
-    table = pd.DataFrame([{"file": r.name, "status": "accepted" if r.accepted else "rejected", "reason": r.reason}
-                          for r in reports])
+    table = pd.DataFrame(
+        [{"file": r.name, "status": "accepted" if r.accepted else "rejected", "reason": r.reason} for r in reports]
+    )
     st.dataframe(table, hide_index=True, height=min(400, 40 + 35 * len(table)))
 
 
@@ -64,10 +74,16 @@ with build_tab:
         limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
         default_name = corpus if not limit else f"{corpus}-{limit}"
     else:
-        uploads = st.file_uploader("MIDI files, or a .zip of them", type=["mid", "midi", "zip"],
-                                   accept_multiple_files=True)
+        uploads = st.file_uploader(
+            "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
+        )
         default_name = "my-midi"
-    name = st.text_input("Dataset name", default_name)
+    name = (
+        st.text_input(
+            "Dataset name", key="dataset_name", placeholder=default_name, help="Leave empty to use the name shown"
+        )
+        or default_name
+    )
     try:
         config = options_form()
     except NeuroTuneError as error:
@@ -85,8 +101,9 @@ with build_tab:
             else:
                 if not uploads:
                     raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
-                result = datasets.build_from_uploads(name, [(f.name, f.getvalue()) for f in uploads], config,
-                                                     progress=progress)
+                result = datasets.build_from_uploads(
+                    name, [(f.name, f.getvalue()) for f in uploads], config, progress=progress
+                )
         except datasets.EmptyDatasetError as error:
             bar.empty()
             st.error(str(error))
@@ -98,8 +115,10 @@ with build_tab:
             bar.progress(1.0, text="Done")
             stats = result.dataset.stats
             verb = "was already built (cache hit)" if result.cache_hit else "is ready"
-            st.success(f"Dataset **{result.dataset.name}** {verb}: {stats['pieces']} pieces, "
-                       f"{stats['notes']} notes. See it under *Browse datasets*.")
+            st.success(
+                f"Dataset **{result.dataset.name}** {verb}: {stats['pieces']} pieces, "
+                f"{stats['notes']} notes. See it under *Browse datasets*."
+            )
             st.session_state["dataset"] = result.dataset.name
             show_report(result.reports)
 
@@ -114,8 +133,12 @@ with browse_tab:
     dataset = datasets.load_dataset(selected)
     stats = dataset.stats
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Files accepted", stats["files_accepted"], f"{stats['files_rejected']} rejected",
-              delta_color="inverse" if stats["files_rejected"] else "off")
+    m1.metric(
+        "Files accepted",
+        stats["files_accepted"],
+        f"{stats['files_rejected']} rejected",
+        delta_color="inverse" if stats["files_rejected"] else "off",
+    )
     m2.metric("Notes", f"{stats['notes']:,}")
     m3.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
     m4.metric("Train / validation pieces", f"{stats['split'].get('train', 0)} / {stats['split'].get('validation', 0)}")
@@ -128,8 +151,10 @@ with browse_tab:
     pieces = dataset.piece_meta
     index = st.selectbox("Piece", range(len(pieces)), format_func=lambda i: f"{i + 1}. {pieces[i]['name']}")
     piece = dataset.piece(index)
-    st.caption(f"{piece.key} · {piece.time_signature[0]}/{piece.time_signature[1]} · "
-               f"{piece.tempo_bpm:.0f} BPM · {len(piece.notes)} notes · {pieces[index]['split']} split")
+    st.caption(
+        f"{piece.key} · {piece.time_signature[0]}/{piece.time_signature[1]} · "
+        f"{piece.tempo_bpm:.0f} BPM · {len(piece.notes)} notes · {pieces[index]['split']} split"
+    )
     st.plotly_chart(piano_roll_figure(piece.notes, piece.steps_per_quarter, pieces[index]["name"]), key="roll")
     audio_player(dataset.source_midi(index), f"{dataset.name}-{index + 1}", key="piece")
 

@@ -14,7 +14,6 @@ from core.data.preprocess import (
     estimate_key,
     preprocess_midi,
     quantize,
-    remove_overlaps,
     seconds_to_beats,
     shift_to_c,
 )
@@ -69,16 +68,13 @@ def test_drums_and_programs_are_filtered():
     assert len(quantize(midi, DataConfig(programs=(40,)))) == 1
 
 
-def test_overlapping_same_pitch_notes_are_cut_and_duplicates_removed():
-    notes = np.array([[0, 8, 60, 80, 0, 0], [0, 4, 60, 80, 0, 0], [4, 6, 60, 80, 0, 0], [2, 3, 64, 80, 0, 0]])
-    result = remove_overlaps(notes)
-    assert result[:, :3].tolist() == [[0, 4, 60], [2, 3, 64], [4, 6, 60]]
-
-
 @pytest.mark.parametrize(
     ("pitches", "tonic", "mode"),
-    [([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], 0, "major"), ([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57], 9, "minor"),
-     ([62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62], 2, "major")],
+    [
+        ([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], 0, "major"),
+        ([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57], 9, "minor"),
+        ([62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62], 2, "major"),
+    ],
 )
 def test_key_estimation(pitches, tonic, mode):
     notes = np.array([[i * 4, i * 4 + 4, p, 80, 0, 0] for i, p in enumerate(pitches)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,14 +31,23 @@ def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "P
         starts = rows[:, START] / steps_per_quarter
         lengths = (rows[:, END] - rows[:, START]) / steps_per_quarter
         figure.add_bar(
-            x=lengths, base=starts, y=rows[:, PITCH], orientation="h", name=f"program {voice}",
-            width=0.9, opacity=0.85,
+            x=lengths,
+            base=starts,
+            y=rows[:, PITCH],
+            orientation="h",
+            name=f"program {voice}",
+            width=0.9,
+            opacity=0.85,
             customdata=np.stack([[pitch_name(p) for p in rows[:, PITCH]], rows[:, VELOCITY]], axis=1),
             hovertemplate="%{customdata[0]} at beat %{base:.2f}, %{x:.2f} beats, velocity %{customdata[1]}",
         )
     figure.update_layout(
-        title=title, xaxis_title="time (quarter notes)", yaxis_title="pitch", barmode="overlay",
-        showlegend=len(voices) > 1, **{**_COMPACT, "height": 360},
+        title=title,
+        xaxis_title="time (quarter notes)",
+        yaxis_title="pitch",
+        barmode="overlay",
+        showlegend=len(voices) > 1,
+        **{**_COMPACT, "height": 360},
     )
     if len(notes):
         low, high = int(notes[:, PITCH].min()), int(notes[:, PITCH].max())
@@ -68,12 +77,18 @@ def dataset_figures(stats: dict) -> dict[str, go.Figure]:
     durations = stats["duration_histogram"]
     keys = stats["keys"]
     return {
-        "pitch": bar_figure([pitch_name(p) for p in range(low, high + 1)], pitches[low : high + 1],
-                            "Pitch histogram", "pitch"),
-        "pitch_class": bar_figure(PITCH_CLASS_NAMES, stats["pitch_class_histogram"], "Pitch-class histogram",
-                                  "pitch class"),
-        "duration": bar_figure([f"{(i + 1) / spq:g}" for i in range(len(durations))], durations,
-                               "Note durations", "quarter notes (last bar: longer)"),
+        "pitch": bar_figure(
+            [pitch_name(p) for p in range(low, high + 1)], pitches[low : high + 1], "Pitch histogram", "pitch"
+        ),
+        "pitch_class": bar_figure(
+            PITCH_CLASS_NAMES, stats["pitch_class_histogram"], "Pitch-class histogram", "pitch class"
+        ),
+        "duration": bar_figure(
+            [f"{(i + 1) / spq:g}" for i in range(len(durations))],
+            durations,
+            "Note durations",
+            "quarter notes (last bar: longer)",
+        ),
         "notes_per_piece": histogram_figure(stats["notes_per_piece"], "Notes per piece", "notes"),
         "tempo": histogram_figure(stats["tempos"], "Tempo", "BPM"),
         "key": bar_figure(list(keys), list(keys.values()), "Key (estimated)", "key", "pieces"),

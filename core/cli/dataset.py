@@ -85,8 +85,10 @@ def _build(args: argparse.Namespace) -> int:
         print(f"rejected {report.name}: {report.reason}", file=sys.stderr)
     stats = result.dataset.stats
     verb = "already built (cache hit)" if result.cache_hit else "built"
-    print(f"dataset '{result.dataset.name}' {verb}: {stats['pieces']} pieces, {stats['notes']} notes, "
-          f"{len(result.rejected)} files rejected")
+    print(
+        f"dataset '{result.dataset.name}' {verb}: {stats['pieces']} pieces, {stats['notes']} notes, "
+        f"{len(result.rejected)} files rejected"
+    )
     return 0
 
 
@@ -97,8 +99,10 @@ def _list(args: argparse.Namespace) -> int:
     if not records:
         print("no datasets yet: python -m core dataset build --corpus bach-chorales --name bach")
     for record in records:
-        print(f"{record.name}\t{record.source}\t{record.stats.get('pieces', 0)} pieces\t"
-              f"{record.stats.get('notes', 0)} notes\t{record.created_at:%Y-%m-%d %H:%M}")
+        print(
+            f"{record.name}\t{record.source}\t{record.stats.get('pieces', 0)} pieces\t"
+            f"{record.stats.get('notes', 0)} notes\t{record.created_at:%Y-%m-%d %H:%M}"
+        )
     return 0
 
 
@@ -107,12 +111,20 @@ def _show(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.name)
     files = dataset.files
-    print(json.dumps({
-        "name": dataset.name, "id": dataset.id, "source": dataset.manifest["source"],
-        "config": dataset.manifest["config"], "stats": dataset.stats,
-        "accepted": [f["name"] for f in files if f["status"] == "accepted"],
-        "rejected": [{"name": f["name"], "reason": f["reason"]} for f in files if f["status"] != "accepted"],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "name": dataset.name,
+                "id": dataset.id,
+                "source": dataset.manifest["source"],
+                "config": dataset.manifest["config"],
+                "stats": dataset.stats,
+                "accepted": [f["name"] for f in files if f["status"] == "accepted"],
+                "rejected": [{"name": f["name"], "reason": f["reason"]} for f in files if f["status"] != "accepted"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

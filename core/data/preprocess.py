@@ -11,7 +11,7 @@ import pretty_midi
 
 from core.config import DataConfig
 from core.data.piece import END, PITCH, START, VELOCITY, QuantizedPiece, empty_notes, sort_notes
-from core.data.representations import bin_velocity
+from core.data.representations import bin_velocity, trim_overlaps
 from core.errors import InvalidMidiError
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -64,26 +64,7 @@ def quantize(midi: pretty_midi.PrettyMIDI, config: DataConfig) -> np.ndarray:
     notes[:, START] = steps[:, 0]
     notes[:, END] = np.maximum(steps[:, 1], steps[:, 0] + 1)
     notes[:, 2:] = table[:, 2:]
-    return remove_overlaps(sort_notes(notes))
-
-
-def remove_overlaps(notes: np.ndarray) -> np.ndarray:
-    """Keep one note per (pitch, onset) and cut a note where the same pitch starts again.
-
-    Args:
-        notes: shape=(n, 6), canonical order.
-    """
-    if len(notes) == 0:
-        return notes
-    order = np.lexsort((-notes[:, END], notes[:, START], notes[:, PITCH]))
-    by_pitch = notes[order].copy()
-    same_pitch_next = by_pitch[1:, PITCH] == by_pitch[:-1, PITCH]
-    duplicate = np.concatenate([[False], same_pitch_next & (by_pitch[1:, START] == by_pitch[:-1, START])])
-    by_pitch = by_pitch[~duplicate]
-    same_pitch_next = by_pitch[1:, PITCH] == by_pitch[:-1, PITCH]
-    cut = same_pitch_next & (by_pitch[:-1, END] > by_pitch[1:, START])
-    by_pitch[:-1, END] = np.where(cut, by_pitch[1:, START], by_pitch[:-1, END])
-    return sort_notes(by_pitch)
+    return trim_overlaps(sort_notes(notes))
 
 
 def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,110 @@
+"""``python -m core dataset ...``: same engine, exit codes a script can rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from core.cli import main
+from tests.conftest import scale_piece
+
+
+def _folder(tmp_path):
+    folder = tmp_path / "midi"
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (folder / f"good{i}.mid").write_bytes(scale_piece(offset=i, length=24))
+    (folder / "sub" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06junk")
+    return folder
+
+
+def test_build_list_show_rename_delete(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "dataset",
+                "build",
+                "--midi-dir",
+                str(_folder(tmp_path)),
+                "--name",
+                "mine",
+                "--steps-per-quarter",
+                "2",
+                "--representation",
+                "events",
+                "--transpose",
+                "2",
+            ]
+        )
+        == 0
+    )
+    out, err = capsys.readouterr()
+    assert "dataset 'mine' built: 3 pieces" in out and "1 files rejected" in out
+    assert "rejected sub/broken.mid: corrupt or truncated MIDI" in err
+
+    assert main(["dataset", "list"]) == 0
+    assert capsys.readouterr().out.startswith("mine\tfolder:")
+
+    assert main(["dataset", "show", "mine"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["stats"]["pieces"] == 3 and shown["config"]["steps_per_quarter"] == 2
+    assert shown["config"]["representations"] == ["events"] and shown["config"]["transpose_semitones"] == 2
+    assert sorted(shown["accepted"]) == ["good0.mid", "good1.mid", "good2.mid"]
+    assert shown["rejected"][0]["name"] == "sub/broken.mid"
+
+    assert (
+        main(
+            [
+                "dataset",
+                "build",
+                "--midi-dir",
+                str(_folder(tmp_path)),
+                "--name",
+                "mine",
+                "--steps-per-quarter",
+                "2",
+                "--representation",
+                "events",
+                "--transpose",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "already built (cache hit)" in capsys.readouterr().out
+
+    assert main(["dataset", "rename", "mine", "yours"]) == 0
+    assert main(["dataset", "delete", "yours"]) == 0
+    capsys.readouterr()
+    assert main(["dataset", "show", "yours"]) == 2
+    assert "no dataset named 'yours'" in capsys.readouterr().err
+
+
+def test_errors_exit_2_with_a_message(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["dataset", "build", "--midi-dir", str(empty), "--name", "x"]) == 2
+    assert "no .mid or .midi files" in capsys.readouterr().err
+    (empty / "bad.mid").write_bytes(b"nonsense")
+    assert main(["dataset", "build", "--midi-dir", str(empty), "--name", "x"]) == 2
+    assert "no usable pieces" in capsys.readouterr().err
+    assert (
+        main(["dataset", "build", "--midi-dir", str(_folder(tmp_path)), "--name", "x", "--steps-per-quarter", "0"]) == 2
+    )
+    assert "steps_per_quarter must be between 1 and 96" in capsys.readouterr().err
+    assert main(["dataset", "build", "--corpus", "nope", "--name", "x"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_python_dash_m_core_runs_as_a_process(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "dataset", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no datasets yet" in result.stdout

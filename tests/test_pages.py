@@ -1,0 +1,112 @@
+"""AppTest tests of the pages, driven as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.data import datasets
+from core.data.uploads import SourceFile
+from tests.conftest import scale_piece
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def test_home_page_says_what_each_page_does_and_does_not_import_tensorflow():
+    # In a fresh interpreter: other tests in this process may have imported TensorFlow.
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({APP!r}, default_timeout=30).run()
+        print(json.dumps({{
+            "exception": [str(e.value) for e in at.exception],
+            "title": at.title[0].value,
+            "markdown": " ".join(m.value for m in at.markdown),
+            "tensorflow": "tensorflow" in sys.modules,
+        }}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout.strip().splitlines()[-1])
+    assert page["exception"] == []
+    assert "NeuroTune" in page["title"]
+    assert "bundled corpus" in page["markdown"]
+    assert page["tensorflow"] is False
+
+
+def test_dataset_page_builds_a_bach_subset_and_shows_statistics():
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    assert not at.exception
+    assert at.selectbox[0].value == "bach-chorales"
+    at.number_input[0].set_value(3)
+    at.text_input[0].set_value("bach-tiny")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any("bach-tiny" in s.value and "is ready" in s.value for s in at.success)
+    # The browse tab shows the new dataset's statistics and a piece.
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Files accepted"] == "3"
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 7  # six statistics charts and the piano roll
+    assert at.get("audio")
+    assert len(datasets.load_dataset("bach-tiny")) == 3
+
+
+def test_dataset_page_reports_a_rejected_upload_and_keeps_the_good_ones():
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    at.radio[0].set_value("Upload MIDI files").run()
+    at.file_uploader[0].set_value(
+        [("good.mid", scale_piece(length=24), "audio/midi"), ("broken.mid", b"this is not midi", "audio/midi")]
+    )
+    at.text_input[0].set_value("uploaded")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "broken.mid" in errors and "not a MIDI file" in errors
+    assert any("uploaded" in s.value for s in at.success)
+    assert len(datasets.load_dataset("uploaded")) == 1
+
+
+def test_dataset_page_only_bad_uploads_gives_a_clear_error():
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    at.radio[0].set_value("Upload MIDI files").run()
+    at.file_uploader[0].set_value(("bad.mid", b"nope", "audio/midi"))
+    at.button[0].click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "no usable pieces" in errors and "bad.mid" in errors
+
+
+@pytest.fixture
+def stored_dataset():
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=24)) for i in range(3)]
+    return datasets.build_dataset("stored", files).dataset
+
+
+def test_browse_rename_and_delete(stored_dataset):
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    rename_box = [t for t in at.text_input if t.label == "New name"][0]
+    rename_box.set_value("renamed")
+    [b for b in at.button if b.label == "Rename"][0].click().run()
+    assert not at.exception
+    assert [r.name for r in datasets.list_datasets()] == ["renamed"]
+    [c for c in at.checkbox if c.label.startswith("I want to delete")][0].check().run()
+    [b for b in at.button if b.label == "Delete dataset"][0].click().run()
+    assert not at.exception
+    assert datasets.list_datasets() == [] and not stored_dataset.path.exists()

@@ -1,0 +1,59 @@
+"""The tf.data window pipeline: lengths, splits, laziness and transposition augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.config import DataConfig
+from core.data import datasets
+from core.data.representations import get_representation
+from core.data.uploads import SourceFile
+from core.data.windows import window_dataset, window_starts
+from core.errors import DatasetError
+from tests.conftest import scale_piece
+
+
+@pytest.fixture
+def dataset():
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=32)) for i in range(6)]
+    return datasets.build_dataset("win", files, DataConfig(validation_fraction=0.34, transpose_semitones=3)).dataset
+
+
+def test_window_starts_stay_inside_pieces():
+    offsets = np.array([0, 10, 13, 30])
+    assert window_starts(offsets, [0, 1, 2], length=4, stride=3).tolist() == [0, 3, 6, 13, 16, 19, 22, 25]
+
+
+@pytest.mark.parametrize("representation", ["melody", "events", "pianoroll", "notes"])
+def test_windows_have_the_requested_shape(dataset, representation):
+    batches = list(window_dataset(dataset, representation, "validation", length=16, batch_size=4, shuffle=False))
+    first = batches[0].numpy()
+    assert first.shape[:2] == (4, 16)
+    values, offsets = dataset.encoded(representation)
+    start = offsets[dataset.split_indices("validation")[0]]
+    assert np.array_equal(first[0], values[start : start + 16])  # validation: never transposed
+
+
+def test_train_windows_are_transposed_within_range_and_reproducible(dataset):
+    codec = get_representation("melody", dataset.config)
+    values, offsets = dataset.encoded("melody")
+    originals = {tuple(values[s : s + 16]) for s in window_starts(offsets, dataset.split_indices("train"), 16, 8)}
+
+    def run():
+        return np.concatenate([b.numpy() for b in window_dataset(dataset, "melody", "train", 16, 8, seed=1)])
+
+    first, second = run(), run()
+    assert np.array_equal(first, second)
+    assert first.min() >= 0 and first.max() < codec.size
+    shifted = [tuple(w) not in originals for w in first]
+    assert any(shifted)  # some windows moved
+    for window in first:  # ... by at most 3 semitones, as whole windows
+        pitches = window[window >= 2]
+        candidates = [s for s in range(-3, 4) if tuple(np.where(window >= 2, window - s, window)) in originals]
+        assert candidates, pitches
+
+
+def test_too_long_windows_are_a_clear_error(dataset):
+    with pytest.raises(DatasetError, match="longer than every piece"):
+        window_dataset(dataset, "melody", "train", length=100_000, batch_size=2)
