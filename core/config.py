@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core.errors import ConfigError
@@ -104,8 +104,14 @@ class DataConfig:
     def preprocessing_dict(self) -> dict[str, Any]:
         """The fields that decide what one file turns into (per-file cache key)."""
         data = to_dict(self)
-        for lazy in ("representations", "validation_fraction", "seed", "transpose_semitones",
-                     "pianoroll_pitches", "max_time_shift_steps"):
+        for lazy in (
+            "representations",
+            "validation_fraction",
+            "seed",
+            "transpose_semitones",
+            "pianoroll_pitches",
+            "max_time_shift_steps",
+        ):
             data.pop(lazy)
         return data
 

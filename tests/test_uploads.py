@@ -31,8 +31,12 @@ def test_nested_folders_are_read_and_junk_is_reported():
 
 def test_path_traversal_absolute_paths_and_symlinks_are_refused(tmp_path):
     data = _zip(
-        {"../../evil.mid": scale_piece(), "/etc/evil.mid": scale_piece(), "link.mid": b"/etc/passwd",
-         "ok.mid": scale_piece()},
+        {
+            "../../evil.mid": scale_piece(),
+            "/etc/evil.mid": scale_piece(),
+            "link.mid": b"/etc/passwd",
+            "ok.mid": scale_piece(),
+        },
         symlinks=("link.mid",),
     )
     files, rejections = read_zip("bad.zip", data)
