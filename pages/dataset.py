@@ -53,6 +53,10 @@ def options_form() -> DataConfig:
     )
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def show_report(reports) -> None:
     rejected = [r for r in reports if not r.accepted]
     if rejected:
@@ -116,8 +120,8 @@ with build_tab:
             stats = result.dataset.stats
             verb = "was already built (cache hit)" if result.cache_hit else "is ready"
             st.success(
-                f"Dataset **{result.dataset.name}** {verb}: {stats['pieces']} pieces, "
-                f"{stats['notes']} notes. See it under *Browse datasets*."
+                f"Dataset **{result.dataset.name}** {verb}: {plural(stats['pieces'], 'piece')}, "
+                f"{plural(stats['notes'], 'note')}. See it under *Browse datasets*."
             )
             st.session_state["dataset"] = result.dataset.name
             show_report(result.reports)
@@ -133,12 +137,8 @@ with browse_tab:
     dataset = datasets.load_dataset(selected)
     stats = dataset.stats
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric(
-        "Files accepted",
-        stats["files_accepted"],
-        f"{stats['files_rejected']} rejected",
-        delta_color="inverse" if stats["files_rejected"] else "off",
-    )
+    rejected = stats["files_rejected"]
+    m1.metric("Files accepted", stats["files_accepted"], f"-{rejected} rejected" if rejected else None)
     m2.metric("Notes", f"{stats['notes']:,}")
     m3.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
     m4.metric("Train / validation pieces", f"{stats['split'].get('train', 0)} / {stats['split'].get('validation', 0)}")

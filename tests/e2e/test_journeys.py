@@ -1,0 +1,108 @@
+"""User journeys through the app in a real browser (see conftest.py for the server and Chromium)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import scale_piece
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+# The first build converts the chorales with music21 inside the server: give it room.
+BUILD_TIMEOUT_MS = 60_000
+STATISTICS_CHARTS = (
+    "Pitch histogram",
+    "Pitch-class histogram",
+    "Note durations",
+    "Notes per piece",
+    "Tempo",
+    "Key (estimated)",
+)
+# Streamlit scrolls inside its own container, so a full-page screenshot is one viewport:
+# make the viewport tall enough to hold what the screenshot is about.
+SCREENSHOT_VIEWPORT = {"width": 1400, "height": 2400}
+
+
+def wait_until_idle(page: Page) -> None:
+    """Wait for the script run under way to finish (Streamlit's "Running..." widget gone)."""
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
+
+
+def screenshot(page: Page, path: Path) -> None:
+    wait_until_idle(page)
+    viewport = page.viewport_size
+    page.set_viewport_size(SCREENSHOT_VIEWPORT)
+    try:
+        page.screenshot(path=path)
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def open_dataset_page(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="NeuroTune")).to_be_visible()
+    # The home page links to Dataset too; the sidebar's navigation is the one under test.
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset").click()
+    expect(page).to_have_url(re.compile(r"/dataset$"))
+    expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+
+
+def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
+    page: Page, app_url: str, tmp_path: Path
+) -> None:
+    open_dataset_page(page, app_url)
+    build_tab = page.get_by_role("tabpanel", name="Build a dataset")
+    name = build_tab.get_by_role("textbox", name="Dataset name")
+    build = build_tab.get_by_role("button", name="Build dataset")
+
+    # Three Bach chorales from the bundled corpus.
+    expect(build_tab.get_by_role("radio", name="Bundled corpus")).to_be_checked()
+    expect(build_tab.get_by_role("combobox", name="Corpus")).to_have_value("Bach chorales")
+    pieces = build_tab.get_by_label("Use only the first N pieces (0 = all)", exact=True)
+    pieces.fill("3")
+    pieces.press("Enter")
+    expect(name).to_have_attribute("placeholder", "bach-chorales-3")  # the server saw the new limit
+    name.fill("e2e-bach")
+    name.press("Enter")
+    build.click()
+    expect(build_tab.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Dataset e2e-bach is ready", timeout=BUILD_TIMEOUT_MS
+    )
+
+    # Its statistics under the other tab.
+    page.get_by_role("tab", name="Browse datasets").click()
+    browse_tab = page.get_by_role("tabpanel", name="Browse datasets")
+    expect(browse_tab.get_by_role("combobox", name="Dataset")).to_have_value("e2e-bach")
+    accepted = browse_tab.get_by_test_id("stMetric").filter(has_text="Files accepted")
+    expect(accepted.get_by_test_id("stMetricValue")).to_have_text("3")
+    expect(browse_tab.locator(".js-plotly-plot")).to_have_count(7)  # six statistics charts and the piano roll
+    for title in STATISTICS_CHARTS:
+        expect(browse_tab.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}$"))).to_be_visible()
+    expect(browse_tab.get_by_test_id("stAudio")).to_be_attached()
+    screenshot(page, tmp_path / "dataset.png")
+
+    # Back to building: one broken upload and one good one.
+    page.get_by_role("tab", name="Build a dataset").click()
+    build_tab.get_by_text("Upload MIDI files").click()
+    expect(build_tab.get_by_role("radio", name="Upload MIDI files")).to_be_checked()
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"this is not a MIDI file")
+    good = tmp_path / "good.mid"
+    good.write_bytes(scale_piece(length=24))
+    build_tab.locator("input[type=file]").set_input_files([broken, good])
+    for upload in (broken, good):  # each uploaded file shows as a chip with a remove button
+        expect(build_tab.get_by_role("button", name=f"Remove {upload.name}")).to_be_visible()
+    name.fill("e2e-upload")
+    name.press("Enter")
+    build.click()
+    expect(build_tab.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Dataset e2e-upload is ready: 1 piece,", timeout=BUILD_TIMEOUT_MS
+    )
+    rejection = build_tab.get_by_test_id("stAlertContentError")
+    expect(rejection).to_contain_text("broken.mid")
+    expect(rejection).to_contain_text("not a MIDI file")
+    screenshot(page, tmp_path / "end.png")
