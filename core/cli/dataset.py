@@ -60,11 +60,14 @@ def add_parser(commands, name: str) -> None:
 
 
 def _console_progress(done: int, total: int, current: str) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
-    if done == total:
-        print(file=sys.stderr)
+    """A bar redrawn in place on a terminal; a line per 10% in logs."""
+    if sys.stderr.isatty():
+        filled = 30 * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)
+    elif done == total or done * 10 // max(total, 1) != (done - 1) * 10 // max(total, 1):
+        print(f"{done}/{total}", file=sys.stderr, flush=True)
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, create_engine, event
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -38,6 +38,49 @@ class DatasetRecord(Base):
     files: Mapped[list[Any]]  # [{"name", "sha256", "status", "reason"}]
     stats: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
+
+
+class RunRecord(Base):
+    """A training run: its own OS process, its checkpoints in ``checkpoint_dir``."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(200))
+    representation: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    config: Mapped[dict[str, Any]]  # {"model": ..., "train": ..., "data": ..., "dataset_id": ..., "dataset_hash": ...}
+    checkpoint_dir: Mapped[str] = mapped_column(String(1000))
+    device: Mapped[str | None] = mapped_column(String(200), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    pid_started_at: Mapped[float | None] = mapped_column(Float, default=None)  # tells a reused pid apart
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    best_val_loss: Mapped[float | None] = mapped_column(Float, default=None)
+    final_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MetricRecord(Base):
+    """One logged value: long format, so new metrics need no schema change."""
+
+    __tablename__ = "metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    logged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @lru_cache(maxsize=8)
