@@ -123,3 +123,57 @@ def stable_hash(data: Any) -> str:
     """A short content hash of JSON-able data, independent of dict order."""
     text = json.dumps(data, sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained; saved in the run's config.json so a run can be resumed."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    seq_len: int = 128
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    decay: str = "cosine"  # "cosine" to 10% of the peak over the run, or "constant"
+    weight_decay: float = 0.01  # AdamW
+    clip_norm: float = 1.0  # 0 turns gradient clipping off
+    early_stopping_patience: int = 5  # epochs without a better validation loss; 0 turns it off
+    transpose_semitones: int = -1  # -1: the dataset's setting; 0: off; N: random +-N on train windows
+    curriculum: bool = False  # sequence length grows from curriculum_start_len to seq_len
+    curriculum_start_len: int = 32
+    curriculum_epochs: int = 5  # epochs to reach seq_len
+    steps_per_epoch: int = 0  # 0: one pass over the train windows
+    validation_steps: int = 0  # 0: every validation window
+    log_every_steps: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.seq_len >= 2, "seq_len must be at least 2"),
+            (self.learning_rate > 0, "learning_rate must be positive"),
+            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
+            (self.decay in ("cosine", "constant"), "decay must be 'cosine' or 'constant'"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (self.clip_norm >= 0, "clip_norm must be >= 0 (0 turns clipping off)"),
+            (self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0"),
+            (-1 <= self.transpose_semitones <= 12, "transpose_semitones must be -1 (dataset's) or 0..12"),
+            (2 <= self.curriculum_start_len <= self.seq_len, "curriculum_start_len must be in 2..seq_len"),
+            (self.curriculum_epochs >= 1, "curriculum_epochs must be at least 1"),
+            (self.steps_per_epoch >= 0 and self.validation_steps >= 0, "step counts must be >= 0"),
+            (self.log_every_steps >= 1, "log_every_steps must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def seq_len_for_epoch(self, epoch: int) -> int:
+        """Curriculum learning: the window grows geometrically from curriculum_start_len to seq_len."""
+        if not self.curriculum:
+            return self.seq_len
+        steps = min(epoch, self.curriculum_epochs)
+        grown = self.curriculum_start_len * (self.seq_len / self.curriculum_start_len) ** (
+            steps / self.curriculum_epochs
+        )
+        return min(self.seq_len, int(round(grown)))

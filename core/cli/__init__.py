@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import dataset
+from core.cli import dataset, runs, train
 from core.errors import NeuroTuneError
 
-COMMANDS = {"dataset": dataset}
+COMMANDS = {"dataset": dataset, "train": train, "runs": runs}
 
 
 def build_parser() -> argparse.ArgumentParser:

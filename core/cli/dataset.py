@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from core.cli.options import add_dataclass_flags, dataclass_from_flags
 from core.config import DataConfig, ValidationLimits
 
 # Short flags the README and issues use, mapped to DataConfig fields.
 _ALIASES = {"representations": ["--representation"], "transpose_semitones": ["--transpose"]}
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per DataConfig field, so the CLI can never fall behind the config."""
-    group = parser.add_argument_group("preprocessing options (defaults as in the app)")
-    for field in dataclasses.fields(DataConfig):
-        flags = [f"--{field.name.replace('_', '-')}", *_ALIASES.get(field.name, [])]
-        if field.type in ("bool", bool):
-            group.add_argument(*flags, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
-        elif field.name in ("representations", "programs"):
-            item_type = int if field.name == "programs" else str
-            group.add_argument(*flags, dest=field.name, type=item_type, action="append", default=None)
-        else:
-            kind = {"int": int, "float": float}.get(str(field.type), str)
-            group.add_argument(*flags, dest=field.name, type=kind, default=None)
-    group.add_argument("--max-file-mb", type=float, default=None, help="reject files larger than this")
 
 
 def add_parser(commands, name: str) -> None:
@@ -42,7 +26,8 @@ def add_parser(commands, name: str) -> None:
     build.add_argument("--limit", type=int, help="use only the first N pieces of a corpus")
     build.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
     build.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
-    _add_config_flags(build)
+    add_dataclass_flags(build, DataConfig, "preprocessing options (defaults as in the app)", _ALIASES)
+    build.add_argument("--max-file-mb", type=float, default=None, help="reject files larger than this")
     build.set_defaults(handler=_build)
 
     listing = actions.add_parser("list", help="list datasets")
@@ -73,8 +58,7 @@ def _console_progress(done: int, total: int, current: str) -> None:
 def _build(args: argparse.Namespace) -> int:
     from core.data import datasets
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(DataConfig)}
-    config = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
+    config = dataclass_from_flags(DataConfig, args)
     limits = ValidationLimits()
     if args.max_file_mb is not None:
         limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20))

@@ -1,0 +1,93 @@
+"""``python -m core runs list|show|stop|resume|delete`` (and ``work``, the background worker)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="list and manage training runs")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="all runs with their status and final metrics").set_defaults(handler=_list)
+    for action, handler, text in (
+        ("show", _show, "a run's config, status, metrics and error as JSON"),
+        ("stop", _stop, "stop a run at its next step (it saves a checkpoint)"),
+        ("resume", _resume, "resume a stopped or failed run in the background"),
+        ("delete", _delete, "delete a run and its checkpoints"),
+        ("work", _work, argparse.SUPPRESS),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("run_id")
+        sub.set_defaults(handler=handler)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    jobs.reconcile()
+    runs = jobs.run_store.list_runs()
+    if not runs:
+        print("no training runs yet: python -m core train --dataset bach --model lstm --epochs 5")
+    for run in runs:
+        best = f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-"
+        print(f"{run.id}\t{run.status}\t{run.model}\t{run.dataset}\tepoch {run.epoch}\tstep {run.step}\tbest {best}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    jobs.reconcile()
+    run = jobs.run_store.get_run(args.run_id)
+    print(
+        json.dumps(
+            {
+                "id": run.id,
+                "status": run.status,
+                "model": run.model,
+                "dataset": run.dataset,
+                "representation": run.representation,
+                "device": run.device,
+                "epoch": run.epoch,
+                "step": run.step,
+                "best_val_loss": run.best_val_loss,
+                "final_metrics": run.final_metrics,
+                "error": run.error,
+                "checkpoint_dir": run.checkpoint_dir,
+                "config": run.config,
+                "created_at": run.created_at.isoformat(),
+                "finished_at": run.finished_at and run.finished_at.isoformat(),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    print(f"run {args.run_id}: {jobs.request_stop(args.run_id).status}, stop requested")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    print(f"run {args.run_id}: {jobs.resume(args.run_id).status}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    jobs.delete_run(args.run_id)
+    print(f"deleted run {args.run_id}")
+    return 0
+
+
+def _work(args: argparse.Namespace) -> int:
+    from core.training import jobs
+
+    return 0 if jobs.work(args.run_id) != "failed" else 1

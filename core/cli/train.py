@@ -1,0 +1,86 @@
+"""``python -m core train ...``: a training run in the foreground, recorded like the page's runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli.options import add_dataclass_flags, dataclass_from_flags
+from core.config import TrainConfig
+from core.errors import ConfigError
+
+_ALIASES = {"learning_rate": ["--lr"], "transpose_semitones": ["--transpose"]}
+
+
+def _model_option(text: str) -> tuple[str, object]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    for cast in (int, float):
+        try:
+            return key.replace("-", "_"), cast(value)
+        except ValueError:
+            pass
+    return key.replace("-", "_"), {"true": True, "false": False}.get(value.lower(), value)
+
+
+def add_parser(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="train a model in the foreground (or --resume a run)")
+    parser.add_argument("--dataset", help="dataset name (python -m core dataset list)")
+    parser.add_argument("--model", help="rnn, lstm, lstm_attention, transformer")
+    parser.add_argument("--representation", help="melody, events or pianoroll (default: the model's first)")
+    parser.add_argument(
+        "--model-option",
+        type=_model_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model config field, e.g. --model-option units=128 (repeatable)",
+    )
+    parser.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed run")
+    add_dataclass_flags(parser, TrainConfig, "training options", _ALIASES)
+    parser.set_defaults(handler=_train)
+
+
+class _ConsoleProgress:
+    def __init__(self, total: int):
+        self.total = max(total, 1)
+
+    def __call__(self, step: int) -> None:
+        if sys.stderr.isatty() or step % 50 == 0:
+            filled = min(30, 30 * step // self.total)
+            end = "" if sys.stderr.isatty() else "\n"
+            print(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] step {step}/~{self.total}",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from core.store import runs as run_store
+    from core.training import jobs
+    from core.training.trainer import estimate_total_steps, run_config
+
+    if args.resume:
+        run = jobs.queue_again(args.resume)
+    else:
+        if not args.dataset or not args.model:
+            raise ConfigError("give --dataset and --model (or --resume RUN_ID)")
+        train = dataclass_from_flags(TrainConfig, args)
+        run = jobs.create_run(args.model, args.dataset, args.representation, dict(args.model_option), train)
+    print(f"run {run.id}: {run.model} on '{run.dataset}' ({run.representation}), checkpoints in {run.checkpoint_dir}")
+    dataset = jobs.dataset_of(run)
+    total = estimate_total_steps(dataset, run.representation, run_config(run)[2])
+    status = jobs.work(run.id, on_step=_ConsoleProgress(total))
+    print(file=sys.stderr)
+    run = run_store.get_run(run.id)
+    print(
+        f"run {run.id} {status} after {run.epoch} epochs, {run.step} steps; best validation loss "
+        f"{run.best_val_loss if run.best_val_loss is not None else 'n/a'}; device: {run.device}"
+    )
+    if status == "failed":
+        print(f"error: {run.error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Training: the trainer (Keras fit with our callbacks), devices, and background jobs."""

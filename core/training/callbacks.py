@@ -1,0 +1,110 @@
+"""The Keras callback that connects a running fit() to the store and the run's folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from core.config import TrainConfig
+from core.store import runs as run_store
+from core.training.checkpoints import save_model_atomically, write_json_atomically
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Logs metrics to the store, checkpoints, stops on request or NaN, and stops early."""
+
+    def __init__(
+        self,
+        run_id: str,
+        folder: Path,
+        train: TrainConfig,
+        kind: str,
+        step: int,
+        best: float | None,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.run_id, self.folder, self.train, self.kind = run_id, folder, train, kind
+        self.step, self.best = step, best
+        self.on_step = on_step
+        self.stale_epochs = 0
+        self.stop_requested = False
+        self.failure: str | None = None
+        self.early_stopped = False
+        self.sequence_length = train.seq_len
+        self.epoch = 0
+        self._last_poll = time.monotonic()
+        self._last_log = (time.monotonic(), step)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._last_log = (time.monotonic(), self.step)
+
+    def _learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.step += 1
+        if self.on_step:
+            self.on_step(self.step)
+        loss = float(logs.get("loss", 0.0))
+        if not math.isfinite(loss):
+            self.failure = f"the loss became {loss} at step {self.step}; try a lower learning rate or gradient clipping"
+            self.model.stop_training = True
+            return
+        if self.step % self.train.log_every_steps == 0:
+            started, first_step = self._last_log
+            seconds = max(time.monotonic() - started, 1e-9)
+            tokens = (self.step - first_step) * self.train.batch_size * self.sequence_length
+            values = {k: float(v) for k, v in logs.items() if isinstance(v, int | float)}
+            values.update(learning_rate=self._learning_rate(), tokens_per_s=tokens / seconds)
+            run_store.add_metrics(self.run_id, self.step, self.epoch, values)
+            run_store.update_run(self.run_id, step=self.step)
+            self._last_log = (time.monotonic(), self.step)
+        if time.monotonic() - self._last_poll > 1.0:
+            self._last_poll = time.monotonic()
+            if run_store.get_run(self.run_id).stop_requested:
+                self.stop_requested = True
+                self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.failure:
+            return
+        logs = dict(logs or {})
+        completed = epoch if self.stop_requested else epoch + 1  # a stopped epoch is redone on resume
+        values = {f"epoch_{k}" if not k.startswith("val_") else k: float(v) for k, v in logs.items()}
+        monitored = logs.get("val_loss", logs.get("loss"))
+        if "val_loss" in logs and self.kind == "tokens":
+            values["val_perplexity"] = math.exp(min(logs["val_loss"], 50.0))
+        if "loss" in logs and self.kind == "tokens":
+            values["epoch_perplexity"] = math.exp(min(logs["loss"], 50.0))
+        run_store.add_metrics(self.run_id, self.step, epoch, values)
+        save_model_atomically(self.model, self.folder / "last.keras")
+        improved = monitored is not None and (self.best is None or monitored < self.best)
+        if improved:
+            self.best = float(monitored)
+            self.stale_epochs = 0
+            save_model_atomically(self.model, self.folder / "model.keras")
+        else:
+            self.stale_epochs += 1
+        history_path = self.folder / "history.json"
+        history = json.loads(history_path.read_text()) if history_path.exists() else []
+        history.append({"epoch": epoch + 1, "step": self.step, "sequence_length": self.sequence_length, **values})
+        write_json_atomically(history_path, history)
+        run_store.update_run(
+            self.run_id,
+            epoch=completed,
+            step=self.step,
+            best_val_loss=self.best,
+            final_metrics={k: round(v, 5) for k, v in values.items()},
+        )
+        patience = self.train.early_stopping_patience
+        if patience and self.stale_epochs >= patience and not self.stop_requested:
+            self.early_stopped = True
+            self.model.stop_training = True

@@ -1,0 +1,268 @@
+"""Training runs as background OS processes, recorded in the database.
+
+The page (or the CLI) creates a run (status ``queued``) and calls
+:func:`schedule`, which starts ``python -m core runs work RUN_ID`` for queued
+runs while fewer than ``NEUROTUNE_MAX_RUNS`` (default 1) are running. The
+worker trains, writes metrics to the store, and schedules the next queued run
+when it ends. A stop is a flag in the store that the worker's callback reads.
+A run whose process vanished is found by :func:`reconcile` and marked failed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from core.config import TrainConfig, to_dict
+from core.data.datasets import Dataset, list_datasets, load_dataset
+from core.errors import ConfigError, DatasetError, NeuroTuneError
+from core.models import get_model_spec, make_config
+from core.settings import PROJECT_ROOT, get_settings
+from core.store import runs as run_store
+from core.store.db import RunRecord, utcnow
+from core.training.trainer import longest_piece
+
+ACTIVE = ("queued", "running")
+
+
+def max_concurrent_runs() -> int:
+    return max(1, int(os.environ.get("NEUROTUNE_MAX_RUNS", "1")))
+
+
+def new_run_id(model: str) -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{model}-{uuid.uuid4().hex[:4]}"
+
+
+def create_run(
+    model: str,
+    dataset_name: str,
+    representation: str | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train: TrainConfig | None = None,
+) -> RunRecord:
+    """Validate everything a run needs and record it as queued, with its config.json written.
+
+    Raises:
+        ConfigError: unknown model, bad option, a representation the model can't take.
+        DatasetError: unknown dataset, sequence length longer than every piece.
+    """
+    from core.data.representations import get_representation
+
+    spec = get_model_spec(model)
+    train = train or TrainConfig()
+    model_config = make_config(model, model_overrides or {})
+    dataset = load_dataset(dataset_name)
+    representation = representation or spec.representations[0]
+    if representation not in spec.representations:
+        raise ConfigError(
+            f"the {spec.title} model takes {', '.join(spec.representations)} data, not '{representation}'"
+        )
+    if get_representation(representation, dataset.config).kind == "features":
+        raise ConfigError(f"the {spec.title} model cannot train on '{representation}'")
+    longest = longest_piece(dataset, representation, "train")
+    if longest <= train.seq_len:
+        raise DatasetError(
+            f"sequence length {train.seq_len} is longer than every training piece of '{dataset_name}' "
+            f"in the {representation} representation (the longest has {longest} steps); choose at most {longest - 1}"
+        )
+    run_id = new_run_id(model)
+    folder = get_settings().checkpoints / run_id
+    folder.mkdir(parents=True)
+    config = {
+        "run_id": run_id,
+        "model": model,
+        "model_config": to_dict(model_config),
+        "train": to_dict(train),
+        "representation": representation,
+        "dataset": dataset.name,
+        "dataset_id": dataset.id,
+        "dataset_hash": dataset.manifest["cache_key"],
+        "data": dataset.manifest["config"],
+    }
+    _write_run_files(folder, config, dataset, representation)
+    return run_store.add_run(
+        RunRecord(
+            id=run_id,
+            model=model,
+            dataset=dataset.name,
+            representation=representation,
+            status="queued",
+            config=config,
+            checkpoint_dir=str(folder),
+        )
+    )
+
+
+def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:
+    from core.data.representations import get_representation
+    from core.training.checkpoints import write_json_atomically
+
+    codec = get_representation(representation, dataset.config)
+    vocab = {"representation": representation, "kind": codec.kind, "size": codec.size}
+    if codec.kind == "tokens":
+        vocab["tokens"] = codec.token_names()
+    write_json_atomically(folder / "config.json", config)
+    write_json_atomically(folder / "vocab.json", vocab)
+
+
+@contextmanager
+def _scheduler_lock() -> Iterator[None]:
+    """One scheduler at a time on this machine, so two pages never start the same run twice."""
+    path = get_settings().home / "scheduler.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _process_alive(pid: int | None, started_at: float | None) -> bool:
+    if not pid:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started_at is None or abs(process.create_time() - started_at) < 1.0
+    except psutil.Error:
+        return False
+
+
+def reconcile() -> None:
+    """Mark running runs whose process is gone (killed, machine restarted) as failed."""
+    for run in run_store.list_runs("running"):
+        if not _process_alive(run.pid, run.pid_started_at):
+            run_store.update_run(
+                run.id,
+                status="failed",
+                finished_at=utcnow(),
+                error="the training process vanished (killed, or the machine restarted); resume it to go on",
+            )
+
+
+def schedule() -> list[str]:
+    """Start queued runs while there is room; returns the ids started."""
+    started = []
+    with _scheduler_lock():
+        reconcile()
+        room = max_concurrent_runs() - run_store.count_runs("running")
+        queued = sorted(run_store.list_runs("queued"), key=lambda r: r.created_at)
+        for run in queued[: max(room, 0)]:
+            log = open(Path(run.checkpoint_dir) / "train.log", "ab")  # noqa: SIM115 (the child owns it)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "core", "runs", "work", run.id],
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            )
+            log.close()
+            run_store.update_run(
+                run.id,
+                status="running",
+                pid=process.pid,
+                pid_started_at=psutil.Process(process.pid).create_time(),
+                started_at=utcnow(),
+            )
+            started.append(run.id)
+    return started
+
+
+def start_run(*args, **kwargs) -> RunRecord:
+    """Create a run and start it now, or queue it behind the running ones."""
+    run = create_run(*args, **kwargs)
+    schedule()
+    return run_store.get_run(run.id)
+
+
+def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
+    """Train a run in this process, record how it ended, then start the next queued run.
+
+    Returns the final status. Never raises for a training failure: it is recorded.
+    """
+    from core.training.trainer import train
+
+    run = run_store.get_run(run_id)
+    process = psutil.Process()
+    run_store.update_run(
+        run_id,
+        status="running",
+        pid=process.pid,
+        pid_started_at=process.create_time(),
+        started_at=run.started_at or utcnow(),
+        stop_requested=False,
+        error=None,
+        finished_at=None,
+    )
+    try:
+        dataset = dataset_of(run)
+        status = train(run_id, dataset, on_step)
+        run_store.update_run(run_id, status=status, finished_at=utcnow())
+    except NeuroTuneError as error:
+        status = "failed"
+        run_store.update_run(run_id, status=status, error=str(error), finished_at=utcnow())
+    except Exception:  # a bug or a crash inside TensorFlow: keep the traceback for the page
+        status = "failed"
+        run_store.update_run(run_id, status=status, error=traceback.format_exc(), finished_at=utcnow())
+    schedule()
+    return status
+
+
+def dataset_of(run: RunRecord) -> Dataset:
+    """The run's dataset, by id (it may have been renamed since)."""
+    for record in list_datasets():
+        if record.id == run.config["dataset_id"]:
+            return Dataset(Path(record.path), record.name)
+    raise DatasetError(f"the dataset '{run.dataset}' this run was trained on has been deleted")
+
+
+def request_stop(run_id: str) -> RunRecord:
+    """Stop a run: a queued one at once, a running one at its next step (it saves a checkpoint)."""
+    run = run_store.get_run(run_id)
+    if run.status == "queued":
+        return run_store.update_run(run_id, status="stopped", finished_at=utcnow())
+    if run.status == "running":
+        return run_store.update_run(run_id, stop_requested=True)
+    return run
+
+
+def queue_again(run_id: str) -> RunRecord:
+    """Mark a stopped or failed run as queued; it will continue from last.keras and its curves."""
+    run = run_store.get_run(run_id)
+    if run.status in ACTIVE:
+        raise ConfigError(f"run {run_id} is already {run.status}")
+    if run.status == "finished":
+        raise ConfigError(f"run {run_id} has finished all its epochs; start a new run to train longer")
+    return run_store.update_run(run_id, status="queued", stop_requested=False, error=None, finished_at=None)
+
+
+def resume(run_id: str) -> RunRecord:
+    """Resume a stopped or failed run in the background."""
+    queue_again(run_id)
+    schedule()
+    return run_store.get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    """Delete a run, its metrics and its folder; a running process is killed first."""
+    run = run_store.get_run(run_id)
+    if run.status == "running" and _process_alive(run.pid, run.pid_started_at):
+        psutil.Process(run.pid).kill()
+    run_store.delete_run_record(run_id)
+    shutil.rmtree(run.checkpoint_dir, ignore_errors=True)

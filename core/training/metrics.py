@@ -1,0 +1,50 @@
+"""Metrics for the piano-roll head (the setting of the classic polyphonic benchmarks).
+
+Both take logits: the model's last layer has no sigmoid.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="neurotune")
+class FrameNLL(keras.metrics.Mean):
+    """Negative log-likelihood of a frame in nats: binary cross-entropy summed over pitches, averaged over frames."""
+
+    def __init__(self, name: str = "frame_nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        # Stable sigmoid cross-entropy from logits: max(x, 0) - x * z + log(1 + exp(-|x|)).
+        per_pitch = ops.relu(y_pred) - y_pred * y_true + ops.log1p(ops.exp(-ops.abs(y_pred)))
+        return super().update_state(ops.sum(per_pitch, axis=-1), sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="neurotune")
+class FrameF1(keras.metrics.Metric):
+    """F1 of predicted notes-on (logit > 0) against the true frames, pooled over all frames and pitches."""
+
+    def __init__(self, name: str = "frame_f1", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), initializer="zeros", name="tp")
+        self.false_positives = self.add_variable(shape=(), initializer="zeros", name="fp")
+        self.false_negatives = self.add_variable(shape=(), initializer="zeros", name="fn")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        truth = ops.cast(y_true, "float32")
+        predicted = ops.cast(ops.cast(y_pred, "float32") > 0, "float32")
+        self.true_positives.assign_add(ops.sum(truth * predicted))
+        self.false_positives.assign_add(ops.sum((1 - truth) * predicted))
+        self.false_negatives.assign_add(ops.sum(truth * (1 - predicted)))
+
+    def result(self):
+        denominator = 2 * self.true_positives + self.false_positives + self.false_negatives
+        return ops.where(denominator > 0, 2 * self.true_positives / ops.maximum(denominator, 1e-9), 0.0)
+
+    def reset_state(self):
+        for variable in (self.true_positives, self.false_positives, self.false_negatives):
+            variable.assign(0.0)

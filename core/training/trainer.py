@@ -1,0 +1,164 @@
+"""The trainer: teacher forcing on tf.data windows through ``keras.Model.fit``, with our callbacks.
+
+A run's folder ``<NEUROTUNE_CHECKPOINTS>/<run-id>/`` holds ``model.keras`` (best
+validation loss so far), ``last.keras`` (latest, with optimizer state, to
+resume from), ``config.json``, ``vocab.json`` and ``history.json``. Every file
+is written to a temporary name and renamed, so a failed save (a full disk)
+never damages the previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.config import DataConfig, TrainConfig, from_dict
+from core.data.datasets import Dataset
+from core.data.representations import get_representation
+from core.data.windows import window_dataset, window_starts
+from core.models import build_model, get_model_spec, input_spec_for, make_config
+from core.store import runs as run_store
+from core.training.checkpoints import TrainingError
+
+
+def _xy(kind: str):
+    import tensorflow as tf
+
+    def split(windows):
+        if kind == "frames":
+            windows = tf.cast(windows, tf.float32)
+        return windows[:, :-1], windows[:, 1:]
+
+    return split
+
+
+def longest_piece(dataset: Dataset, representation: str, split: str) -> int:
+    _, offsets = dataset.encoded(representation)
+    return max((int(offsets[p + 1] - offsets[p]) for p in dataset.split_indices(split)), default=0)
+
+
+def make_datasets(dataset: Dataset, representation: str, kind: str, train: TrainConfig, epoch: int):
+    """Train and validation pipelines of (inputs, targets) for one epoch (curriculum sets the length)."""
+    length = train.seq_len_for_epoch(epoch)
+    transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
+    split = _xy(kind)
+    training = window_dataset(
+        dataset,
+        representation,
+        "train",
+        length + 1,
+        train.batch_size,
+        seed=train.seed + epoch,
+        transpose_semitones=transpose,
+    ).map(split)
+    if train.steps_per_epoch:
+        training = training.repeat().take(train.steps_per_epoch)
+    validation = None
+    # Validation always uses the full length, so its curve compares across curriculum epochs.
+    if longest_piece(dataset, representation, "validation") > train.seq_len:
+        validation = window_dataset(
+            dataset, representation, "validation", train.seq_len + 1, train.batch_size, shuffle=False
+        ).map(split)
+        if train.validation_steps:
+            validation = validation.take(train.validation_steps)
+    return training, validation, length
+
+
+def estimate_total_steps(dataset: Dataset, representation: str, train: TrainConfig) -> int:
+    if train.steps_per_epoch:
+        return train.steps_per_epoch * train.epochs
+    _, offsets = dataset.encoded(representation)
+    pieces = dataset.split_indices("train")
+    total = 0
+    for epoch in range(train.epochs):
+        length = train.seq_len_for_epoch(epoch) + 1
+        total += math.ceil(len(window_starts(offsets, pieces, length, max(1, length // 2))) / train.batch_size)
+    return max(total, 1)
+
+
+def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> None:
+    import keras
+
+    from core.training.metrics import FrameF1, FrameNLL
+
+    warmup = min(train.warmup_steps, max(total_steps - 1, 0))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else train.learning_rate,
+        decay_steps=max(total_steps - warmup, 1),
+        alpha=0.1 if train.decay == "cosine" else 1.0,
+        warmup_target=train.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=train.weight_decay, clipnorm=train.clip_norm or None
+    )
+    if kind == "frames":
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        metrics = [FrameNLL(), FrameF1()]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"),
+        ]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
+
+def run_config(run) -> tuple[str, Any, TrainConfig, DataConfig]:
+    config = run.config
+    model_config = make_config(config["model"], config["model_config"])
+    return config["model"], model_config, from_dict(TrainConfig, config["train"]), from_dict(DataConfig, config["data"])
+
+
+def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None = None) -> str:
+    """Train (or resume) a run to its end; returns the final status ("finished" or "stopped").
+
+    Raises:
+        TrainingError: NaN loss or a failed save (the caller marks the run failed).
+    """
+    import keras
+
+    import core.models.layers  # noqa: F401  (registers custom layers for load_model)
+    import core.training.metrics  # noqa: F401
+    from core.training.callbacks import RunRecorder
+    from core.training.device import plan_device
+
+    run = run_store.get_run(run_id)
+    name, model_config, train_config, _ = run_config(run)
+    folder = Path(run.checkpoint_dir)
+    kind = get_representation(run.representation, dataset.config).kind
+    device = plan_device()
+    run_store.update_run(run_id, device=device.description)
+    keras.utils.set_random_seed(train_config.seed + run.epoch)
+    total_steps = estimate_total_steps(dataset, run.representation, train_config)
+    with device.strategy.scope():
+        if (folder / "last.keras").exists():
+            model = keras.models.load_model(folder / "last.keras")
+        else:
+            spec = input_spec_for(run.representation, dataset.config, train_config.seq_len)
+            model = build_model(name, model_config, spec)
+            if not get_model_spec(name).custom_train_step:
+                compile_model(model, kind, train_config, total_steps)
+    recorder = RunRecorder(run_id, folder, train_config, kind, run.step, run.best_val_loss, on_step)
+    for epoch in range(run.epoch, train_config.epochs):
+        training, validation, recorder.sequence_length = make_datasets(
+            dataset, run.representation, kind, train_config, epoch
+        )
+        model.fit(
+            training,
+            validation_data=validation,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=[recorder],
+            shuffle=False,  # the pipeline shuffles
+            verbose=0,
+        )
+        if recorder.failure:
+            raise TrainingError(recorder.failure)
+        if recorder.stop_requested:  # last.keras was saved at the end of the stopped epoch
+            return "stopped"
+        if recorder.early_stopped:
+            break
+    return "finished"
