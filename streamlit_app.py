@@ -7,6 +7,7 @@ st.set_page_config(page_title="NeuroTune", page_icon="🎼", layout="wide")
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/dataset.py", title="Dataset", icon="📚", url_path="dataset"),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 
 st.navigation(PAGES).run()

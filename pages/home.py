@@ -19,6 +19,13 @@ st.markdown(
     "(melody, performance events, piano roll, note features). Explore the statistics, look at a "
     "piece's piano roll, listen to it and download it."
 )
+st.page_link("pages/train.py", label="**Train**", icon="🏋️")
+st.markdown(
+    "Pick a dataset and a model (RNN, LSTM, LSTM with attention, Transformer), set the training options "
+    "(learning-rate warm-up and decay, AdamW weight decay, gradient clipping, early stopping, transposition "
+    "augmentation, curriculum learning) and press Start. Each run trains in its own process on the GPU when "
+    "there is one; watch its loss curves live, stop it, resume it, and compare runs."
+)
 
 settings = get_settings()
 with st.expander("Where NeuroTune keeps things"):

@@ -93,3 +93,23 @@ def dataset_figures(stats: dict) -> dict[str, go.Figure]:
         "tempo": histogram_figure(stats["tempos"], "Tempo", "BPM"),
         "key": bar_figure(list(keys), list(keys.values()), "Key (estimated)", "key", "pieces"),
     }
+
+
+def metric_curves_figure(rows: list[dict], names: Sequence[str], title: str, y_title: str) -> go.Figure:
+    """Curves of some metrics against the training step; one line per (run, metric).
+
+    Args:
+        rows: Metric rows as the store returns them (run_id, step, name, value).
+    """
+    figure = go.Figure()
+    runs = sorted({r["run_id"] for r in rows})
+    for run_id in runs:
+        for name in names:
+            points = [(r["step"], r["value"]) for r in rows if r["run_id"] == run_id and r["name"] == name]
+            if points:
+                steps, values = zip(*points)
+                label = name if len(runs) == 1 else f"{run_id} · {name}"
+                mode = "lines+markers" if name.startswith("val_") else "lines"
+                figure.add_scatter(x=steps, y=values, mode=mode, name=label)
+    figure.update_layout(title=title, xaxis_title="step", yaxis_title=y_title, **_COMPACT)
+    return figure

@@ -32,7 +32,7 @@ from core.models import get_model_spec, make_config
 from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, utcnow
-from core.training.trainer import longest_piece
+from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
 
@@ -90,6 +90,7 @@ def create_run(
         "dataset_id": dataset.id,
         "dataset_hash": dataset.manifest["cache_key"],
         "data": dataset.manifest["config"],
+        "estimated_steps": estimate_total_steps(dataset, representation, train),
     }
     _write_run_files(folder, config, dataset, representation)
     return run_store.add_run(

@@ -1,0 +1,124 @@
+"""Train page: pick a dataset and a model, press Start, watch it learn (runs live in their own processes)."""
+
+import pandas as pd
+import streamlit as st
+
+from core.config import TrainConfig
+from core.data.datasets import list_datasets
+from core.errors import NeuroTuneError
+from core.models import get_model_spec, list_models
+from core.store import runs as run_store
+from core.training import jobs
+from ui.charts import metric_curves_figure
+from ui.forms import dataclass_form
+
+st.title("🏋️ Train")
+start_tab, live_tab, all_tab = st.tabs(["Start a run", "Live run", "All runs"])
+
+with start_tab:
+    datasets = [r.name for r in list_datasets()]
+    if not datasets:
+        st.info("No dataset yet: build one on the Dataset page first.")
+    else:
+        left, right = st.columns(2)
+        dataset = left.selectbox("Dataset", datasets)
+        models = {m.name: m for m in list_models()}
+        model = right.selectbox("Model", list(models), format_func=lambda n: models[n].title)
+        spec = get_model_spec(model)
+        st.caption(spec.description)
+        representation = left.selectbox("Representation", spec.representations)
+        with st.expander("Model options"):
+            model_options = dataclass_form(spec.config_class, key=f"model-{model}")
+        with st.expander("Training options", expanded=True):
+            train_options = dataclass_form(TrainConfig, key="train")
+        if st.button("Start training", type="primary"):
+            try:
+                run = jobs.start_run(model, dataset, representation, model_options, TrainConfig(**train_options))
+            except NeuroTuneError as error:
+                st.error(str(error))
+            else:
+                st.session_state["run"] = run.id
+                st.success(f"Run **{run.id}** is {run.status}. Follow it in the *Live run* tab.")
+
+
+@st.fragment(run_every=2)
+def live_view(run_id: str) -> None:
+    """Redrawn every 2 s from the store, so reloads and other tabs see the same run."""
+    jobs.reconcile()
+    run = run_store.get_run(run_id)
+    estimated = run.config.get("estimated_steps") or 1
+    a, b, c, d = st.columns(4)
+    a.metric("Status", run.status)
+    b.metric("Epoch", f"{run.epoch} / {run.config['train']['epochs']}")
+    c.metric("Step", run.step)
+    d.metric("Best validation loss", f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")
+    st.progress(min(run.step / estimated, 1.0), text=f"Device: {run.device or 'starting...'}")
+    if run.status == "failed":
+        st.error("The run failed:")
+        st.code(run.error or "no error recorded")
+    rows = run_store.get_metrics([run_id])
+    if rows:
+        left, right = st.columns(2)
+        left.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss", "loss"), key="live-loss")
+        accuracy = ["accuracy", "top5_accuracy", "val_accuracy", "frame_f1", "val_frame_f1"]
+        right.plotly_chart(metric_curves_figure(rows, accuracy, "Accuracy", "accuracy"), key="live-acc")
+        st.plotly_chart(metric_curves_figure(rows, ["tokens_per_s"], "Speed", "tokens/s"), key="live-speed")
+    else:
+        st.caption("Waiting for the first metrics...")
+
+
+with live_tab:
+    runs = run_store.list_runs()
+    if not runs:
+        st.info("No runs yet.")
+    else:
+        ids = [r.id for r in runs]
+        chosen = st.session_state.get("run")
+        run_id = st.selectbox(
+            "Run",
+            ids,
+            index=ids.index(chosen) if chosen in ids else 0,
+            format_func=lambda i: f"{i} ({next(r.status for r in runs if r.id == i)})",
+        )
+        stop, resume = st.columns(2)
+        if stop.button("Stop", help="Stops at the next step and saves a checkpoint"):
+            jobs.request_stop(run_id)
+        if resume.button("Resume", help="Continue a stopped or failed run from its last checkpoint"):
+            try:
+                jobs.resume(run_id)
+            except NeuroTuneError as error:
+                st.error(str(error))
+        live_view(run_id)
+
+with all_tab:
+    runs = run_store.list_runs()
+    if runs:
+        table = pd.DataFrame(
+            [
+                {
+                    "run": r.id,
+                    "status": r.status,
+                    "model": r.model,
+                    "dataset": r.dataset,
+                    "representation": r.representation,
+                    "epoch": r.epoch,
+                    "step": r.step,
+                    "best val loss": r.best_val_loss,
+                    **r.final_metrics,
+                }
+                for r in runs
+            ]
+        )
+        st.dataframe(table, hide_index=True)
+        compare = st.multiselect("Compare loss curves", [r.id for r in runs], default=[r.id for r in runs[:2]])
+        if compare:
+            rows = run_store.get_metrics(compare)
+            st.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss by run", "loss"), key="compare")
+        with st.expander("Delete a run"):
+            doomed = st.selectbox("Run to delete", [r.id for r in runs], key="doomed")
+            sure = st.checkbox("I want to delete this run and its checkpoints")
+            if st.button("Delete run", disabled=not sure):
+                jobs.delete_run(doomed)
+                st.rerun()
+    else:
+        st.info("No runs yet.")
