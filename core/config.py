@@ -159,7 +159,10 @@ class TrainConfig:
             (self.clip_norm >= 0, "clip_norm must be >= 0 (0 turns clipping off)"),
             (self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0"),
             (-1 <= self.transpose_semitones <= 12, "transpose_semitones must be -1 (dataset's) or 0..12"),
-            (2 <= self.curriculum_start_len <= self.seq_len, "curriculum_start_len must be in 2..seq_len"),
+            (
+                not self.curriculum or 2 <= self.curriculum_start_len <= self.seq_len,
+                "curriculum_start_len must be in 2..seq_len",
+            ),
             (self.curriculum_epochs >= 1, "curriculum_epochs must be at least 1"),
             (self.steps_per_epoch >= 0 and self.validation_steps >= 0, "step counts must be >= 0"),
             (self.log_every_steps >= 1, "log_every_steps must be at least 1"),

@@ -14,6 +14,8 @@ from core.config import TrainConfig
 from core.store import runs as run_store
 from core.training.checkpoints import save_model_atomically, write_json_atomically
 
+STOP_POLL_SECONDS = 1.0  # how often a running fit() reads the stop flag from the store
+
 
 class RunRecorder(keras.callbacks.Callback):
     """Logs metrics to the store, checkpoints, stops on request or NaN, and stops early."""
@@ -67,7 +69,7 @@ class RunRecorder(keras.callbacks.Callback):
             run_store.add_metrics(self.run_id, self.step, self.epoch, values)
             run_store.update_run(self.run_id, step=self.step)
             self._last_log = (time.monotonic(), self.step)
-        if time.monotonic() - self._last_poll > 1.0:
+        if time.monotonic() - self._last_poll >= STOP_POLL_SECONDS:
             self._last_poll = time.monotonic()
             if run_store.get_run(self.run_id).stop_requested:
                 self.stop_requested = True

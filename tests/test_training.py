@@ -1,0 +1,177 @@
+"""Training runs: the trainer, checkpoints, resume, stop, failures and background jobs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import DataConfig, TrainConfig
+from core.data import datasets
+from core.data.uploads import SourceFile
+from core.errors import ConfigError, DatasetError
+from core.store import runs as run_store
+from core.training import jobs
+from core.training.checkpoints import TrainingError, save_model_atomically
+from tests.conftest import scale_piece
+
+TINY_LSTM = {"embedding_dim": 8, "units": 16, "layers": 1}
+TINY_TRAIN = {"epochs": 2, "batch_size": 8, "seq_len": 16, "warmup_steps": 2, "log_every_steps": 2}
+
+
+@pytest.fixture
+def dataset():
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
+    return datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25)).dataset
+
+
+def _run(model="lstm", options=TINY_LSTM, representation=None, **train):
+    return jobs.create_run(model, "tiny", representation, options, TrainConfig(**{**TINY_TRAIN, **train}))
+
+
+def test_a_run_trains_logs_metrics_and_checkpoints(dataset):
+    run = _run()
+    assert jobs.work(run.id) == "finished"
+    run = run_store.get_run(run.id)
+    assert run.status == "finished" and run.epoch == 2 and run.step > 0 and run.device.startswith("CPU")
+    names = {m["name"] for m in run_store.get_metrics([run.id])}
+    assert {"loss", "accuracy", "top5_accuracy", "learning_rate", "tokens_per_s"} <= names
+    assert {"val_loss", "val_perplexity", "val_accuracy", "val_top5_accuracy"} <= names
+    folder = Path(run.checkpoint_dir)
+    for name in ("model.keras", "last.keras", "config.json", "vocab.json", "history.json"):
+        assert (folder / name).exists(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["dataset_id"] == dataset.id and config["dataset_hash"] == dataset.manifest["cache_key"]
+    assert config["model"] == "lstm" and config["representation"] == "melody"
+    assert len(json.loads((folder / "history.json").read_text())) == 2
+    assert json.loads((folder / "vocab.json").read_text())["tokens"][:2] == ["HOLD", "REST"]
+
+
+def test_pianoroll_runs_log_frame_metrics(dataset):
+    run = _run(representation="pianoroll", epochs=1)
+    assert jobs.work(run.id) == "finished"
+    names = {m["name"] for m in run_store.get_metrics([run.id])}
+    assert {"frame_nll", "frame_f1", "val_frame_nll", "val_frame_f1"} <= names
+
+
+def test_curriculum_grows_the_window(dataset):
+    run = _run(epochs=3, curriculum=True, curriculum_start_len=4, curriculum_epochs=2)
+    jobs.work(run.id)
+    history = json.loads((Path(run.checkpoint_dir) / "history.json").read_text())
+    assert [h["sequence_length"] for h in history] == [4, 8, 16]
+
+
+def test_stop_then_resume_continues_the_curves(dataset, monkeypatch):
+    run = _run(epochs=3, steps_per_epoch=4)
+    steps_seen = []
+
+    def stop_after_five(step):
+        steps_seen.append(step)
+        if step == 5:
+            jobs.request_stop(run.id)
+
+    monkeypatch.setattr("core.training.callbacks.STOP_POLL_SECONDS", 0.0)
+    assert jobs.work(run.id, on_step=stop_after_five) == "stopped"
+    stopped = run_store.get_run(run.id)
+    assert stopped.status == "stopped" and stopped.epoch == 1  # the stopped epoch will be redone
+    assert (Path(run.checkpoint_dir) / "last.keras").exists()
+    jobs.queue_again(run.id)
+    assert jobs.work(run.id) == "finished"
+    resumed = run_store.get_run(run.id)
+    assert resumed.epoch == 3 and resumed.step > stopped.step
+    steps = [m["step"] for m in run_store.get_metrics([run.id]) if m["name"] == "loss"]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one curve, continued
+
+
+def test_nan_loss_fails_the_run_with_the_reason(dataset):
+    run = _run(learning_rate=1e30, clip_norm=0, epochs=1)
+    assert jobs.work(run.id) == "failed"
+    assert "loss became nan" in run_store.get_run(run.id).error.lower()
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    target = tmp_path / "last.keras"
+    save_model_atomically(model, target)
+    before = target.read_bytes()
+
+    class FullDisk(keras.Sequential):
+        def save(self, *args, **kwargs):
+            Path(args[0]).write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+
+    broken = FullDisk([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(TrainingError, match="No space left on device"):
+        save_model_atomically(broken, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.keras"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"model": "gpt9"}, ConfigError, "gpt9"),
+        ({"representation": "notes"}, ConfigError, "notes"),
+        ({"seq_len": 10_000}, DatasetError, "longer than every training piece"),
+        ({"epochs": 0}, ConfigError, "epochs must be at least 1"),
+    ],
+)
+def test_bad_requests_are_refused_clearly(dataset, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        _run(**kwargs)
+
+
+def test_background_job_runs_stops_and_resumes(dataset):
+    run = jobs.start_run("lstm", "tiny", None, TINY_LSTM, TrainConfig(**{**TINY_TRAIN, "epochs": 50}))
+    assert run.status == "running" and run.pid
+    deadline = time.monotonic() + 120
+    while not run_store.get_metrics([run.id]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run_store.get_metrics([run.id]), Path(run.checkpoint_dir, "train.log").read_text()
+    jobs.request_stop(run.id)
+    while run_store.get_run(run.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stopped = run_store.get_run(run.id)
+    assert stopped.status == "stopped", Path(run.checkpoint_dir, "train.log").read_text()
+    assert (Path(run.checkpoint_dir) / "last.keras").exists()
+    resumed = jobs.resume(run.id)
+    assert resumed.status == "running"
+    jobs.request_stop(run.id)
+    while run_store.get_run(run.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run_store.get_run(run.id).step >= stopped.step
+
+
+def test_a_vanished_process_is_marked_failed(dataset):
+    run = _run()
+    run_store.update_run(run.id, status="running", pid=999_999, pid_started_at=1.0)
+    jobs.reconcile()
+    failed = run_store.get_run(run.id)
+    assert failed.status == "failed" and "vanished" in failed.error
+
+
+def test_runs_queue_behind_the_running_one(dataset, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or _FakeProcess())
+    monkeypatch.setattr(jobs, "_process_alive", lambda pid, at: True)
+    first, second = _run(), _run()
+    assert jobs.schedule() == [first.id]
+    assert run_store.get_run(second.id).status == "queued"
+    monkeypatch.setenv("NEUROTUNE_MAX_RUNS", "2")
+    assert jobs.schedule() == [second.id]
+
+
+class _FakeProcess:
+    pid = __import__("os").getpid()
+
+
+def test_delete_run_removes_files_and_metrics(dataset):
+    run = _run(epochs=1)
+    jobs.work(run.id)
+    jobs.delete_run(run.id)
+    assert not Path(run.checkpoint_dir).exists()
+    assert run_store.get_metrics([run.id]) == [] and run_store.list_runs() == []
