@@ -110,3 +110,42 @@ def test_browse_rename_and_delete(stored_dataset):
     [b for b in at.button if b.label == "Delete dataset"][0].click().run()
     assert not at.exception
     assert datasets.list_datasets() == [] and not stored_dataset.path.exists()
+
+
+def test_train_page_starts_a_run_and_the_chart_gets_points(stored_dataset):
+    import time
+
+    from core.store import runs as run_store
+    from core.training import jobs
+
+    at = _app().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    [s for s in at.selectbox if s.label == "Model"][0].set_value("lstm").run()
+    for key, value in {
+        "model-lstm-units": 16,
+        "model-lstm-embedding_dim": 8,
+        "model-lstm-layers": 1,
+        "train-epochs": 30,
+        "train-seq_len": 16,
+        "train-batch_size": 8,
+        "train-log_every_steps": 1,
+    }.items():
+        at.number_input(key=key).set_value(value)
+    [b for b in at.button if b.label == "Start training"][0].click().run()
+    assert not at.exception, at.exception
+    assert any("is running" in s.value for s in at.success), [e.value for e in at.error]
+    run = run_store.list_runs()[0]
+    try:
+        deadline = time.monotonic() + 120
+        while not run_store.get_metrics([run.id]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        at.run()  # the live fragment redraws from the store
+        assert [m.value for m in at.metric if m.label == "Status"] == ["running"]
+        loss_charts = [c for c in at.get("plotly_chart") if "Loss" in c.proto.spec]
+        assert loss_charts, "the live loss chart should be drawn once metrics exist"
+        assert '"x":[' in loss_charts[0].proto.spec.replace(" ", "")
+    finally:
+        jobs.request_stop(run.id)
+        while run_store.get_run(run.id).status == "running" and time.monotonic() < deadline + 60:
+            time.sleep(0.5)
