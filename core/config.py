@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.errors import ConfigError
@@ -134,7 +134,7 @@ class TrainConfig:
     seq_len: int = 128
     learning_rate: float = 1e-3
     warmup_steps: int = 100
-    decay: str = "cosine"  # "cosine" to 10% of the peak over the run, or "constant"
+    decay: str = field(default="cosine", metadata={"choices": ("cosine", "constant")})  # cosine: to 10% of the peak
     weight_decay: float = 0.01  # AdamW
     clip_norm: float = 1.0  # 0 turns gradient clipping off
     early_stopping_patience: int = 5  # epochs without a better validation loss; 0 turns it off

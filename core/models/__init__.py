@@ -1,0 +1,207 @@
+"""The model registry: named architectures, their configs, and building them.
+
+Importing this package, listing models and making configs stay cheap: no
+TensorFlow or Keras is imported until :func:`build_model` imports an
+architecture's builder. Every model maps a sequence to per-step logits of the
+next step, shape=(batch, time, size), for any ``time`` (up to the transformer's
+``max_length`` with learned positions).
+
+Saved models load without ``custom_objects`` once :mod:`core.models.layers` has
+been imported (it registers the custom layers)::
+
+    import keras
+
+    import core.models.layers  # noqa: F401
+
+    model = keras.models.load_model(path)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.config import DataConfig
+from core.data.representations import get_representation
+from core.errors import ConfigError
+from core.models.base import InputSpec
+from core.models.lstm import LSTMConfig
+from core.models.lstm_attention import LSTMAttentionConfig
+from core.models.rnn import RNNConfig
+from core.models.transformer import TransformerConfig
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = [
+    "MODELS",
+    "InputSpec",
+    "ModelSpec",
+    "build_model",
+    "get_model_spec",
+    "input_spec_for",
+    "list_models",
+    "make_config",
+]
+
+SEQUENCE_REPRESENTATIONS = ("melody", "events", "pianoroll")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One architecture the app offers.
+
+    Attributes:
+        name: Registry key.
+        title: Short label for selectors.
+        description: One or two sentences for the UI.
+        config_class: The architecture's config dataclass.
+        builder: ``"module:function"`` taking ``(config, InputSpec)``, imported lazily.
+        representations: Dataset representations the model takes.
+        custom_train_step: True when the model overrides ``train_step``; the trainer
+            then compiles it without a loss.
+    """
+
+    name: str
+    title: str
+    description: str
+    config_class: type
+    builder: str
+    representations: tuple[str, ...]
+    custom_train_step: bool = False
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Input kinds of :attr:`representations`, in order, without repeats."""
+        kinds = (get_representation(name, DataConfig()).kind for name in self.representations)
+        return tuple(dict.fromkeys(kinds))
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "rnn",
+            "Simple RNN",
+            "Stacked vanilla recurrent layers: the fastest baseline, with a short memory.",
+            RNNConfig,
+            "core.models.rnn:build_rnn",
+            SEQUENCE_REPRESENTATIONS,
+        ),
+        ModelSpec(
+            "lstm",
+            "LSTM",
+            "Stacked LSTM layers, as Magenta's basic_rnn: a solid default for melodies.",
+            LSTMConfig,
+            "core.models.lstm:build_lstm",
+            SEQUENCE_REPRESENTATIONS,
+        ),
+        ModelSpec(
+            "lstm_attention",
+            "LSTM with attention",
+            "An LSTM that also looks back over its recent outputs, as Magenta's attention_rnn: "
+            "better at repeating motifs.",
+            LSTMAttentionConfig,
+            "core.models.lstm_attention:build_lstm_attention",
+            SEQUENCE_REPRESENTATIONS,
+        ),
+        ModelSpec(
+            "transformer",
+            "Transformer",
+            "A decoder-only transformer with causal self-attention: best at long-range structure, needs the most data.",
+            TransformerConfig,
+            "core.models.transformer:build_transformer",
+            SEQUENCE_REPRESENTATIONS,
+        ),
+    )
+}
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model, in registry order."""
+    return list(MODELS.values())
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registered model called ``name``.
+
+    Raises:
+        ConfigError: For an unknown name, listing the valid ones.
+    """
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The config of model ``name``: its defaults with ``overrides`` applied.
+
+    Values are checked against the type of each field's default (ints accepted
+    for floats, so JSON round-trips work), then the config validates its ranges.
+
+    Raises:
+        ConfigError: For an unknown model, an unknown key, a value of the wrong
+            type or out of range.
+    """
+    spec = get_model_spec(name)
+    fields = {field.name: field for field in dataclasses.fields(spec.config_class)}
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {name} setting(s) {', '.join(unknown)}; valid settings: {', '.join(fields)}")
+    for key, value in overrides.items():
+        overrides[key] = _checked_type(name, key, value, type(fields[key].default))
+    return spec.config_class(**overrides)
+
+
+def _checked_type(model: str, key: str, value: Any, expected: type) -> Any:
+    """``value`` as the ``expected`` type of a config field (int, float or str)."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not expected:
+        raise ConfigError(f"{model} setting {key} must be {expected.__name__}, got {value!r}")
+    return value
+
+
+def build_model(name: str, config: Any, spec: InputSpec) -> keras.Model:
+    """Build model ``name`` for inputs described by ``spec``; imports Keras.
+
+    Returns:
+        An uncompiled ``keras.Model`` from shape=(batch, time) int ids (tokens) or
+        shape=(batch, time, pitches) floats (frames) to float32 logits,
+        shape=(batch, time, spec.size).
+
+    Raises:
+        ConfigError: For an unknown model, a config of another model, or an input
+            kind the model does not take.
+    """
+    model_spec = get_model_spec(name)
+    if not isinstance(config, model_spec.config_class):
+        raise ConfigError(f"the {name} model needs a {model_spec.config_class.__name__}, got {type(config).__name__}")
+    if spec.kind not in model_spec.kinds:
+        raise ConfigError(f"the {name} model takes {' or '.join(model_spec.kinds)}, not {spec.kind}")
+    module_name, function_name = model_spec.builder.split(":")
+    builder = getattr(importlib.import_module(module_name), function_name)
+    return builder(config, spec)
+
+
+def input_spec_for(representation: str, data_config: DataConfig, max_length: int) -> InputSpec:
+    """Describe the model input of a dataset representation.
+
+    Args:
+        representation: A representation name, e.g. ``"melody"``.
+        data_config: The dataset's config, which sets vocabulary and pitch counts.
+        max_length: Longest window the model will see.
+
+    Raises:
+        ConfigError: For an unknown representation or one no registered model takes.
+    """
+    encoded = get_representation(representation, data_config)
+    accepted = list(dict.fromkeys(name for spec in MODELS.values() for name in spec.representations))
+    if representation not in accepted:
+        raise ConfigError(
+            f"no model takes the {representation} representation ({encoded.kind}); choose one of {', '.join(accepted)}"
+        )
+    return InputSpec(encoded.kind, encoded.size, max_length)

@@ -1,0 +1,49 @@
+"""What every architecture shares without importing Keras: the input spec and config checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ConfigError
+
+KINDS = ("tokens", "frames", "features")
+# How core.models.layers.CausalAttention scores a step against another.
+ATTENTION_SCORES = ("additive", "dot")
+
+
+def check_config(checks: list[tuple[bool, str]]) -> None:
+    """Raise the message of the first failed check, as the config dataclasses' ``__post_init__`` do.
+
+    Raises:
+        ConfigError: With the message paired with the first ``False``.
+    """
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the data gives a model.
+
+    Attributes:
+        kind: ``"tokens"`` (int ids, shape=(batch, time)), ``"frames"`` (multi-hot
+            floats, shape=(batch, time, pitches)) or ``"features"`` (no model here takes them).
+        size: Vocabulary size (tokens) or number of pitches (frames); also the
+            width of the model's output logits.
+        max_length: Longest sequence the model will see; it bounds the transformer's
+            learned positions. Recurrent models ignore it.
+    """
+
+    kind: str
+    size: int
+    max_length: int
+
+    def __post_init__(self) -> None:
+        check_config(
+            [
+                (self.kind in KINDS, f"input kind must be one of {', '.join(KINDS)}, got {self.kind!r}"),
+                (self.size >= 1, f"input size must be positive, got {self.size}"),
+                (self.max_length >= 1, f"max_length must be positive, got {self.max_length}"),
+            ]
+        )

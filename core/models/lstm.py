@@ -1,0 +1,59 @@
+"""Embedding, stacked LSTM layers and a dense output, as Magenta's basic_rnn.
+
+The LSTM layers are named ``lstm_0``, ``lstm_1``, ... so that generation can run
+them one step at a time, carrying their states. With ``recurrent_dropout == 0``
+they use the fused cuDNN kernel on GPU; any recurrent dropout disables it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.models.base import check_config
+from core.models.rnn import RNNConfig, recurrent_model
+
+if TYPE_CHECKING:
+    import keras
+
+    from core.models.base import InputSpec
+
+
+@dataclass(frozen=True)
+class LSTMConfig(RNNConfig):
+    """Sizes of the LSTM model; fields as :class:`RNNConfig`, plus:
+
+    Attributes:
+        recurrent_dropout: Dropout on the recurrent state (slow: no cuDNN).
+    """
+
+    units: int = 256
+    dropout: float = 0.2
+    recurrent_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_config(
+            [(0 <= self.recurrent_dropout < 1, f"recurrent_dropout must be in [0, 1), got {self.recurrent_dropout}")]
+        )
+
+
+def lstm_layers(config: LSTMConfig) -> list[keras.layers.LSTM]:
+    """The stacked LSTM layers, each returning its whole sequence, shape=(batch, time, units)."""
+    import keras
+
+    return [
+        keras.layers.LSTM(
+            config.units,
+            return_sequences=True,
+            dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
+            name=f"lstm_{index}",
+        )
+        for index in range(config.layers)
+    ]
+
+
+def build_lstm(config: LSTMConfig, spec: InputSpec) -> keras.Model:
+    """Build the LSTM model; see :func:`core.models.rnn.recurrent_model` for shapes."""
+    return recurrent_model(config, spec, lstm_layers(config), name="lstm")

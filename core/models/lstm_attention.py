@@ -1,0 +1,79 @@
+"""Stacked LSTM whose output attends over its own past outputs, after Magenta's attention_rnn.
+
+At every step the top LSTM output ``h_t`` attends causally over ``h_s`` for the
+last ``attention_window`` steps ``s <= t`` (:class:`core.models.layers.CausalAttention`);
+the context and ``h_t`` are combined by a tanh layer (Luong's attentional hidden
+state) before the output logits. Unlike Magenta, the context is not fed back into
+the next LSTM input, so training runs the LSTM as one fused sequence op.
+Generation steps the layers ``lstm_0``, ... and keeps the last
+``attention_window`` top outputs for the layer ``attention``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core.models.base import ATTENTION_SCORES, check_config
+from core.models.lstm import LSTMConfig, lstm_layers
+
+if TYPE_CHECKING:
+    import keras
+
+    from core.models.base import InputSpec
+
+
+@dataclass(frozen=True)
+class LSTMAttentionConfig(LSTMConfig):
+    """Sizes of the attention LSTM; fields as :class:`core.models.lstm.LSTMConfig`, plus:
+
+    Attributes:
+        attention: ``"additive"`` (Bahdanau, as Magenta) or ``"dot"`` (scaled Luong).
+        attention_window: Number of past outputs attended to, the current one
+            included (Magenta's ``attn_length`` is 40); 0 attends to all. Additive
+            attention costs memory of order batch * time * window * units.
+    """
+
+    attention: str = field(default="additive", metadata={"choices": ATTENTION_SCORES})
+    attention_window: int = 40
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_config(
+            [
+                (
+                    self.attention in ATTENTION_SCORES,
+                    f"attention must be one of {', '.join(ATTENTION_SCORES)}, got {self.attention!r}",
+                ),
+                (self.attention_window >= 0, f"attention_window must be >= 0, got {self.attention_window}"),
+            ]
+        )
+
+
+def build_lstm_attention(config: LSTMAttentionConfig, spec: InputSpec) -> keras.Model:
+    """Build the attention LSTM.
+
+    Returns:
+        A model from shape=(batch, time[, pitches]) to logits, shape=(batch, time, spec.size).
+    """
+    import keras
+
+    from core.models import layers
+
+    # === Layers ===
+    projection = layers.input_projection(spec, config.embedding_dim)
+    recurrent = lstm_layers(config)
+    attention = layers.CausalAttention(
+        config.units, score=config.attention, window=config.attention_window, name="attention"
+    )
+    concatenate = keras.layers.Concatenate(name="attention_concat")
+    combine = keras.layers.Dense(config.units, activation="tanh", name="attention_combine")
+    output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
+    logits = layers.output_logits(spec)
+    # === Functional Model ===
+    inputs = layers.sequence_input(spec)
+    hidden = projection(inputs)
+    for layer in recurrent:
+        hidden = layer(hidden)
+    combined = combine(concatenate([hidden, attention(hidden)]))
+    return keras.Model(inputs, logits(output_dropout(combined)), name="lstm_attention")

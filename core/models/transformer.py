@@ -1,0 +1,118 @@
+"""Decoder-only transformer over tokens or frames, GPT-2 style with pre-norm blocks.
+
+Input projection -> positions (``learned``) -> dropout -> ``layers`` x
+:class:`core.models.layers.TransformerBlock` (``block_0``, ...) -> LayerNorm -> logits.
+
+Positions are either ``learned``: one vector per absolute position up to
+``max_length``, added to the input (inputs longer than that fail), or
+``relative``: no absolute positions, and every block learns a bias per head and
+per causal distance ``t - s``, added to its attention logits (distances beyond
+``max_length - 1`` share the last bias, so any length runs). Causal attention
+alone already tells a step how many steps precede it, and relative biases let
+a model trained on short windows attend the same way further into a piece.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core.errors import ConfigError
+from core.models.base import check_config
+
+if TYPE_CHECKING:
+    import keras
+
+    from core.models.base import InputSpec
+
+POSITIONS = ("learned", "relative")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes of the transformer.
+
+    Attributes:
+        d_model: Width of the residual stream; a multiple of ``heads``.
+        heads: Attention heads per block.
+        layers: Number of blocks.
+        ff_dim: Width of each block's GELU feed-forward layer.
+        dropout: Dropout on the embeddings and on every residual branch.
+        positions: ``"learned"`` or ``"relative"`` (see the module docstring).
+        max_length: Learned positions (``learned``) or relative distances (``relative``).
+    """
+
+    d_model: int = 128
+    heads: int = 4
+    layers: int = 3
+    ff_dim: int = 512
+    dropout: float = 0.1
+    positions: str = field(default="learned", metadata={"choices": POSITIONS})
+    max_length: int = 512
+
+    def __post_init__(self) -> None:
+        check_config(
+            [
+                (self.d_model >= 1, f"d_model must be positive, got {self.d_model}"),
+                (self.heads >= 1, f"heads must be positive, got {self.heads}"),
+                (
+                    self.d_model % self.heads == 0,
+                    f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})",
+                ),
+                (self.layers >= 1, f"layers must be at least 1, got {self.layers}"),
+                (self.ff_dim >= 1, f"ff_dim must be positive, got {self.ff_dim}"),
+                (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
+                (
+                    self.positions in POSITIONS,
+                    f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}",
+                ),
+                (self.max_length >= 1, f"max_length must be positive, got {self.max_length}"),
+            ]
+        )
+
+
+def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model:
+    """Build the transformer.
+
+    Returns:
+        A model from shape=(batch, time[, pitches]) to logits, shape=(batch, time, spec.size).
+
+    Raises:
+        ConfigError: If learned positions are fewer than ``spec.max_length``.
+    """
+    if config.positions == "learned" and spec.max_length > config.max_length:
+        raise ConfigError(
+            f"sequences of {spec.max_length} steps exceed the transformer's max_length of {config.max_length}; "
+            "raise max_length or use relative positions"
+        )
+    import keras
+
+    from core.models import layers
+
+    relative = config.positions == "relative"
+    # === Layers ===
+    projection = layers.input_projection(spec, config.d_model)
+    positions = None if relative else layers.PositionEmbedding(config.max_length, name="position_embedding")
+    embedding_dropout = keras.layers.Dropout(config.dropout, name="embedding_dropout")
+    blocks = [
+        layers.TransformerBlock(
+            config.d_model,
+            config.heads,
+            config.ff_dim,
+            dropout=config.dropout,
+            relative_distances=config.max_length if relative else 0,
+            name=f"block_{index}",
+        )
+        for index in range(config.layers)
+    ]
+    final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+    logits = layers.output_logits(spec)
+    # === Functional Model ===
+    inputs = layers.sequence_input(spec)
+    hidden = projection(inputs)
+    if positions is not None:
+        hidden = positions(hidden)
+    hidden = embedding_dropout(hidden)
+    for block in blocks:
+        hidden = block(hidden)
+    return keras.Model(inputs, logits(final_norm(hidden)), name="transformer")

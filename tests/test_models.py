@@ -1,0 +1,243 @@
+"""Tests for core.models: every registered model and input kind, on tiny configs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from core.config import DataConfig, to_dict
+from core.errors import ConfigError
+from core.models import (
+    MODELS,
+    InputSpec,
+    build_model,
+    get_model_spec,
+    input_spec_for,
+    list_models,
+    make_config,
+)
+from core.models.layers import CausalAttention
+
+VOCAB = 20
+PITCHES = 12
+LENGTH = 16
+BATCH = 8
+TINY = {
+    "rnn": {"embedding_dim": 16, "units": 32, "layers": 2, "dropout": 0.1},
+    "lstm": {"embedding_dim": 16, "units": 32, "layers": 2, "dropout": 0.1},
+    "lstm_attention": {"embedding_dim": 16, "units": 32, "layers": 1, "dropout": 0.1},
+    "transformer": {"d_model": 32, "heads": 2, "layers": 2, "ff_dim": 64, "dropout": 0.1, "max_length": 32},
+}
+# Settings each model is also tested with, beyond its tiny config.
+VARIANTS = {
+    "lstm_attention": [
+        {"attention": "additive", "attention_window": 0},
+        {"attention": "dot", "attention_window": 4},
+    ],
+    "transformer": [{"positions": "learned"}, {"positions": "relative"}],
+}
+CASES = [
+    pytest.param(name, {**TINY[name], **variant}, kind, id="-".join([name, *map(str, variant.values()), kind]))
+    for name, spec in MODELS.items()
+    for variant in VARIANTS.get(name, [{}])
+    for kind in spec.kinds
+]
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    keras.utils.set_random_seed(0)
+
+
+def input_spec(kind: str) -> InputSpec:
+    return InputSpec(kind, VOCAB if kind == "tokens" else PITCHES, 32)
+
+
+def random_inputs(kind: str, length: int = LENGTH, batch: int = BATCH) -> np.ndarray:
+    """Token ids, shape=(batch, length), or multi-hot frames, shape=(batch, length, PITCHES)."""
+    rng = np.random.default_rng(1)
+    if kind == "tokens":
+        return rng.integers(0, VOCAB, (batch, length)).astype(np.int32)
+    return (rng.random((batch, length, PITCHES)) < 0.3).astype(np.float32)
+
+
+def cycle_windows(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-step targets: every window of length LENGTH of a repeated 8-step cycle."""
+    rng = np.random.default_rng(2)
+    if kind == "tokens":
+        cycle = rng.permutation(VOCAB)[:8].astype(np.int32)
+    else:
+        cycle = (rng.random((8, PITCHES)) < 0.3).astype(np.float32)
+    sequence = np.concatenate([cycle] * 4)
+    starts = range(8)
+    inputs = np.stack([sequence[start : start + LENGTH] for start in starts])
+    targets = np.stack([sequence[start + 1 : start + LENGTH + 1] for start in starts])
+    return inputs, targets
+
+
+def build(name: str, overrides: dict, kind: str) -> keras.Model:
+    return build_model(name, make_config(name, overrides), input_spec(kind))
+
+
+def compile_for(model: keras.Model, kind: str, learning_rate: float) -> None:
+    loss = (
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if kind == "tokens"
+        else keras.losses.BinaryCrossentropy(from_logits=True)
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+
+
+@pytest.mark.parametrize(("name", "overrides", "kind"), CASES)
+def test_output_shape_for_two_lengths(name, overrides, kind):
+    model = build(name, overrides, kind)
+    size = input_spec(kind).size
+    for length in (LENGTH, 24):
+        logits = model(random_inputs(kind, length), training=False)
+        assert tuple(logits.shape) == (BATCH, length, size)
+        assert logits.dtype == "float32"
+
+
+@pytest.mark.parametrize(("name", "overrides", "kind"), CASES)
+def test_trains_and_memorizes_a_cycle(name, overrides, kind):
+    model = build(name, overrides, kind)
+    compile_for(model, kind, learning_rate=0.02)
+    inputs, targets = cycle_windows(kind)
+    history = model.fit(inputs, targets, batch_size=BATCH, epochs=50, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history))
+    assert history[-1] < 0.5 * history[0], history
+
+
+@pytest.mark.parametrize(("name", "overrides", "kind"), CASES)
+def test_save_load_gives_same_outputs(name, overrides, kind, tmp_path):
+    model = build(name, overrides, kind)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    inputs = random_inputs(kind)
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs, training=False)), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "overrides", "kind"), CASES)
+def test_future_inputs_do_not_change_earlier_outputs(name, overrides, kind):
+    model = build(name, overrides, kind)
+    inputs = random_inputs(kind)
+    changed = inputs.copy()
+    step = 10
+    changed[:, step] = (changed[:, step] + 1) % VOCAB if kind == "tokens" else 1 - changed[:, step]
+    before = keras.ops.convert_to_numpy(model(inputs, training=False))
+    after = keras.ops.convert_to_numpy(model(changed, training=False))
+    np.testing.assert_allclose(after[:, :step], before[:, :step], atol=1e-6)
+    assert np.abs(after[:, step] - before[:, step]).max() > 1e-4
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_mixed_precision_keeps_float32_logits(name):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build(name, TINY[name], "tokens")
+        logits = model(random_inputs("tokens"), training=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert logits.dtype == "float32"
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
+
+
+@pytest.mark.parametrize("score", ["additive", "dot"])
+def test_attention_window_sees_only_recent_steps(score):
+    attention = CausalAttention(8, score=score, window=3)
+    inputs = np.random.default_rng(3).normal(size=(2, 10, 6)).astype(np.float32)
+    changed = inputs.copy()
+    changed[:, 2] += 1.0
+    difference = np.abs(keras.ops.convert_to_numpy(attention(changed) - attention(inputs))).max(axis=(0, 2))
+    # Step 2 is seen by steps 2, 3 and 4 only.
+    assert np.all(difference[2:5] > 1e-4)
+    np.testing.assert_allclose(difference[[0, 1, 5, 6, 7, 8, 9]], 0, atol=1e-6)
+
+
+def test_relative_transformer_runs_past_max_length():
+    model = build("transformer", {**TINY["transformer"], "positions": "relative"}, "tokens")
+    assert tuple(model(random_inputs("tokens", length=40, batch=2)).shape) == (2, 40, VOCAB)
+
+
+def test_learned_positions_must_cover_the_input_length():
+    config = make_config("transformer", {"max_length": 16})
+    with pytest.raises(ConfigError, match="max_length"):
+        build_model("transformer", config, InputSpec("tokens", VOCAB, 64))
+
+
+def test_registry_lists_every_model():
+    assert [spec.name for spec in list_models()] == ["rnn", "lstm", "lstm_attention", "transformer"]
+    for spec in list_models():
+        assert spec.kinds == ("tokens", "frames")
+        assert make_config(spec.name) == spec.config_class()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_make_config_round_trips_through_a_dict(name):
+    config = make_config(name, TINY[name])
+    assert make_config(name, to_dict(config)) == config
+
+
+def test_make_config_accepts_ints_for_floats():
+    assert make_config("rnn", {"dropout": 0}).dropout == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "message"),
+    [
+        ("rnn", {"hidden": 3}, "unknown rnn setting"),
+        ("rnn", {"units": 0}, "units must be positive"),
+        ("rnn", {"units": "many"}, "units must be int"),
+        ("rnn", {"layers": 2.5}, "layers must be int"),
+        ("lstm", {"dropout": 1.0}, "dropout must be in"),
+        ("lstm", {"recurrent_dropout": -0.1}, "recurrent_dropout must be in"),
+        ("lstm_attention", {"attention": "luong"}, "attention must be one of"),
+        ("lstm_attention", {"attention_window": -1}, "attention_window must be"),
+        ("transformer", {"d_model": 30}, "multiple of heads"),
+        ("transformer", {"positions": "rotary"}, "positions must be one of"),
+        ("transformer", {"dropout": True}, "dropout must be float"),
+    ],
+)
+def test_make_config_rejects_bad_settings(name, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config(name, overrides)
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(ConfigError, match="rnn, lstm, lstm_attention, transformer"):
+        get_model_spec("nope")
+
+
+def test_build_model_rejects_features_and_foreign_configs():
+    with pytest.raises(ConfigError, match="the transformer model takes tokens or frames, not features"):
+        build_model("transformer", make_config("transformer"), InputSpec("features", 4, 64))
+    with pytest.raises(ConfigError, match="needs a RNNConfig"):
+        build_model("rnn", make_config("transformer"), InputSpec("tokens", VOCAB, 64))
+
+
+def test_input_spec_for_representations():
+    config = DataConfig(pianoroll_pitches=128)
+    assert input_spec_for("melody", config, 64) == InputSpec("tokens", 90, 64)
+    assert input_spec_for("pianoroll", config, 64) == InputSpec("frames", 128, 64)
+    with pytest.raises(ConfigError, match="no model takes the notes representation"):
+        input_spec_for("notes", config, 64)
+
+
+def test_registry_import_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from core.config import DataConfig\n"
+        "import core.models as models\n"
+        "models.list_models()\n"
+        "models.make_config('transformer', {'layers': 2})\n"
+        "models.input_spec_for('melody', DataConfig(), 64)\n"
+        "heavy = sorted({'tensorflow', 'keras'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
