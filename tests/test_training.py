@@ -175,3 +175,19 @@ def test_delete_run_removes_files_and_metrics(dataset):
     jobs.delete_run(run.id)
     assert not Path(run.checkpoint_dir).exists()
     assert run_store.get_metrics([run.id]) == [] and run_store.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "representation"),
+    [
+        ("rnn", {"embedding_dim": 8, "units": 16, "layers": 1}, "events"),
+        ("lstm", TINY_LSTM, "pianoroll"),
+        ("lstm_attention", {**TINY_LSTM, "attention_window": 4}, "melody"),
+        ("transformer", {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32, "max_length": 64}, "events"),
+        ("transformer", {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32, "positions": "relative"}, "pianoroll"),
+    ],
+)
+def test_every_model_trains_through_the_trainer(dataset, model, options, representation):
+    run = _run(model, options, representation, epochs=1, steps_per_epoch=2, validation_steps=1)
+    assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
+    assert (Path(run.checkpoint_dir) / "model.keras").exists()
