@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.config import REPRESENTATIONS, DataConfig
+from core.config import REPRESENTATIONS, DataConfig, ValidationLimits
 from core.data import datasets
 from core.data.corpora import list_corpora
 from core.errors import NeuroTuneError
@@ -78,6 +78,10 @@ with build_tab:
         limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
         default_name = corpus if not limit else f"{corpus}-{limit}"
     else:
+        left, right = st.columns(2)
+        max_mb = left.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
+        max_minutes = right.number_input("Reject pieces longer than (minutes)", 1.0, 600.0, 30.0)
+        limits = ValidationLimits(max_file_bytes=int(max_mb * 2**20), max_duration_seconds=max_minutes * 60)
         uploads = st.file_uploader(
             "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
         )
@@ -106,7 +110,7 @@ with build_tab:
                 if not uploads:
                     raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
                 result = datasets.build_from_uploads(
-                    name, [(f.name, f.getvalue()) for f in uploads], config, progress=progress
+                    name, [(f.name, f.getvalue()) for f in uploads], config, limits=limits, progress=progress
                 )
         except datasets.EmptyDatasetError as error:
             bar.empty()

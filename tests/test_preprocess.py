@@ -119,3 +119,11 @@ def test_filters_reject_with_the_filter_named(config, message):
     notes = [(60 + i, i * 0.5, i * 0.5 + 0.5) for i in range(8)] + [(60, 6.0, 6.5)]  # 2 s gap, 6.5 s long
     with pytest.raises(InvalidMidiError, match=message):
         preprocess_midi(load_midi(make_midi_bytes(notes)), "x.mid", config)
+
+
+def test_declared_key_signature_is_kept_next_to_the_estimate():
+    midi = _midi(make_midi_bytes([(62 + i % 8, i * 0.5, i * 0.5 + 0.5) for i in range(12)]))
+    midi.key_signature_changes.append(pretty_midi.KeySignature(14, 0.0))  # 14 = D minor
+    piece = preprocess_midi(midi, "k.mid", DataConfig())
+    assert piece.declared_key == "D minor"
+    assert piece.meta()["declared_key"] == "D minor"

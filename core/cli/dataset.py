@@ -27,7 +27,8 @@ def add_parser(commands, name: str) -> None:
     build.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
     build.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
     add_dataclass_flags(build, DataConfig, "preprocessing options (defaults as in the app)", _ALIASES)
-    build.add_argument("--max-file-mb", type=float, default=None, help="reject files larger than this")
+    build.add_argument("--max-file-mb", type=float, default=5.0, help="reject files larger than this (default 5)")
+    build.add_argument("--max-minutes", type=float, default=30.0, help="reject longer pieces (default 30)")
     build.set_defaults(handler=_build)
 
     listing = actions.add_parser("list", help="list datasets")
@@ -59,9 +60,7 @@ def _build(args: argparse.Namespace) -> int:
     from core.data import datasets
 
     config = dataclass_from_flags(DataConfig, args)
-    limits = ValidationLimits()
-    if args.max_file_mb is not None:
-        limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20))
+    limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20), max_duration_seconds=args.max_minutes * 60)
     common = {"workers": args.workers, "progress": _console_progress, "overwrite": args.overwrite}
     if args.corpus:
         print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)

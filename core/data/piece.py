@@ -34,7 +34,8 @@ class QuantizedPiece:
         steps_per_quarter: Grid resolution.
         tempo_bpm: Tempo at the start, used to turn steps back into seconds.
         time_signature: (numerator, denominator) at the start.
-        key: Estimated or declared key, e.g. ``"D minor"``.
+        key: Key estimated from the notes (Krumhansl-Schmuckler), e.g. ``"D minor"``.
+        declared_key: The file's first key signature, if it has one (often absent or wrong in MIDI).
         duration_seconds: Length of the source performance.
         tempos: Every tempo (BPM) in the source, for statistics.
     """
@@ -45,6 +46,7 @@ class QuantizedPiece:
     tempo_bpm: float = 120.0
     time_signature: tuple[int, int] = (4, 4)
     key: str = "C major"
+    declared_key: str | None = None
     duration_seconds: float = 0.0
     tempos: list[float] = field(default_factory=list)
 
@@ -64,6 +66,7 @@ class QuantizedPiece:
             "tempo_bpm": round(float(self.tempo_bpm), 3),
             "time_signature": list(self.time_signature),
             "key": self.key,
+            "declared_key": self.declared_key,
             "duration_seconds": round(float(self.duration_seconds), 3),
             "tempos": [round(float(t), 3) for t in self.tempos],
             "num_notes": int(len(self.notes)),
@@ -79,6 +82,7 @@ class QuantizedPiece:
             tempo_bpm=meta["tempo_bpm"],
             time_signature=tuple(meta["time_signature"]),
             key=meta["key"],
+            declared_key=meta.get("declared_key"),
             duration_seconds=meta["duration_seconds"],
             tempos=list(meta.get("tempos", [])),
         )

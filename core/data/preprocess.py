@@ -158,6 +158,7 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
         tonic = 0 if mode == "major" else 9
     notes[:, VELOCITY] = bin_velocity(notes[:, VELOCITY], config.velocity_bins)
     _, tempi = midi.get_tempo_changes()
+    declared = midi.key_signature_changes[0].key_number if midi.key_signature_changes else None
     return QuantizedPiece(
         name=name,
         notes=notes,
@@ -165,6 +166,7 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
         tempo_bpm=float(tempi[0]) if len(tempi) else 120.0,
         time_signature=(numerator, denominator),
         key=key_name(tonic, mode),
+        declared_key=None if declared is None else key_name(declared % 12, "minor" if declared >= 12 else "major"),
         duration_seconds=float(duration),
         tempos=[float(t) for t in tempi] or [120.0],
     )
