@@ -21,25 +21,9 @@ def _folder(tmp_path):
 
 
 def test_build_list_show_rename_delete(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "dataset",
-                "build",
-                "--midi-dir",
-                str(_folder(tmp_path)),
-                "--name",
-                "mine",
-                "--steps-per-quarter",
-                "2",
-                "--representation",
-                "events",
-                "--transpose",
-                "2",
-            ]
-        )
-        == 0
-    )
+    build = ["dataset", "build", "--midi-dir", str(_folder(tmp_path)), "--name", "mine"]
+    build += ["--steps-per-quarter", "2", "--representation", "events", "--transpose", "2"]
+    assert main(build) == 0
     out, err = capsys.readouterr()
     assert "dataset 'mine' built: 3 pieces" in out and "1 files rejected" in out
     assert "rejected sub/broken.mid: corrupt or truncated MIDI" in err
@@ -54,25 +38,7 @@ def test_build_list_show_rename_delete(tmp_path, capsys):
     assert sorted(shown["accepted"]) == ["good0.mid", "good1.mid", "good2.mid"]
     assert shown["rejected"][0]["name"] == "sub/broken.mid"
 
-    assert (
-        main(
-            [
-                "dataset",
-                "build",
-                "--midi-dir",
-                str(_folder(tmp_path)),
-                "--name",
-                "mine",
-                "--steps-per-quarter",
-                "2",
-                "--representation",
-                "events",
-                "--transpose",
-                "2",
-            ]
-        )
-        == 0
-    )
+    assert main(build) == 0
     assert "already built (cache hit)" in capsys.readouterr().out
 
     assert main(["dataset", "rename", "mine", "yours"]) == 0
