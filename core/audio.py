@@ -108,10 +108,7 @@ def render_wav(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 22050) -
     Raises:
         InvalidMidiError: ``midi`` is bytes that are not a usable MIDI file.
     """
-    if isinstance(midi, bytes):
-        data, midi = midi, load_midi(midi)
-    else:
-        data = midi_to_bytes(midi)
+    data = midi if isinstance(midi, bytes) else midi_to_bytes(midi)
     soundfont = find_soundfont()
     if not fluidsynth_available():
         notice = f"FluidSynth is not installed, {SINE_FALLBACK}; run `make run` to install it."
@@ -125,5 +122,6 @@ def render_wav(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 22050) -
         if wav is not None:
             return Rendering(wav=wav, sample_rate=sample_rate, engine="fluidsynth")
         notice = f"FluidSynth could not render this piece with {soundfont.name}, {SINE_FALLBACK}."
-    wav = _render_sine(midi, sample_rate)
+    parsed = load_midi(midi) if isinstance(midi, bytes) else midi  # only the fallback needs it parsed
+    wav = _render_sine(parsed, sample_rate)
     return Rendering(wav=wav, sample_rate=sample_rate, engine="pretty_midi", notice=notice)

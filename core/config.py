@@ -136,14 +136,18 @@ class TrainConfig:
     warmup_steps: int = 100
     decay: str = field(default="cosine", metadata={"choices": ("cosine", "constant")})  # cosine: to 10% of the peak
     weight_decay: float = 0.01  # AdamW
-    clip_norm: float = 1.0  # 0 turns gradient clipping off
-    early_stopping_patience: int = 5  # epochs without a better validation loss; 0 turns it off
-    transpose_semitones: int = -1  # -1: the dataset's setting; 0: off; N: random +-N on train windows
-    curriculum: bool = False  # sequence length grows from curriculum_start_len to seq_len
+    clip_norm: float = field(default=1.0, metadata={"help": "Gradient clipping by global norm; 0: off"})
+    early_stopping_patience: int = field(
+        default=5, metadata={"help": "Epochs without a better validation loss; 0: off"}
+    )
+    transpose_semitones: int = field(
+        default=-1, metadata={"help": "-1: the dataset's setting; 0: off; N: random ±N semitones on train windows"}
+    )
+    curriculum: bool = field(default=False, metadata={"help": "Grow the window from curriculum_start_len to seq_len"})
     curriculum_start_len: int = 32
-    curriculum_epochs: int = 5  # epochs to reach seq_len
-    steps_per_epoch: int = 0  # 0: one pass over the train windows
-    validation_steps: int = 0  # 0: every validation window
+    curriculum_epochs: int = field(default=5, metadata={"help": "Epochs the curriculum takes to reach seq_len"})
+    steps_per_epoch: int = field(default=0, metadata={"help": "0: one pass over the train windows"})
+    validation_steps: int = field(default=0, metadata={"help": "0: every validation window"})
     log_every_steps: int = 10
     seed: int = 0
 

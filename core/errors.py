@@ -24,3 +24,7 @@ class DatasetError(NeuroTuneError):
 
 class ConfigError(NeuroTuneError):
     """A parameter outside its allowed range."""
+
+
+class TrainingError(NeuroTuneError):
+    """A run that cannot be found or go on: NaN loss, a failed save, an impossible request."""

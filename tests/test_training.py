@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import pytest
 from core.config import DataConfig, TrainConfig
 from core.data import datasets
 from core.data.uploads import SourceFile
-from core.errors import ConfigError, DatasetError
+from core.errors import ConfigError, DatasetError, TrainingError
 from core.store import runs as run_store
 from core.training import jobs
-from core.training.checkpoints import TrainingError, save_model_atomically
+from core.training.checkpoints import save_model_atomically
 from tests.conftest import scale_piece
 
 TINY_LSTM = {"embedding_dim": 8, "units": 16, "layers": 1}
@@ -166,7 +167,7 @@ def test_runs_queue_behind_the_running_one(dataset, monkeypatch):
 
 
 class _FakeProcess:
-    pid = __import__("os").getpid()
+    pid = os.getpid()  # a live process, so the scheduler can read its start time
 
 
 def test_delete_run_removes_files_and_metrics(dataset):

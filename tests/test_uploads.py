@@ -29,7 +29,7 @@ def test_nested_folders_are_read_and_junk_is_reported():
     assert [(r.name, r.reason) for r in rejections] == [("set.zip/notes.txt", "not a .mid or .midi file; skipped")]
 
 
-def test_path_traversal_absolute_paths_and_symlinks_are_refused(tmp_path):
+def test_path_traversal_absolute_paths_and_symlinks_are_refused():
     data = _zip(
         {
             "../../evil.mid": scale_piece(),
@@ -45,7 +45,6 @@ def test_path_traversal_absolute_paths_and_symlinks_are_refused(tmp_path):
     assert "escape" in reasons["bad.zip/../../evil.mid"]
     assert "absolute" in reasons["bad.zip//etc/evil.mid"]
     assert "symbolic link" in reasons["bad.zip/link.mid"]
-    assert not (tmp_path.parent / "evil.mid").exists()
 
 
 def test_zip_bomb_caps():

@@ -6,16 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from pretty_midi import note_number_to_name
 
 from core.data.piece import END, PITCH, PROGRAM, START, VELOCITY
+from core.data.preprocess import PITCH_CLASS_NAMES
 
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _COMPACT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300}
-
-
-def pitch_name(pitch: int) -> str:
-    return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "Piano roll") -> go.Figure:
@@ -38,7 +34,7 @@ def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "P
             name=f"program {voice}",
             width=0.9,
             opacity=0.85,
-            customdata=np.stack([[pitch_name(p) for p in rows[:, PITCH]], rows[:, VELOCITY]], axis=1),
+            customdata=np.stack([[note_number_to_name(p) for p in rows[:, PITCH]], rows[:, VELOCITY]], axis=1),
             hovertemplate="%{customdata[0]} at beat %{base:.2f}, %{x:.2f} beats, velocity %{customdata[1]}",
         )
     figure.update_layout(
@@ -52,7 +48,7 @@ def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "P
     if len(notes):
         low, high = int(notes[:, PITCH].min()), int(notes[:, PITCH].max())
         ticks = [p for p in range(low - low % 12, high + 1, 12) if p >= low - 12]
-        figure.update_yaxes(range=[low - 2, high + 2], tickvals=ticks, ticktext=[pitch_name(p) for p in ticks])
+        figure.update_yaxes(range=[low - 2, high + 2], tickvals=ticks, ticktext=[note_number_to_name(p) for p in ticks])
     return figure
 
 
@@ -78,7 +74,7 @@ def dataset_figures(stats: dict) -> dict[str, go.Figure]:
     keys = stats["keys"]
     return {
         "pitch": bar_figure(
-            [pitch_name(p) for p in range(low, high + 1)], pitches[low : high + 1], "Pitch histogram", "pitch"
+            [note_number_to_name(p) for p in range(low, high + 1)], pitches[low : high + 1], "Pitch histogram", "pitch"
         ),
         "pitch_class": bar_figure(
             PITCH_CLASS_NAMES, stats["pitch_class_histogram"], "Pitch-class histogram", "pitch class"

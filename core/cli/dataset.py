@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.cli.options import add_dataclass_flags, dataclass_from_flags
+from core.cli.progress import print_progress
 from core.config import DataConfig, ValidationLimits
 
 # Short flags the README and issues use, mapped to DataConfig fields.
@@ -45,23 +46,16 @@ def add_parser(commands, name: str) -> None:
     delete.set_defaults(handler=_delete)
 
 
-def _console_progress(done: int, total: int, current: str) -> None:
-    """A bar redrawn in place on a terminal; a line per 10% in logs."""
-    if sys.stderr.isatty():
-        filled = 30 * done // max(total, 1)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
-        if done == total:
-            print(file=sys.stderr)
-    elif done == total or done * 10 // max(total, 1) != (done - 1) * 10 // max(total, 1):
-        print(f"{done}/{total}", file=sys.stderr, flush=True)
-
-
 def _build(args: argparse.Namespace) -> int:
     from core.data import datasets
 
     config = dataclass_from_flags(DataConfig, args)
     limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20), max_duration_seconds=args.max_minutes * 60)
-    common = {"workers": args.workers, "progress": _console_progress, "overwrite": args.overwrite}
+    common = {
+        "workers": args.workers,
+        "progress": lambda done, total, _name: print_progress(done, total),
+        "overwrite": args.overwrite,
+    }
     if args.corpus:
         print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)
         result = datasets.build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.cli.options import add_dataclass_flags, dataclass_from_flags
+from core.cli.progress import print_progress
 from core.config import TrainConfig
 from core.errors import ConfigError
 
@@ -42,22 +43,6 @@ def add_parser(commands, name: str) -> None:
     parser.set_defaults(handler=_train)
 
 
-class _ConsoleProgress:
-    def __init__(self, total: int):
-        self.total = max(total, 1)
-
-    def __call__(self, step: int) -> None:
-        if sys.stderr.isatty() or step % 50 == 0:
-            filled = min(30, 30 * step // self.total)
-            end = "" if sys.stderr.isatty() else "\n"
-            print(
-                f"\r[{'#' * filled}{'.' * (30 - filled)}] step {step}/~{self.total}",
-                end=end,
-                file=sys.stderr,
-                flush=True,
-            )
-
-
 def _train(args: argparse.Namespace) -> int:
     from core.store import runs as run_store
     from core.training import jobs
@@ -73,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"run {run.id}: {run.model} on '{run.dataset}' ({run.representation}), checkpoints in {run.checkpoint_dir}")
     dataset = jobs.dataset_of(run)
     total = estimate_total_steps(dataset, run.representation, run_config(run)[2])
-    status = jobs.work(run.id, on_step=_ConsoleProgress(total))
+    status = jobs.work(run.id, on_step=lambda step: print_progress(step, total, "step "))
     print(file=sys.stderr)
     run = run_store.get_run(run.id)
     print(

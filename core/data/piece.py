@@ -54,10 +54,6 @@ class QuantizedPiece:
     def num_steps(self) -> int:
         return int(self.notes[:, END].max()) if len(self.notes) else 0
 
-    @property
-    def seconds_per_step(self) -> float:
-        return 60.0 / self.tempo_bpm / self.steps_per_quarter
-
     def meta(self) -> dict:
         """JSON-able description (everything but the notes)."""
         return {
@@ -124,7 +120,3 @@ def notes_to_midi(
         )
     midi.instruments.extend(tracks[k] for k in sorted(tracks))
     return midi
-
-
-def piece_to_midi(piece: QuantizedPiece, program: int | None = None):
-    return notes_to_midi(piece.notes, piece.steps_per_quarter, piece.tempo_bpm, program)

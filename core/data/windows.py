@@ -39,7 +39,6 @@ def window_dataset(
     shuffle: bool = True,
     seed: int = 0,
     transpose_semitones: int | None = None,
-    drop_remainder: bool = False,
 ):
     """Batches of windows of ``length`` steps from one split.
 
@@ -91,4 +90,4 @@ def window_dataset(
         pipeline = pipeline.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
     pipeline = tf.data.Dataset.zip(pipeline, tf.data.Dataset.random(seed=seed))
     pipeline = pipeline.map(slice_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return pipeline.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return pipeline.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from core.models.base import ATTENTION_SCORES, check_config
 from core.models.lstm import LSTMConfig, lstm_layers
+from core.models.rnn import recurrent_model
 
 if TYPE_CHECKING:
     import keras
@@ -61,19 +62,16 @@ def build_lstm_attention(config: LSTMAttentionConfig, spec: InputSpec) -> keras.
     from core.models import layers
 
     # === Layers ===
-    projection = layers.input_projection(spec, config.embedding_dim)
-    recurrent = lstm_layers(config)
     attention = layers.CausalAttention(
         config.units, score=config.attention, window=config.attention_window, name="attention"
     )
     concatenate = keras.layers.Concatenate(name="attention_concat")
     combine = keras.layers.Dense(config.units, activation="tanh", name="attention_combine")
-    output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
-    logits = layers.output_logits(spec)
     # === Functional Model ===
-    inputs = layers.sequence_input(spec)
-    hidden = projection(inputs)
-    for layer in recurrent:
-        hidden = layer(hidden)
-    combined = combine(concatenate([hidden, attention(hidden)]))
-    return keras.Model(inputs, logits(output_dropout(combined)), name="lstm_attention")
+    return recurrent_model(
+        config,
+        spec,
+        lstm_layers(config),
+        name="lstm_attention",
+        top=lambda hidden: combine(concatenate([hidden, attention(hidden)])),
+    )

@@ -6,6 +6,7 @@ run them one step at a time, carrying their states.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,17 @@ class RNNConfig:
         )
 
 
-def recurrent_model(config: RNNConfig, spec: InputSpec, recurrent: list[keras.layers.Layer], name: str) -> keras.Model:
-    """Wire input projection -> ``recurrent`` layers -> dropout -> logits.
+def recurrent_model(
+    config: RNNConfig,
+    spec: InputSpec,
+    recurrent: list[keras.layers.Layer],
+    name: str,
+    top: Callable[[keras.KerasTensor], keras.KerasTensor] | None = None,
+) -> keras.Model:
+    """Wire input projection -> ``recurrent`` layers -> ``top`` (if any) -> dropout -> logits.
+
+    Args:
+        top: Extra layers on the top recurrent output, e.g. the attention of ``lstm_attention``.
 
     Returns:
         A model from shape=(batch, time[, pitches]) to logits, shape=(batch, time, spec.size).
@@ -63,6 +73,8 @@ def recurrent_model(config: RNNConfig, spec: InputSpec, recurrent: list[keras.la
     hidden = projection(inputs)
     for layer in recurrent:
         hidden = layer(hidden)
+    if top is not None:
+        hidden = top(hidden)
     return keras.Model(inputs, logits(output_dropout(hidden)), name=name)
 
 

@@ -6,12 +6,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from core.errors import NeuroTuneError
+from core.errors import TrainingError
 from core.store.db import MetricRecord, RunRecord, session_scope
-
-
-class RunNotFoundError(NeuroTuneError):
-    pass
 
 
 def add_run(record: RunRecord) -> RunRecord:
@@ -24,7 +20,7 @@ def get_run(run_id: str) -> RunRecord:
     with session_scope() as session:
         record = session.get(RunRecord, run_id)
     if record is None:
-        raise RunNotFoundError(f"no training run '{run_id}'")
+        raise TrainingError(f"no training run '{run_id}'")
     return record
 
 
@@ -40,7 +36,7 @@ def update_run(run_id: str, **fields: Any) -> RunRecord:
     with session_scope() as session:
         record = session.get(RunRecord, run_id)
         if record is None:
-            raise RunNotFoundError(f"no training run '{run_id}'")
+            raise TrainingError(f"no training run '{run_id}'")
         for name, value in fields.items():
             setattr(record, name, value)
     return record
@@ -77,7 +73,7 @@ def delete_run_record(run_id: str) -> RunRecord:
     with session_scope() as session:
         record = session.get(RunRecord, run_id)
         if record is None:
-            raise RunNotFoundError(f"no training run '{run_id}'")
+            raise TrainingError(f"no training run '{run_id}'")
         session.execute(delete(MetricRecord).where(MetricRecord.run_id == run_id))
         session.delete(record)
     return record

@@ -7,11 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.errors import NeuroTuneError
-
-
-class TrainingError(NeuroTuneError):
-    """A run that cannot go on: NaN loss, a failed save, an impossible configuration."""
+from core.errors import TrainingError
 
 
 def write_json_atomically(path: Path, data: Any) -> None:

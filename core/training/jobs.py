@@ -27,11 +27,13 @@ import psutil
 
 from core.config import TrainConfig, to_dict
 from core.data.datasets import Dataset, list_datasets, load_dataset
+from core.data.representations import get_representation
 from core.errors import ConfigError, DatasetError, NeuroTuneError
 from core.models import get_model_spec, make_config
 from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, utcnow
+from core.training.checkpoints import write_json_atomically
 from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
@@ -58,8 +60,6 @@ def create_run(
         ConfigError: unknown model, bad option, a representation the model can't take.
         DatasetError: unknown dataset, sequence length longer than every piece.
     """
-    from core.data.representations import get_representation
-
     spec = get_model_spec(model)
     train = train or TrainConfig()
     model_config = make_config(model, model_overrides or {})
@@ -107,9 +107,6 @@ def create_run(
 
 
 def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:
-    from core.data.representations import get_representation
-    from core.training.checkpoints import write_json_atomically
-
     codec = get_representation(representation, dataset.config)
     vocab = {"representation": representation, "kind": codec.kind, "size": codec.size}
     if codec.kind == "tokens":

@@ -18,9 +18,9 @@ from core.config import DataConfig, TrainConfig, from_dict
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.data.windows import window_dataset, window_starts
+from core.errors import TrainingError
 from core.models import build_model, get_model_spec, input_spec_for, make_config
 from core.store import runs as run_store
-from core.training.checkpoints import TrainingError
 
 
 def _xy(kind: str):
