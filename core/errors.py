@@ -28,3 +28,11 @@ class ConfigError(NeuroTuneError):
 
 class TrainingError(NeuroTuneError):
     """A run that cannot be found or go on: NaN loss, a failed save, an impossible request."""
+
+
+class CheckpointError(NeuroTuneError):
+    """A checkpoint that is missing, corrupt or does not match its config."""
+
+
+class GenerationError(NeuroTuneError):
+    """A composition request that cannot be met: a bad sampling parameter, a primer, a length."""
