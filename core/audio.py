@@ -3,15 +3,20 @@
 Listening must always work, so nothing here raises for a missing FluidSynth
 binary or SoundFont: :func:`render_wav` falls back to pretty_midi's sine-wave
 synthesis and says why in :attr:`Rendering.notice`, for the page to show.
+:func:`render_compressed` (Ogg Vorbis or FLAC, for the piece library) returns None
+instead, and the caller keeps WAV.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
+import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,13 @@ PRETTY_MIDI_SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 PEAK_AMPLITUDE = 0.9
 
 SINE_FALLBACK = "so this preview uses simple sine-wave synthesis"
+
+# Compressed formats in order of preference, each with FluidSynth's ``-T`` file type:
+# Ogg Vorbis is lossy and about ten times smaller than WAV; FLAC is lossless and about half.
+COMPRESSED_FILE_TYPES = {"ogg": "oga", "flac": "flac"}
+MIME_TYPES = {".wav": "audio/wav", ".ogg": "audio/ogg", ".flac": "audio/flac"}
+# Long enough for a few minutes of music on a slow machine, short enough not to hang a page.
+FLUIDSYNTH_TIMEOUT_SECONDS = 120
 
 
 @dataclass
@@ -125,3 +137,74 @@ def render_wav(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 22050) -
     parsed = load_midi(midi) if isinstance(midi, bytes) else midi  # only the fallback needs it parsed
     wav = _render_sine(parsed, sample_rate)
     return Rendering(wav=wav, sample_rate=sample_rate, engine="pretty_midi", notice=notice)
+
+
+@cache
+def _file_types(binary: str) -> frozenset[str]:
+    """The ``-T`` file types a FluidSynth binary can write (they depend on its libsndfile build)."""
+    try:
+        result = subprocess.run([binary, "-T", "help"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(re.findall(r"'([\w-]+)'", result.stdout + result.stderr))
+
+
+def compressed_format() -> str | None:
+    """The best compressed format the installed FluidSynth can write.
+
+    Returns:
+        "ogg" (Vorbis, small) or "flac" (lossless), or None when FluidSynth is missing or writes neither.
+    """
+    binary = shutil.which("fluidsynth")
+    if binary is None:
+        return None
+    file_types = _file_types(binary)
+    return next((name for name, file_type in COMPRESSED_FILE_TYPES.items() if file_type in file_types), None)
+
+
+def _render_fluidsynth_file(data: bytes, soundfont: Path, sample_rate: int, audio_format: str) -> bytes | None:
+    """Audio file bytes in ``audio_format``, or None when FluidSynth failed, timed out or wrote nothing.
+
+    midi2audio's FluidSynth passes only ``-F``, and FluidSynth's automatic type does not know ``.ogg``
+    (it writes WAV into such a file), so this calls the binary itself with an explicit ``-T``.
+    """
+    with tempfile.TemporaryDirectory(prefix="neurotune-audio-") as folder:
+        midi_path, audio_path = Path(folder) / "piece.mid", Path(folder) / f"piece.{audio_format}"
+        midi_path.write_bytes(data)
+        command = ["fluidsynth", "-ni", "-F", str(audio_path), "-T", COMPRESSED_FILE_TYPES[audio_format]]
+        command += ["-r", str(sample_rate), str(soundfont), str(midi_path)]
+        try:
+            result = subprocess.run(command, capture_output=True, timeout=FLUIDSYNTH_TIMEOUT_SECONDS, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if result.returncode != 0 or not audio_path.is_file() or audio_path.stat().st_size == 0:
+            return None
+        return audio_path.read_bytes()
+
+
+def render_compressed(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 22050) -> tuple[bytes, str] | None:
+    """Render a piece to a compressed file with FluidSynth, for keeping in the library.
+
+    Unlike :func:`render_wav` there is no fallback: a caller without a compressed rendering keeps WAV.
+
+    Args:
+        midi: The piece, parsed or as MIDI file bytes.
+        sample_rate: Samples per second of the result.
+
+    Returns:
+        The file bytes and their suffix (".ogg" or ".flac", a key of :data:`MIME_TYPES`), or None when
+        FluidSynth, a SoundFont or a compressed format is missing, or FluidSynth failed.
+
+    Raises:
+        InvalidMidiError: ``midi`` is bytes that are not a usable MIDI file.
+    """
+    data = midi if isinstance(midi, bytes) else midi_to_bytes(midi)
+    audio_format = compressed_format() if fluidsynth_available() else None
+    soundfont = find_soundfont()
+    if audio_format is not None and soundfont is not None:
+        rendered = _render_fluidsynth_file(data, soundfont, sample_rate, audio_format)
+        if rendered is not None:
+            return rendered, f".{audio_format}"
+    if isinstance(midi, bytes):
+        load_midi(midi)  # like render_wav: bad bytes are the caller's error, not a missing rendering
+    return None

@@ -146,6 +146,10 @@ class TrainConfig:
     curriculum: bool = field(default=False, metadata={"help": "Grow the window from curriculum_start_len to seq_len"})
     curriculum_start_len: int = 32
     curriculum_epochs: int = field(default=5, metadata={"help": "Epochs the curriculum takes to reach seq_len"})
+    conditioning: bool = field(
+        default=True,
+        metadata={"help": "Token models: learn style, mode and density control tokens, so compositions can be steered"},
+    )
     steps_per_epoch: int = field(default=0, metadata={"help": "0: one pass over the train windows"})
     validation_steps: int = field(default=0, metadata={"help": "0: every validation window"})
     log_every_steps: int = 10

@@ -36,3 +36,7 @@ class CheckpointError(NeuroTuneError):
 
 class GenerationError(NeuroTuneError):
     """A composition request that cannot be met: a bad sampling parameter, a primer, a length."""
+
+
+class LibraryError(NeuroTuneError):
+    """A piece that cannot be found or stored."""

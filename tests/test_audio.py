@@ -118,3 +118,38 @@ def test_a_silent_fluidsynth_failure_falls_back(monkeypatch):
 def test_bytes_that_are_not_midi_raise():
     with pytest.raises(InvalidMidiError):
         audio.render_wav(b"not a midi file")
+
+
+COMPRESSED_MAGIC = {".ogg": b"OggS", ".flac": b"fLaC"}
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the fluidsynth binary is not installed")
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "parsed"])
+def test_fluidsynth_renders_a_compressed_file(as_bytes):
+    audio_format = audio.compressed_format()
+    if audio_format is None:
+        pytest.skip("the installed FluidSynth writes neither Ogg Vorbis nor FLAC")
+    data = make_midi_bytes(NOTES)
+    midi = data if as_bytes else pretty_midi.PrettyMIDI(io.BytesIO(data))
+    rendered = audio.render_compressed(midi)
+    assert rendered is not None
+    file_bytes, suffix = rendered
+    assert suffix == f".{audio_format}" and suffix in audio.MIME_TYPES
+    assert len(file_bytes) > 1000 and file_bytes.startswith(COMPRESSED_MAGIC[suffix])
+
+
+def test_without_fluidsynth_there_is_no_compressed_format(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert audio.compressed_format() is None
+    assert audio.render_compressed(make_midi_bytes(NOTES)) is None
+
+
+def test_a_fluidsynth_without_compressed_types_gives_none(monkeypatch):
+    monkeypatch.setattr(audio, "fluidsynth_available", lambda: True)
+    monkeypatch.setattr(audio, "compressed_format", lambda: None)
+    assert audio.render_compressed(make_midi_bytes(NOTES)) is None
+
+
+def test_bytes_that_are_not_midi_raise_when_compressing():
+    with pytest.raises(InvalidMidiError):
+        audio.render_compressed(b"not a midi file")

@@ -39,6 +39,7 @@ def window_dataset(
     shuffle: bool = True,
     seed: int = 0,
     transpose_semitones: int | None = None,
+    prefixes: np.ndarray | None = None,
 ):
     """Batches of windows of ``length`` steps from one split.
 
@@ -48,6 +49,9 @@ def window_dataset(
         transpose_semitones: Random shift in ``[-N, N]`` per window (kept inside
             the representation's pitch range); default: the dataset's setting
             for the train split, 0 for validation.
+        prefixes: Control tokens per piece, int32 shape=(pieces, P), put before
+            each window of that piece (see :mod:`core.data.conditioning`), after
+            transposition; windows then have ``P + length`` tokens.
 
     Returns:
         A ``tf.data.Dataset`` of shape (batch, length, ...) tensors.
@@ -72,10 +76,10 @@ def window_dataset(
     if transpose_semitones is None:
         transpose_semitones = dataset.config.transpose_semitones if split == "train" else 0
     data = tf.constant(values)
+    piece_prefixes = tf.constant(prefixes if prefixes is not None else np.zeros((len(offsets) - 1, 0), np.int32))
     low_limit, high_limit = codec.pitch_range
 
-    def slice_window(start, random_bits):
-        window = data[start : start + length]
+    def transposed(window, random_bits):
         if not transpose_semitones:
             return window
         lowest, highest = codec.pitch_bounds_tf(window)
@@ -85,7 +89,15 @@ def window_dataset(
         shift = tf.where(high >= low, low + tf.cast(random_bits % tf.cast(span, tf.int64), tf.int32), 0)
         return codec.transpose_tf(window, shift)
 
-    pipeline = tf.data.Dataset.from_tensor_slices(starts)
+    def slice_window(start_and_piece, random_bits):
+        start, piece = start_and_piece[0], start_and_piece[1]
+        window = transposed(data[start : start + length], random_bits)
+        if prefixes is None:
+            return window
+        return tf.concat([tf.cast(piece_prefixes[piece], window.dtype), window], axis=0)
+
+    piece_of_start = np.searchsorted(offsets, starts, side="right") - 1
+    pipeline = tf.data.Dataset.from_tensor_slices(np.stack([starts, piece_of_start], axis=1))
     if shuffle:
         pipeline = pipeline.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
     pipeline = tf.data.Dataset.zip(pipeline, tf.data.Dataset.random(seed=seed))

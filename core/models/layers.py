@@ -140,6 +140,35 @@ class CausalAttention(keras.layers.Layer):
         weights = ops.cast(ops.softmax(scores, axis=-1), inputs.dtype)
         return ops.einsum("bts,btsf->btf", weights, windowed_values)
 
+    def step(self, inputs, keys, values, position):
+        """Attention of one new step over a ring buffer of the last ``slots`` steps: generation's cache.
+
+        Args:
+            inputs: The new step, shape=(batch, features).
+            keys: Projected keys of earlier steps, shape=(slots, batch, units); ``slots``
+                is ``window`` (or, when 0, the longest sequence to be generated).
+            values: Their inputs, shape=(slots, batch, features).
+            position: Index of the new step in its sequence (int32 scalar).
+
+        Returns:
+            (context, shape=(batch, features), keys, values) with the new step written
+            at slot ``position % slots``.
+        """
+        slots = ops.shape(keys)[0]
+        slot = ops.mod(position, slots)
+        queries = self.query_projection(inputs)
+        keys = ops.scatter_update(keys, ops.reshape(slot, (1, 1)), self.key_projection(inputs)[None])
+        values = ops.scatter_update(values, ops.reshape(slot, (1, 1)), inputs[None])
+        if self.score == "dot":
+            scores = ops.einsum("bu,sbu->bs", queries, keys) / ops.sqrt(ops.cast(self.units, queries.dtype))
+        else:
+            scores = ops.transpose(self.score_vector(ops.tanh(queries[None] + keys))[..., 0])
+        # Before the buffer is full only the slots written so far hold steps.
+        valid = ops.arange(slots) <= position
+        scores = ops.where(valid[None], ops.cast(scores, "float32"), MASKED_LOGIT)
+        weights = ops.cast(ops.softmax(scores, axis=-1), inputs.dtype)
+        return ops.einsum("bs,sbf->bf", weights, values), keys, values
+
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
 
@@ -272,6 +301,40 @@ class TransformerBlock(keras.layers.Layer):
         residual = inputs + self.attention_dropout(self.attention_output(attended), training=training)
         feed_forward = self.feed_forward_out(self.feed_forward_in(self.feed_forward_norm(residual)))
         return residual + self.feed_forward_dropout(feed_forward, training=training)
+
+    def step(self, inputs, keys, values, position):
+        """The block on one new step, with a key/value cache of the steps before it: generation's path.
+
+        Args:
+            inputs: The new step, shape=(batch, d_model).
+            keys: Cached keys, shape=(capacity, batch, heads, head_dim); slots past
+                ``position`` are ignored.
+            values: Cached values, same shape.
+            position: Index of the new step in its sequence (int32 scalar), < capacity.
+
+        Returns:
+            (output, shape=(batch, d_model), keys, values) with the new step's key and
+            value written at ``position``.
+        """
+        capacity = ops.shape(keys)[0]
+        normed = self.attention_norm(inputs[:, None])
+        index = ops.reshape(position, (1, 1))
+        query = self.query(normed)[:, 0]
+        keys = ops.scatter_update(keys, index, self.key(normed)[:, 0][None])
+        values = ops.scatter_update(values, index, self.value(normed)[:, 0][None])
+        head_dim = self.d_model // self.heads
+        scores = ops.einsum("bnh,tbnh->bnt", query, keys) / ops.sqrt(ops.cast(head_dim, query.dtype))
+        scores = ops.cast(scores, "float32")
+        steps = ops.arange(capacity)
+        if self.relative_distances:
+            distance = ops.clip(position - steps, 0, self.relative_distances - 1)
+            scores = scores + ops.cast(ops.take(self.relative_bias, distance, axis=1), "float32")[None]
+        scores = ops.where((steps <= position)[None, None], scores, MASKED_LOGIT)
+        weights = ops.cast(ops.softmax(scores, axis=-1), inputs.dtype)
+        attended = ops.einsum("bnt,tbnh->bnh", weights, values)
+        residual = inputs + self.attention_output(attended[:, None])[:, 0]
+        feed_forward = self.feed_forward_out(self.feed_forward_in(self.feed_forward_norm(residual)))
+        return residual + feed_forward, keys, values
 
     def _relative_bias(self, length):
         """Bias added to the attention logits, shape=(heads, time, time); future entries are masked anyway."""

@@ -83,6 +83,30 @@ class MetricRecord(Base):
     logged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PieceRecord(Base):
+    """A generated piece kept for listening tests and evaluation; its files live in ``library/<id>/``.
+
+    Everything needed to make it again is kept with it: the checkpoint, the parameters and the seed.
+    """
+
+    __tablename__ = "pieces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    checkpoint: Mapped[str] = mapped_column(String(1000), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(200))
+    representation: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]]  # sampling and post-processing parameters
+    seed: Mapped[int] = mapped_column(Integer)
+    variation: Mapped[int] = mapped_column(Integer)  # 1-based, among the pieces of one request
+    midi_path: Mapped[str] = mapped_column(String(1000))
+    audio_path: Mapped[str | None] = mapped_column(String(1000), default=None)
+    metrics: Mapped[dict[str, Any]]
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):

@@ -26,6 +26,7 @@ from typing import Any
 import psutil
 
 from core.config import TrainConfig, to_dict
+from core.data.conditioning import conditioning_for
 from core.data.datasets import Dataset, list_datasets, load_dataset
 from core.data.representations import get_representation
 from core.errors import ConfigError, DatasetError, NeuroTuneError
@@ -34,7 +35,7 @@ from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, utcnow
 from core.training.checkpoints import write_json_atomically
-from core.training.trainer import estimate_total_steps, longest_piece
+from core.training.trainer import estimate_total_steps, longest_piece, run_conditioning
 
 ACTIVE = ("queued", "running")
 
@@ -92,6 +93,9 @@ def create_run(
         "data": dataset.manifest["config"],
         "estimated_steps": estimate_total_steps(dataset, representation, train),
     }
+    codec = get_representation(representation, dataset.config)
+    if train.conditioning and codec.kind == "tokens":
+        config["conditioning"] = conditioning_for(dataset, codec.size).to_json()
     _write_run_files(folder, config, dataset, representation)
     return run_store.add_run(
         RunRecord(
@@ -108,9 +112,13 @@ def create_run(
 
 def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:
     codec = get_representation(representation, dataset.config)
+    conditioning = run_conditioning(config)
     vocab = {"representation": representation, "kind": codec.kind, "size": codec.size}
     if codec.kind == "tokens":
         vocab["tokens"] = codec.token_names()
+    if conditioning is not None:
+        vocab["size"] = conditioning.vocab_size
+        vocab["tokens"] += conditioning.token_names()
     write_json_atomically(folder / "config.json", config)
     write_json_atomically(folder / "vocab.json", vocab)
 

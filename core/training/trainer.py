@@ -15,23 +15,49 @@ from pathlib import Path
 from typing import Any
 
 from core.config import DataConfig, TrainConfig, from_dict
+from core.data.conditioning import PREFIX_LENGTH, Conditioning, piece_prefixes
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.data.windows import window_dataset, window_starts
 from core.errors import TrainingError
-from core.models import build_model, get_model_spec, input_spec_for, make_config
+from core.models import InputSpec, build_model, get_model_spec, input_spec_for, make_config
 from core.store import runs as run_store
 
 
-def _xy(kind: str):
+def _xy(kind: str, prefix_length: int = 0):
+    """Inputs and next-step targets of a batch of windows; with a control prefix, also sample weights.
+
+    The targets that are themselves control tokens (all but the last prefix
+    position) get weight 0: the model is told the controls, it never predicts them.
+    """
     import tensorflow as tf
 
     def split(windows):
         if kind == "frames":
             windows = tf.cast(windows, tf.float32)
-        return windows[:, :-1], windows[:, 1:]
+        inputs, targets = windows[:, :-1], windows[:, 1:]
+        if not prefix_length:
+            return inputs, targets
+        steps = tf.shape(targets)[1]
+        weights = tf.cast(tf.range(steps) >= prefix_length - 1, tf.float32)
+        return inputs, targets, tf.broadcast_to(weights[None, :], tf.shape(targets))
 
     return split
+
+
+def run_conditioning(config: dict) -> Conditioning | None:
+    """The control vocabulary a run was trained with (None: unconditioned)."""
+    return Conditioning.from_json(config["conditioning"]) if config.get("conditioning") else None
+
+
+def model_input_spec(config: dict, data_config: DataConfig) -> InputSpec:
+    """The input a run's model takes: the representation, plus control tokens and their prefix if conditioned."""
+    train = from_dict(TrainConfig, config["train"])
+    spec = input_spec_for(config["representation"], data_config, train.seq_len)
+    conditioning = run_conditioning(config)
+    if conditioning is None:
+        return spec
+    return InputSpec(spec.kind, conditioning.vocab_size, spec.max_length + PREFIX_LENGTH)
 
 
 def longest_piece(dataset: Dataset, representation: str, split: str) -> int:
@@ -39,11 +65,19 @@ def longest_piece(dataset: Dataset, representation: str, split: str) -> int:
     return max((int(offsets[p + 1] - offsets[p]) for p in dataset.split_indices(split)), default=0)
 
 
-def make_datasets(dataset: Dataset, representation: str, kind: str, train: TrainConfig, epoch: int):
-    """Train and validation pipelines of (inputs, targets) for one epoch (curriculum sets the length)."""
+def make_datasets(
+    dataset: Dataset,
+    representation: str,
+    kind: str,
+    train: TrainConfig,
+    epoch: int,
+    conditioning: Conditioning | None = None,
+):
+    """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length)."""
     length = train.seq_len_for_epoch(epoch)
     transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
-    split = _xy(kind)
+    prefixes = piece_prefixes(conditioning, dataset) if conditioning else None
+    split = _xy(kind, PREFIX_LENGTH if conditioning else 0)
     training = window_dataset(
         dataset,
         representation,
@@ -52,6 +86,7 @@ def make_datasets(dataset: Dataset, representation: str, kind: str, train: Train
         train.batch_size,
         seed=train.seed + epoch,
         transpose_semitones=transpose,
+        prefixes=prefixes,
     ).map(split)
     if train.steps_per_epoch:
         training = training.repeat().take(train.steps_per_epoch)
@@ -59,7 +94,13 @@ def make_datasets(dataset: Dataset, representation: str, kind: str, train: Train
     # Validation always uses the full length, so its curve compares across curriculum epochs.
     if longest_piece(dataset, representation, "validation") > train.seq_len:
         validation = window_dataset(
-            dataset, representation, "validation", train.seq_len + 1, train.batch_size, shuffle=False
+            dataset,
+            representation,
+            "validation",
+            train.seq_len + 1,
+            train.batch_size,
+            shuffle=False,
+            prefixes=prefixes,
         ).map(split)
         if train.validation_steps:
             validation = validation.take(train.validation_steps)
@@ -137,14 +178,13 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
         if (folder / "last.keras").exists():
             model = keras.models.load_model(folder / "last.keras")
         else:
-            spec = input_spec_for(run.representation, dataset.config, train_config.seq_len)
-            model = build_model(name, model_config, spec)
+            model = build_model(name, model_config, model_input_spec(run.config, dataset.config))
             if not get_model_spec(name).custom_train_step:
                 compile_model(model, kind, train_config, total_steps)
     recorder = RunRecorder(run_id, folder, train_config, kind, run.step, run.best_val_loss, on_step)
     for epoch in range(run.epoch, train_config.epochs):
         training, validation, recorder.sequence_length = make_datasets(
-            dataset, run.representation, kind, train_config, epoch
+            dataset, run.representation, kind, train_config, epoch, run_conditioning(run.config)
         )
         model.fit(
             training,

@@ -1,0 +1,97 @@
+"""Primers: the notes a composition continues from."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
+from core.errors import GenerationError
+
+PRIMER_VELOCITY = 100
+NOTE_TEXT_EXAMPLE = "C4 E4 G4:2 R:0.5 C4+E4+G4:1.5"
+_NOTE_NAME = re.compile(r"^([a-g])([#b]?)(-?\d+)$", re.IGNORECASE)
+_LETTER_OFFSETS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_RESTS = ("r", "-")
+
+
+def _token_error(token: str, problem: str) -> GenerationError:
+    return GenerationError(
+        f"Cannot read {token!r} in the primer: {problem}. Write notes with an octave (C4, F#3, Bb5), rests R or -, "
+        f"chords joined by + and durations in quarter notes after a colon, e.g. {NOTE_TEXT_EXAMPLE!r}."
+    )
+
+
+def _note_number(name: str, token: str) -> int:
+    """MIDI number of a note name as ``pretty_midi.note_name_to_number`` reads it (C4 = 60, Cb4 = 59)."""
+    match = _NOTE_NAME.match(name)
+    if match is None:
+        raise _token_error(token, f"{name!r} is not a note name with an octave")
+    letter, accidental, octave = match.group(1).lower(), match.group(2).lower(), int(match.group(3))
+    pitch = 12 * (octave + 1) + _LETTER_OFFSETS[letter] + {"#": 1, "b": -1, "": 0}[accidental]
+    if not 0 <= pitch <= 127:
+        raise _token_error(token, f"{name!r} is MIDI pitch {pitch}, outside 0..127 (C-1..G9)")
+    return pitch
+
+
+def _duration_steps(text: str, token: str, steps_per_quarter: int) -> int:
+    try:
+        quarters = float(text)
+    except ValueError:
+        raise _token_error(token, f"duration {text!r} is not a number of quarter notes") from None
+    if not math.isfinite(quarters) or quarters <= 0:
+        raise _token_error(token, f"duration {text!r} must be a positive number of quarter notes")
+    return max(1, math.floor(quarters * steps_per_quarter + 0.5))
+
+
+def parse_note_text(text: str, steps_per_quarter: int) -> np.ndarray:
+    """Read a primer typed as text, e.g. ``"C4 E4 G4:2 R:0.5 C4+E4+G4:1.5"``.
+
+    Tokens are separated by spaces or commas and follow each other in time.
+    A token is a note name with octave (``C4``, ``F#3``, ``Bb5``, ``eb4``; C4 is
+    MIDI 60 as in pretty_midi), a rest (``R`` or ``-``) or a chord of note names
+    joined by ``+`` (``C4+E4+G4``), optionally followed by ``:N``, its length in
+    quarter notes (default 1). A length off the step grid is rounded to the
+    nearest step (halves up), and a length under half a step still takes one
+    step, so that any positive length the user types plays. Notes get velocity 100 and
+    program 0. Text of rests only gives no notes.
+
+    Args:
+        text: The primer as typed.
+        steps_per_quarter: Grid resolution of the model that continues it.
+
+    Returns:
+        int32, shape=(n, 6), canonical order.
+
+    Raises:
+        GenerationError: empty text, or a token that is not a note, rest or
+            chord, a pitch outside 0..127, a duration that is not a positive
+            number; the message names the token and shows an example.
+    """
+    if steps_per_quarter < 1:
+        raise GenerationError(f"steps_per_quarter must be at least 1, got {steps_per_quarter}")
+    tokens = [token for token in re.split(r"[\s,]+", text or "") if token]
+    if not tokens:
+        raise GenerationError(f"The primer is empty: type some notes, e.g. {NOTE_TEXT_EXAMPLE!r}.")
+    rows: list[tuple[int, int, int]] = []
+    step = 0
+    for token in tokens:
+        name, colon, duration = token.partition(":")
+        if colon and (not duration or ":" in duration):
+            raise _token_error(token, "write one duration after a single colon")
+        length = _duration_steps(duration, token, steps_per_quarter) if colon else steps_per_quarter
+        if name.lower() not in _RESTS:
+            names = name.split("+")
+            if not all(names):
+                raise _token_error(token, "a chord needs a note on each side of every +")
+            pitches = sorted({_note_number(note_name, token) for note_name in names})
+            rows.extend((step, step + length, pitch) for pitch in pitches)
+        step += length
+    if not rows:
+        return empty_notes()
+    notes = np.zeros((len(rows), 6), dtype=np.int32)
+    notes[:, [START, END, PITCH]] = rows
+    notes[:, VELOCITY] = PRIMER_VELOCITY
+    return sort_notes(notes)

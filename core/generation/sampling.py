@@ -1,0 +1,301 @@
+"""Sampling loops compiled into one graph: greedy, temperature, top-k, top-p and beam search.
+
+Each loop is a ``tf.function`` around a ``tf.while_loop`` that feeds a
+:class:`core.generation.decoding.StepDecoder` its own output: the prefix
+(control tokens and primer) is forced, then every step filters the logits and
+samples, until every sequence has covered ``target_steps`` grid steps of new
+music or ``max_tokens`` tokens are written. Variations are rows of one batch;
+the beams of beam search too. Nothing returns to Python per token.
+
+Randomness is stateless (``tf.random.stateless_*`` seeded with ``(seed, step)``),
+so the same seed gives the same piece on any run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.errors import GenerationError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from core.generation.decoding import StepDecoder
+
+STRATEGIES = ("sample", "greedy", "beam")
+# Added to logits that may never be chosen (control tokens): far below any real logit, still finite.
+BANNED_LOGIT = -1e9
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How to pick each next token.
+
+    Attributes:
+        strategy: ``sample`` (temperature, top-k, top-p), ``greedy`` (most likely
+            token) or ``beam`` (beam search over whole sequences).
+        temperature: Divides the logits before sampling: below 1 safer, above 1 wilder.
+        top_k: Sample among the k most likely tokens only; 0: all.
+        top_p: Sample among the most likely tokens whose probabilities add up to p (nucleus); 1: all.
+        beam_width: Sequences kept by beam search.
+        length_penalty: Beam scores are log-likelihood / length ** length_penalty
+            (1: mean per token, 0: the plain sum, which favours short sequences).
+        seed: Same seed, same piece.
+        variations: Pieces composed at once (beam search: the best distinct beams).
+    """
+
+    strategy: str = field(default="sample", metadata={"choices": STRATEGIES})
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    beam_width: int = 4
+    length_penalty: float = 1.0
+    seed: int = 0
+    variations: int = 1
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
+            (self.temperature > 0, f"temperature must be above 0, got {self.temperature}"),
+            (self.top_k >= 0, f"top-k must be 0 (off) or a positive number of tokens, got {self.top_k}"),
+            (0 < self.top_p <= 1, f"top-p must be in (0, 1], got {self.top_p}"),
+            (self.beam_width >= 1, f"beam width must be at least 1, got {self.beam_width}"),
+            (self.length_penalty >= 0, f"length penalty must be >= 0, got {self.length_penalty}"),
+            (1 <= self.variations <= 64, f"variations must be between 1 and 64, got {self.variations}"),
+            (
+                self.strategy != "beam" or self.variations <= self.beam_width,
+                f"beam search returns at most beam-width sequences: {self.variations} variations "
+                f"need a beam width of at least {self.variations}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise GenerationError(message)
+
+
+def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:
+    """Temperature, then top-k, then top-p (nucleus) filtering; filtered tokens get :data:`BANNED_LOGIT`.
+
+    Args:
+        logits: shape=(batch, vocab), float32.
+        temperature: Positive scalar.
+        top_k: Scalar; 0 keeps all.
+        top_p: Scalar in (0, 1]; keeps the smallest set of most likely tokens whose
+            probability reaches ``top_p`` (the most likely token always).
+
+    Returns:
+        Filtered logits, same shape.
+    """
+    import tensorflow as tf
+
+    logits = logits / tf.cast(temperature, logits.dtype)
+    vocab = tf.shape(logits)[-1]
+    k = tf.where(top_k > 0, tf.minimum(tf.cast(top_k, tf.int32), vocab), vocab)
+    kth_largest = tf.math.top_k(logits, k).values[:, -1:]
+    logits = tf.where(logits < kth_largest, BANNED_LOGIT, logits)
+    ordered = tf.sort(logits, direction="DESCENDING", axis=-1)
+    mass_before = tf.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
+    kept = mass_before < tf.cast(top_p, logits.dtype)
+    threshold = tf.reduce_min(tf.where(kept, ordered, tf.reduce_max(ordered, axis=-1, keepdims=True)), axis=-1)
+    return tf.where(logits < threshold[:, None], BANNED_LOGIT, logits)
+
+
+@dataclass
+class Decoded:
+    """Sequences out of a sampling loop.
+
+    Attributes:
+        sequences: One array per variation: token ids, shape=(length,), or frames,
+            shape=(length, pitches); prefix included.
+        scores: Beam search: the length-normalized log-likelihood of each; else None.
+    """
+
+    sequences: list[np.ndarray]
+    scores: list[float] | None = None
+
+
+class Sampler:
+    """The compiled loops of one decoder, traced once per strategy and reused for every request.
+
+    Args:
+        decoder: The model's step decoder.
+        token_steps: Grid steps each token advances time by, shape=(vocab,)
+            (tokens only; frames advance one step each).
+        banned: Token ids never sampled (control tokens).
+    """
+
+    def __init__(self, decoder: StepDecoder, token_steps: np.ndarray | None = None, banned: np.ndarray | None = None):
+        import tensorflow as tf
+
+        self.decoder = decoder
+        if decoder.kind == "tokens":
+            steps = np.zeros(decoder.size, np.int32) if token_steps is None else np.asarray(token_steps, np.int32)
+            steps = np.pad(steps, (0, decoder.size - len(steps)))
+            bias = np.zeros(decoder.size, np.float32)
+            if banned is not None and len(banned):
+                bias[np.asarray(banned)] = BANNED_LOGIT
+            self.token_steps = tf.constant(steps)
+            self.banned_bias = tf.constant(bias)
+        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
+        self._beam = tf.function(self._beam_loop, reduce_retracing=True)
+
+    def run(self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int) -> Decoded:
+        """Compose ``config.variations`` continuations of ``prefix``.
+
+        Args:
+            prefix: Forced start: token ids, shape=(P,), or frames, shape=(P, pitches); P >= 1.
+            target_steps: Grid steps of new music (after the prefix) to compose.
+            max_tokens: Hard cap on the total length, prefix included.
+
+        Raises:
+            GenerationError: Empty prefix, prefix longer than ``max_tokens``, or a
+                strategy the representation cannot use.
+        """
+        import tensorflow as tf
+
+        prefix = np.asarray(prefix)
+        if len(prefix) == 0:
+            raise GenerationError("composition needs at least one start token or frame")
+        if len(prefix) >= max_tokens:
+            raise GenerationError(
+                f"the primer takes {len(prefix)} steps, leaving no room under the limit of {max_tokens}; "
+                "use a shorter primer"
+            )
+        if self.decoder.kind == "frames" and config.strategy == "beam":
+            raise GenerationError("beam search needs a token model; piano-roll models sample frames (greedy or sample)")
+        common = (tf.constant(prefix), tf.constant(max_tokens, tf.int32), tf.constant(target_steps, tf.int32))
+        if config.strategy == "beam":
+            sequences, lengths, scores = self._beam(*common, tf.constant(config.beam_width, tf.int32))
+            sequences, lengths, scores = sequences.numpy(), lengths.numpy(), scores.numpy()
+            generated = np.maximum(lengths - len(prefix), 1).astype(np.float64)
+            normalized = scores / generated**config.length_penalty
+            best = np.argsort(-normalized, kind="stable")[: config.variations]
+            return Decoded([sequences[i, : lengths[i]] for i in best], [float(normalized[i]) for i in best])
+        sequences, lengths = self._sample(
+            *common,
+            tf.constant(config.variations, tf.int32),
+            tf.constant(config.strategy == "greedy"),
+            tf.constant(config.temperature, tf.float32),
+            tf.constant(config.top_k, tf.int32),
+            tf.constant(config.top_p, tf.float32),
+            tf.constant(config.seed, tf.int64),
+        )
+        sequences, lengths = sequences.numpy(), lengths.numpy()
+        return Decoded([sequences[i, : lengths[i]] for i in range(config.variations)])
+
+    # === Compiled loops ===
+
+    def _pick_tokens(self, logits, step, greedy, temperature, top_k, top_p, seed):
+        import tensorflow as tf
+
+        logits = logits + self.banned_bias
+        if_greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        filtered = filter_logits(logits, temperature, top_k, top_p)
+        drawn = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, tf.cast(step, tf.int64)]))
+        return tf.where(greedy, if_greedy, tf.cast(drawn[:, 0], tf.int32))
+
+    def _pick_frames(self, logits, step, greedy, temperature, seed):
+        import tensorflow as tf
+
+        probabilities = tf.sigmoid(logits / temperature)
+        uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([seed, tf.cast(step, tf.int64)]))
+        threshold = tf.where(greedy, 0.5, uniform)
+        return tf.cast(probabilities > threshold, tf.float32)
+
+    def _sample_loop(self, prefix, max_tokens, target_steps, batch, greedy, temperature, top_k, top_p, seed):
+        """Returns (sequences, shape=(batch, max_tokens[, pitches]), lengths, shape=(batch,))."""
+        import tensorflow as tf
+
+        tokens = self.decoder.kind == "tokens"
+        prefix_length = tf.shape(prefix)[0]
+        prefix = tf.cast(prefix, tf.int32 if tokens else tf.float32)
+        first = tf.repeat(prefix[:1], batch, axis=0)
+        written = tf.TensorArray(prefix.dtype, size=max_tokens, element_shape=first.shape).write(0, first)
+        state = self.decoder.initial_state(batch, max_tokens)
+        elapsed = tf.zeros((batch,), tf.int32)
+        done = tf.zeros((batch,), tf.bool)
+        lengths = tf.fill((batch,), max_tokens)
+
+        def body(step, current, state, written, elapsed, done, lengths):
+            logits, state = self.decoder.step(current, state, step)
+            if tokens:
+                picked = self._pick_tokens(logits, step, greedy, temperature, top_k, top_p, seed)
+                advance = tf.gather(self.token_steps, picked)
+            else:
+                picked = self._pick_frames(logits, step, greedy, temperature, seed)
+                advance = tf.ones((batch,), tf.int32)
+            forced = step + 1 < prefix_length
+            forced_value = tf.repeat(prefix[tf.minimum(step + 1, prefix_length - 1)][None], batch, axis=0)
+            upcoming = tf.where(forced, forced_value, picked)
+            elapsed += tf.where(forced | done, 0, advance)
+            finished = ~done & ~forced & (elapsed >= target_steps)
+            lengths = tf.where(finished, step + 2, lengths)
+            return step + 1, upcoming, state, written.write(step + 1, upcoming), elapsed, done | finished, lengths
+
+        def more(step, current, state, written, elapsed, done, lengths):
+            return (step + 1 < max_tokens) & ~tf.reduce_all(done)
+
+        _, _, _, written, _, _, lengths = tf.while_loop(
+            more, body, (tf.constant(0), first, state, written, elapsed, done, lengths), parallel_iterations=1
+        )
+        stacked = written.stack()  # (max_tokens, batch, ...); unwritten steps are zeros
+        order = tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], axis=0)
+        return tf.transpose(stacked, order), lengths
+
+    def _beam_loop(self, prefix, max_tokens, target_steps, width):
+        """Returns (sequences, shape=(width, max_tokens), lengths, shape=(width,), summed log-likelihoods)."""
+        import tensorflow as tf
+
+        prefix_length = tf.shape(prefix)[0]
+        prefix = tf.cast(prefix, tf.int32)
+        vocab = self.decoder.size
+        history = tf.zeros((width, max_tokens), tf.int32)
+        history = tf.tensor_scatter_nd_update(tf.transpose(history), [[0]], tf.repeat(prefix[:1], width, axis=0)[None])
+        history = tf.transpose(history)
+        state = self.decoder.initial_state(width, max_tokens)
+        # Only beam 0 is alive at first, so the first expansion yields distinct beams.
+        scores = tf.concat([[0.0], tf.fill((width - 1,), BANNED_LOGIT)], axis=0)
+        elapsed = tf.zeros((width,), tf.int32)
+        done = tf.zeros((width,), tf.bool)
+        lengths = tf.fill((width,), max_tokens)
+        # A finished beam's only continuation: itself, at no cost.
+        stay = tf.concat([[0.0], tf.fill((vocab - 1,), BANNED_LOGIT)], axis=0)
+
+        def write(history, step, tokens):
+            columns = tf.transpose(history)
+            return tf.transpose(tf.tensor_scatter_nd_update(columns, [[step]], tokens[None]))
+
+        def body(step, history, state, scores, elapsed, done, lengths):
+            logits, state = self.decoder.step(history[:, step], state, step)
+
+            def forced():
+                upcoming = tf.repeat(prefix[step + 1][None], width, axis=0)
+                return write(history, step + 1, upcoming), state, scores, elapsed, done, lengths
+
+            def expand():
+                log_probs = tf.nn.log_softmax(logits + self.banned_bias, axis=-1)
+                log_probs = tf.where(done[:, None], stay[None], log_probs)
+                candidates = tf.reshape(scores[:, None] + log_probs, (-1,))
+                best, flat = tf.math.top_k(candidates, width)
+                parents, upcoming = flat // vocab, flat % vocab
+                kept_done = tf.gather(done, parents)
+                moved = tf.gather(elapsed, parents) + tf.where(kept_done, 0, tf.gather(self.token_steps, upcoming))
+                finished = ~kept_done & (moved >= target_steps)
+                kept_lengths = tf.where(finished, step + 2, tf.gather(lengths, parents))
+                upcoming = tf.where(kept_done, 0, upcoming)
+                new_history = write(tf.gather(history, parents), step + 1, upcoming)
+                new_state = self.decoder.reorder(state, parents)
+                return new_history, new_state, best, moved, kept_done | finished, kept_lengths
+
+            return (step + 1, *tf.cond(step + 1 < prefix_length, forced, expand))
+
+        def more(step, history, state, scores, elapsed, done, lengths):
+            return (step + 1 < max_tokens) & ~tf.reduce_all(done)
+
+        _, history, _, scores, _, _, lengths = tf.while_loop(
+            more, body, (tf.constant(0), history, state, scores, elapsed, done, lengths), parallel_iterations=1
+        )
+        return history, lengths, scores
