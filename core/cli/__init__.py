@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import dataset, runs, train
+from core.cli import dataset, generate, runs, train
 from core.errors import NeuroTuneError
 
-COMMANDS = {"dataset": dataset, "train": train, "runs": runs}
+COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate}
 
 
 def build_parser() -> argparse.ArgumentParser:

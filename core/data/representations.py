@@ -214,6 +214,16 @@ class Representation(ABC):
         """
         raise TypeError(f"the {self.name} representation has no tokens")
 
+    def token_steps(self) -> np.ndarray:
+        """Grid steps each token id moves time forward, int32 shape=(size,); tokens kinds only.
+
+        Generation counts these to stop once a piece is as long as asked.
+
+        Raises:
+            TypeError: For representations whose kind is not ``"tokens"``.
+        """
+        raise TypeError(f"the {self.name} representation has no tokens")
+
     @abstractmethod
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Lowest and highest MIDI pitch in an encoded window (or a batch of them).
@@ -280,6 +290,9 @@ class MelodyRepresentation(Representation):
     def token_names(self) -> list[str]:
         low, high = PIANO_RANGE
         return ["HOLD", "REST"] + [f"NOTE_{pitch}" for pitch in range(low, high + 1)]
+
+    def token_steps(self) -> np.ndarray:
+        return np.ones(self.size, dtype=np.int32)
 
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf
@@ -397,6 +410,11 @@ class EventsRepresentation(Representation):
             + [f"TIME_SHIFT_{steps}" for steps in range(1, self.max_time_shift_steps + 1)]
             + [f"VELOCITY_{index}" for index in range(self.velocity_bins)]
         )
+
+    def token_steps(self) -> np.ndarray:
+        steps = np.zeros(self.size, dtype=np.int32)
+        steps[TIME_SHIFT_OFFSET : self.velocity_offset] = np.arange(1, self.max_time_shift_steps + 1)
+        return steps
 
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf

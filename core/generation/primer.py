@@ -6,8 +6,12 @@ import math
 import re
 
 import numpy as np
+import pretty_midi
 
+from core.config import DataConfig
+from core.data.midi_io import load_midi
 from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
+from core.data.preprocess import preprocess_midi
 from core.errors import GenerationError
 
 PRIMER_VELOCITY = 100
@@ -95,3 +99,66 @@ def parse_note_text(text: str, steps_per_quarter: int) -> np.ndarray:
     notes[:, [START, END, PITCH]] = rows
     notes[:, VELOCITY] = PRIMER_VELOCITY
     return sort_notes(notes)
+
+
+def first_bars(notes: np.ndarray, bars: float, steps_per_bar: int) -> np.ndarray:
+    """The notes starting in the first ``bars`` bars, cut at the end of the last one (an excerpt as primer).
+
+    Leading silence is dropped first, so an excerpt starts with music.
+    """
+    if len(notes) == 0:
+        return notes
+    notes = notes.copy()
+    notes[:, [START, END]] -= notes[:, START].min()
+    limit = max(int(round(bars * steps_per_bar)), 1)
+    notes = notes[notes[:, START] < limit]
+    notes[:, END] = np.minimum(notes[:, END], limit)
+    return sort_notes(notes)
+
+
+def rescale_grid(notes: np.ndarray, from_steps_per_quarter: int, to_steps_per_quarter: int) -> np.ndarray:
+    """Notes moved from one quantization grid to another (a dataset's to a model's); every note keeps >= 1 step."""
+    if from_steps_per_quarter == to_steps_per_quarter or len(notes) == 0:
+        return notes
+    notes = notes.copy()
+    scaled = np.rint(notes[:, [START, END]] * to_steps_per_quarter / from_steps_per_quarter).astype(np.int32)
+    notes[:, START], notes[:, END] = scaled[:, 0], np.maximum(scaled[:, 1], scaled[:, 0] + 1)
+    return sort_notes(notes)
+
+
+def fit_pitch_range(notes: np.ndarray, low: int, high: int) -> tuple[np.ndarray, list[str]]:
+    """Move primer notes outside a model's pitch range in by octaves; drop those that still do not fit.
+
+    Returns:
+        (notes, warnings): the notes that fit and, for each kind of change, a sentence for the user.
+    """
+    if len(notes) == 0:
+        return notes, []
+    notes = notes.copy()
+    pitches = notes[:, PITCH]
+    outside = (pitches < low) | (pitches > high)
+    if not outside.any():
+        return notes, []
+    octaves_up = np.ceil(np.maximum(low - pitches, 0) / 12).astype(np.int32)
+    octaves_down = np.ceil(np.maximum(pitches - high, 0) / 12).astype(np.int32)
+    moved = pitches + 12 * octaves_up - 12 * octaves_down
+    fits = (moved >= low) & (moved <= high)
+    notes[:, PITCH] = moved
+    warnings = [
+        f"{int(outside.sum())} primer note(s) were outside the model's range "
+        f"{pretty_midi.note_number_to_name(low)}..{pretty_midi.note_number_to_name(high)} "
+        "and were moved by octaves into it"
+    ]
+    if not fits.all():
+        warnings.append(f"{int((~fits).sum())} primer note(s) could not be moved into range and were dropped")
+    return sort_notes(notes[fits]), warnings
+
+
+def primer_from_midi(data: bytes, config: DataConfig, bars: float, beats_per_bar: int = 4) -> np.ndarray:
+    """The first ``bars`` bars of an uploaded MIDI file, preprocessed as the model's training data was.
+
+    Raises:
+        InvalidMidiError: A file that is not usable MIDI (corrupt, empty, drums only, ...).
+    """
+    piece = preprocess_midi(load_midi(data), "primer", config)
+    return first_bars(piece.notes, bars, beats_per_bar * config.steps_per_quarter)

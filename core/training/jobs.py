@@ -94,8 +94,10 @@ def create_run(
         "estimated_steps": estimate_total_steps(dataset, representation, train),
     }
     codec = get_representation(representation, dataset.config)
-    if train.conditioning and codec.kind == "tokens":
-        config["conditioning"] = conditioning_for(dataset, codec.size).to_json()
+    if codec.kind == "tokens":
+        config["tokens_per_step"] = tokens_per_step(dataset, representation)
+        if train.conditioning:
+            config["conditioning"] = conditioning_for(dataset, codec.size).to_json()
     _write_run_files(folder, config, dataset, representation)
     return run_store.add_run(
         RunRecord(
@@ -108,6 +110,13 @@ def create_run(
             checkpoint_dir=str(folder),
         )
     )
+
+
+def tokens_per_step(dataset: Dataset, representation: str) -> float:
+    """Average tokens per grid step of a token representation: how many tokens a composed bar needs."""
+    values, _ = dataset.encoded(representation)
+    steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())
+    return len(values) / max(steps, 1)
 
 
 def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:

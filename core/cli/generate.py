@@ -1,0 +1,127 @@
+"""``python -m core generate ...``: compose with a checkpoint and write MIDI (and audio) files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.errors import GenerationError
+
+MOOD_ALIASES = {"bright": "major", "dark": "minor"}
+
+
+def add_parser(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="compose pieces with a trained checkpoint")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder, e.g. checkpoints/bach-lstm")
+    parser.add_argument("--out", required=True, type=Path, help="MIDI file to write (numbered when --n > 1)")
+    parser.add_argument("--wav", type=Path, help="also render audio to this WAV file (numbered like --out)")
+    parser.add_argument("--save", action="store_true", help="also save the pieces to the library")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--temperature", type=float, default=1.0)
+    sampling.add_argument("--top-k", type=int, default=0, help="0: off")
+    sampling.add_argument("--top-p", type=float, default=1.0, help="1: off")
+    sampling.add_argument("--greedy", action="store_true", help="always the most likely token")
+    sampling.add_argument("--beam", type=int, metavar="WIDTH", help="beam search with this width")
+    sampling.add_argument("--length-penalty", type=float, default=1.0, help="beam scores / length ** this")
+    sampling.add_argument("--seed", type=int, default=0)
+    sampling.add_argument("--n", type=int, default=1, help="variations")
+    primer = parser.add_argument_group("primer (default: none)")
+    primer.add_argument("--primer", type=Path, help="a MIDI file whose first --primer-bars bars are continued")
+    primer.add_argument("--primer-notes", help='notes as text, e.g. "C4 E4 G4:2 R C4+E4+G4"')
+    primer.add_argument("--primer-bars", type=float, default=2.0)
+    shape = parser.add_argument_group("length, tempo, instruments and steering")
+    shape.add_argument("--bars", type=float, default=8.0)
+    shape.add_argument("--seconds", type=float, help="length in seconds instead of bars")
+    shape.add_argument("--bpm", type=float, default=100.0)
+    shape.add_argument("--program", type=int, action="append", help="GM program per voice, highest first (repeat)")
+    shape.add_argument("--style", help="a style the model was trained with (its source corpus)")
+    shape.add_argument("--mode", help="major/minor, or the mood: bright/dark")
+    shape.add_argument("--density", help="sparse, medium or dense")
+    post = parser.add_argument_group("post-processing")
+    post.add_argument("--scale", help='snap notes to a scale, e.g. "D minor", "C major pentatonic"')
+    post.add_argument("--keep-duplicates", action="store_true", help="keep overlapping notes of one pitch")
+    post.add_argument("--max-polyphony", type=int, default=0, help="0: no limit")
+    post.add_argument("--phrase-rests", action="store_true", help="a beat of rest at the end of every 4 bars")
+    parser.set_defaults(handler=_generate)
+
+
+def numbered(path: Path, number: int, count: int) -> Path:
+    """``piece.mid`` for one piece; ``piece-1.mid``, ``piece-2.mid``, ... for several."""
+    return path if count == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+def _request(args: argparse.Namespace, composer):
+    from core.generation.compose import CompositionRequest, Controls
+    from core.generation.postprocess import PostProcessing
+    from core.generation.primer import parse_note_text, primer_from_midi
+    from core.generation.sampling import SampleConfig
+
+    if args.primer and args.primer_notes:
+        raise GenerationError("give either --primer or --primer-notes, not both")
+    primer = None
+    if args.primer:
+        if not args.primer.is_file():
+            raise GenerationError(f"no primer file at {args.primer}")
+        primer = primer_from_midi(args.primer.read_bytes(), composer.info.data_config, args.primer_bars)
+    elif args.primer_notes:
+        primer = parse_note_text(args.primer_notes, composer.steps_per_quarter)
+    strategy = "beam" if args.beam else "greedy" if args.greedy else "sample"
+    sampling = SampleConfig(
+        strategy=strategy,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        beam_width=args.beam or 4,
+        length_penalty=args.length_penalty,
+        seed=args.seed,
+        variations=args.n,
+    )
+    mode = MOOD_ALIASES.get((args.mode or "").lower(), args.mode)
+    return CompositionRequest(
+        sampling=sampling,
+        bars=args.bars,
+        seconds=args.seconds,
+        bpm=args.bpm,
+        primer=primer,
+        controls=Controls(args.style, mode, args.density),
+        post=PostProcessing(
+            scale=args.scale,
+            remove_duplicates=not args.keep_duplicates,
+            max_polyphony=args.max_polyphony,
+            phrase_rests=args.phrase_rests,
+        ),
+        programs=tuple(args.program or (0,)),
+    )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from core.audio import render_wav
+    from core.generation.compose import Composer, save_composition
+
+    composer = Composer.load(args.checkpoint)
+    request = _request(args, composer)
+    result = composer.compose(request)
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    count = len(result.compositions)
+    for number, composition in enumerate(result.compositions, start=1):
+        midi_path = numbered(args.out, number, count)
+        midi_path.parent.mkdir(parents=True, exist_ok=True)
+        midi_path.write_bytes(composition.midi)
+        written = [f"MIDI {midi_path}"]
+        if args.wav:
+            rendering = render_wav(composition.midi)
+            wav_path = numbered(args.wav, number, count)
+            wav_path.parent.mkdir(parents=True, exist_ok=True)
+            wav_path.write_bytes(rendering.wav)
+            written.append(f"WAV {wav_path} ({rendering.engine})")
+            if rendering.notice:
+                print(f"note: {rendering.notice}")
+        if args.save:
+            record = save_composition(composer, request, composition, number, title=f"{midi_path.stem}")
+            written.append(f"library piece {record.id}")
+        print(
+            f"piece {number}: {len(composition.notes)} notes, {composition.duration_seconds:.1f} s; "
+            + "; ".join(written)
+        )
+    return 0

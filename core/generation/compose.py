@@ -1,0 +1,284 @@
+"""Composing: a request in musical terms in, finished pieces out.
+
+The one function the Generate page, the CLI and the benchmark call:
+:meth:`Composer.compose` turns bars or seconds, tempo, controls and a primer
+into a prefix and a step budget, runs the compiled sampler once for every
+variation, decodes, post-processes, gives each voice its GM instrument and
+writes MIDI with its metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.config import to_dict
+from core.data.conditioning import DENSITIES, MODES
+from core.data.midi_io import midi_to_bytes
+from core.data.piece import END, notes_to_midi
+from core.data.representations import (
+    DEFAULT_VELOCITY,
+    MELODY_REST,
+    Representation,
+    velocity_to_bin,
+)
+from core.errors import GenerationError
+from core.evaluation.metrics import piece_metrics
+from core.generation.checkpoints import LoadedCheckpoint, load_checkpoint, tokens_per_step
+from core.generation.postprocess import PostProcessing, assign_voices, set_programs
+from core.generation.primer import fit_pitch_range
+from core.generation.sampling import SampleConfig, Sampler
+
+BEATS_PER_BAR = 4
+MAX_BARS = 256
+# Token budget: the training data's tokens per step times this, so dense passages still fit.
+TOKEN_BUDGET_FACTOR = 3.0
+# GM program of every voice unless the user picks: Acoustic Grand Piano.
+DEFAULT_PROGRAMS = (0,)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Steering of a conditioned model; None picks the model's default (its first style, major, medium)."""
+
+    style: str | None = None
+    mode: str | None = None
+    density: str | None = None
+
+
+@dataclass(frozen=True)
+class CompositionRequest:
+    """Everything a user sets before pressing Compose.
+
+    Attributes:
+        sampling: Strategy, temperature, top-k/p, beams, seed, variations.
+        bars: Length of new music in bars of 4/4 (used when ``seconds`` is None).
+        seconds: Length of new music in seconds at ``bpm``; overrides ``bars``.
+        bpm: Tempo of the result.
+        primer: Notes to continue from, int32 shape=(n, 6) on the model's grid; None or empty: none.
+        controls: Style, mode and density, for models trained with them.
+        post: Post-processing.
+        programs: GM program per voice, highest voice first; the lowest voices share the last.
+    """
+
+    sampling: SampleConfig = field(default_factory=SampleConfig)
+    bars: float = 8
+    seconds: float | None = None
+    bpm: float = 100.0
+    primer: np.ndarray | None = None
+    controls: Controls = field(default_factory=Controls)
+    post: PostProcessing = field(default_factory=PostProcessing)
+    programs: tuple[int, ...] = DEFAULT_PROGRAMS
+
+    def __post_init__(self) -> None:
+        checks = [
+            (20 <= self.bpm <= 300, f"tempo must be between 20 and 300 BPM, got {self.bpm}"),
+            (
+                self.seconds is not None or 0 < self.bars <= MAX_BARS,
+                f"bars must be in (0, {MAX_BARS}], got {self.bars}",
+            ),
+            (self.seconds is None or 0 < self.seconds <= 600, f"seconds must be in (0, 600], got {self.seconds}"),
+            (len(self.programs) >= 1, "give at least one instrument"),
+            (all(0 <= p <= 127 for p in self.programs), "instruments must be GM programs 0-127"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise GenerationError(message)
+
+    def target_steps(self, steps_per_quarter: int) -> int:
+        """Length of the new music in grid steps."""
+        quarters = self.seconds * self.bpm / 60 if self.seconds is not None else self.bars * BEATS_PER_BAR
+        return max(int(round(quarters * steps_per_quarter)), 1)
+
+
+@dataclass
+class Composition:
+    """One finished variation.
+
+    Attributes:
+        notes: int32 shape=(n, 6), post-processed, with programs set per voice.
+        midi: The Standard MIDI File.
+        metrics: :func:`core.evaluation.metrics.piece_metrics` of ``notes``.
+        primer_steps: Grid steps at the start that came from the primer.
+        steps_per_quarter: The grid.
+        bpm: Tempo.
+        score: Beam search's length-normalized log-likelihood, else None.
+        tokens: The raw sequence the model wrote, prefix included.
+    """
+
+    notes: np.ndarray
+    midi: bytes
+    metrics: dict[str, float]
+    primer_steps: int
+    steps_per_quarter: int
+    bpm: float
+    score: float | None
+    tokens: np.ndarray
+
+    @property
+    def duration_seconds(self) -> float:
+        last = int(self.notes[:, END].max()) if len(self.notes) else 0
+        return last / self.steps_per_quarter * 60 / self.bpm
+
+
+@dataclass
+class CompositionResult:
+    """The variations of one request, and what the user should know about how they were made."""
+
+    compositions: list[Composition]
+    warnings: list[str]
+
+
+def neutral_start(codec: Representation) -> np.ndarray:
+    """A start for a model with neither controls nor primer: a rest (melody), a loudness (events), silence (frames)."""
+    if codec.kind == "frames":
+        return np.zeros((1, codec.size), np.float32)
+    if codec.name == "melody":
+        return np.array([MELODY_REST], np.int32)
+    return np.array([codec.velocity_offset + int(velocity_to_bin(DEFAULT_VELOCITY, codec.velocity_bins))], np.int32)
+
+
+class Composer:
+    """A loaded checkpoint with its compiled sampler: build once (the page caches it), compose many times."""
+
+    def __init__(self, checkpoint: LoadedCheckpoint):
+        self.checkpoint = checkpoint
+        self.info = checkpoint.info
+        self.codec = self.info.codec
+        self.conditioning = self.info.conditioning
+        tokens = self.codec.kind == "tokens"
+        banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
+        self.sampler = Sampler(checkpoint.decoder, self.codec.token_steps() if tokens else None, banned)
+
+    @classmethod
+    def load(cls, path) -> Composer:
+        """Load a checkpoint folder (raises CheckpointError when it is damaged or mismatched)."""
+        return cls(load_checkpoint(path))
+
+    @property
+    def steps_per_quarter(self) -> int:
+        return self.info.data_config.steps_per_quarter
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The longest sequence the model can write (transformers with learned positions), or None."""
+        return self.checkpoint.decoder.max_length
+
+    def controls_prefix(self, controls: Controls) -> np.ndarray:
+        if self.conditioning is None:
+            return np.zeros(0, np.int32)
+        return self.conditioning.prefix(
+            controls.style or self.conditioning.styles[0], controls.mode or MODES[0], controls.density or DENSITIES[1]
+        )
+
+    def compose(self, request: CompositionRequest) -> CompositionResult:
+        """Compose ``request.sampling.variations`` pieces.
+
+        Raises:
+            GenerationError: A length beyond the model's limit, a primer that leaves
+                no room, controls the model does not know, a strategy the
+                representation cannot use.
+        """
+        warnings: list[str] = []
+        primer = request.primer if request.primer is not None else np.zeros((0, 6), np.int32)
+        primer, moved = fit_pitch_range(primer, *self.codec.pitch_range)
+        warnings += moved
+        primer_steps = int(primer[:, END].max()) if len(primer) else 0
+        controls = self.controls_prefix(request.controls)
+        music = self.codec.encode(primer) if len(primer) else np.zeros((0,), np.int32)
+        if len(music) == 0 and len(controls) == 0:
+            music = neutral_start(self.codec)
+        prefix = np.concatenate([controls, music]) if self.codec.kind == "tokens" else music
+        target_steps = request.target_steps(self.steps_per_quarter)
+        max_tokens = self._token_budget(len(prefix), target_steps)
+        decoded = self.sampler.run(prefix, request.sampling, target_steps, max_tokens)
+        compositions = []
+        for index, sequence in enumerate(decoded.sequences):
+            body = sequence[len(controls) :]
+            notes = self.codec.decode(body)
+            covered = int(notes[:, END].max()) if len(notes) else 0
+            if len(sequence) >= max_tokens and covered < primer_steps + target_steps:
+                warnings.append(
+                    f"variation {index + 1} reached the token limit after {covered / self.steps_per_quarter / BEATS_PER_BAR:.1f} bars"
+                )
+            compositions.append(
+                self._finish(notes, request, primer_steps, sequence, decoded.scores[index] if decoded.scores else None)
+            )
+        return CompositionResult(compositions, warnings)
+
+    def _token_budget(self, prefix_length: int, target_steps: int) -> int:
+        rate = tokens_per_step(self.info) if self.codec.kind == "tokens" else 1.0
+        expected = prefix_length + math.ceil(target_steps * rate)
+        limit = self.max_tokens
+        if limit is not None and expected > limit:
+            room = max(limit - prefix_length, 0) / rate / self.steps_per_quarter / BEATS_PER_BAR
+            raise GenerationError(
+                f"this model can write at most {limit} tokens; the request needs about {expected}. "
+                f"Ask for at most {room:.1f} bars (or a shorter primer)"
+            )
+        budget = prefix_length + math.ceil(target_steps * rate * TOKEN_BUDGET_FACTOR) + 16
+        return min(budget, limit) if limit is not None else budget
+
+    def _finish(self, notes, request, primer_steps, sequence, score) -> Composition:
+        steps_per_bar = BEATS_PER_BAR * self.steps_per_quarter
+        notes = request.post.apply(notes, steps_per_bar)
+        voices = assign_voices(notes, len(request.programs))
+        notes = set_programs(notes, voices, request.programs)
+        return Composition(
+            notes=notes,
+            midi=midi_to_bytes(notes_to_midi(notes, self.steps_per_quarter, tempo_bpm=request.bpm)),
+            metrics=piece_metrics(notes, self.steps_per_quarter, BEATS_PER_BAR),
+            primer_steps=primer_steps,
+            steps_per_quarter=self.steps_per_quarter,
+            bpm=request.bpm,
+            score=score,
+            tokens=np.asarray(sequence),
+        )
+
+
+def request_parameters(request: CompositionRequest) -> dict:
+    """The settings of a request as JSON-able data, for the library (the primer by its size only)."""
+    primer_notes = 0 if request.primer is None else len(request.primer)
+    return {
+        "sampling": to_dict(request.sampling),
+        "bars": request.bars,
+        "seconds": request.seconds,
+        "bpm": request.bpm,
+        "primer_notes": primer_notes,
+        "controls": to_dict(request.controls),
+        "post": to_dict(request.post),
+        "programs": list(request.programs),
+    }
+
+
+def save_composition(
+    composer: Composer, request: CompositionRequest, composition: Composition, variation: int, title: str
+):
+    """Render a composition's audio (compressed when FluidSynth can, else WAV) and save both to the library.
+
+    Returns:
+        The new :class:`core.store.db.PieceRecord`.
+    """
+    from core.audio import render_compressed, render_wav
+    from core.store import library
+
+    compressed = render_compressed(composition.midi)
+    audio, suffix = compressed if compressed else (render_wav(composition.midi).wav, ".wav")
+    info = composer.info
+    return library.save_piece(
+        title=title,
+        checkpoint=str(info.path),
+        model=info.model,
+        dataset=info.dataset,
+        representation=info.representation,
+        parameters=request_parameters(request),
+        seed=request.sampling.seed,
+        variation=variation,
+        midi=composition.midi,
+        audio=audio,
+        audio_suffix=suffix,
+        metrics=composition.metrics,
+        duration_seconds=composition.duration_seconds,
+    )
