@@ -8,6 +8,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/dataset.py", title="Dataset", icon="📚", url_path="dataset"),
     st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/generate.py", title="Generate", icon="🎹", url_path="generate"),
 ]
 
 st.navigation(PAGES).run()

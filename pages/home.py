@@ -26,6 +26,14 @@ st.markdown(
     "augmentation, curriculum learning) and press Start. Each run trains in its own process on the GPU when "
     "there is one; watch its loss curves live, stop it, resume it, and compare runs."
 )
+st.page_link("pages/generate.py", label="**Generate**", icon="🎹")
+st.markdown(
+    "Pick a trained model (one trained on the Bach chorales comes with NeuroTune), choose greedy decoding, "
+    "sampling with temperature, top-k and top-p, or beam search, start from nothing, a dataset excerpt, "
+    "your own MIDI file or a few typed notes, steer style, mood and note density, set length, tempo and an "
+    "instrument per voice, and press Compose. Each variation comes with a piano roll, audio, MIDI/WAV/OGG "
+    "downloads and its metrics, and is saved to the library for listening tests."
+)
 
 settings = get_settings()
 with st.expander("Where NeuroTune keeps things"):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from pretty_midi import note_number_to_name
+from pretty_midi import note_number_to_name, program_to_instrument_name
 
 from core.data.piece import END, PITCH, PROGRAM, START, VELOCITY
 from core.data.preprocess import PITCH_CLASS_NAMES
@@ -14,11 +14,14 @@ from core.data.preprocess import PITCH_CLASS_NAMES
 _COMPACT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300}
 
 
-def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "Piano roll") -> go.Figure:
+def piano_roll_figure(
+    notes: np.ndarray, steps_per_quarter: int, title: str = "Piano roll", primer_steps: int = 0
+) -> go.Figure:
     """Notes as horizontal bars (time in quarter notes against pitch), one colour per voice/program.
 
     Args:
         notes: shape=(n, 6) quantized notes.
+        primer_steps: Steps at the start that a composition continued from; marked with a line.
     """
     figure = go.Figure()
     voices = np.unique(notes[:, PROGRAM]) if len(notes) else []
@@ -31,7 +34,7 @@ def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "P
             base=starts,
             y=rows[:, PITCH],
             orientation="h",
-            name=f"program {voice}",
+            name=program_to_instrument_name(int(voice)),
             width=0.9,
             opacity=0.85,
             customdata=np.stack([[note_number_to_name(p) for p in rows[:, PITCH]], rows[:, VELOCITY]], axis=1),
@@ -45,6 +48,8 @@ def piano_roll_figure(notes: np.ndarray, steps_per_quarter: int, title: str = "P
         showlegend=len(voices) > 1,
         **{**_COMPACT, "height": 360},
     )
+    if primer_steps:
+        figure.add_vline(x=primer_steps / steps_per_quarter, line_dash="dash", annotation_text="primer ends")
     if len(notes):
         low, high = int(notes[:, PITCH].min()), int(notes[:, PITCH].max())
         ticks = [p for p in range(low - low % 12, high + 1, 12) if p >= low - 12]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.audio import render_wav
+from core.audio import MIME_TYPES, render_compressed, render_wav
 
 
 @st.cache_data(show_spinner="Rendering audio...", max_entries=64)
@@ -13,12 +13,26 @@ def _render(midi_bytes: bytes):
     return rendering.wav, rendering.notice
 
 
-def audio_player(midi_bytes: bytes, file_stem: str, key: str) -> None:
-    """An audio player for a MIDI file (FluidSynth, or a fallback with a notice) and download buttons."""
+@st.cache_data(show_spinner="Compressing audio...", max_entries=64)
+def _render_compressed(midi_bytes: bytes):
+    return render_compressed(midi_bytes)
+
+
+def audio_player(midi_bytes: bytes, file_stem: str, key: str, compressed: bool = False) -> None:
+    """An audio player for a MIDI file (FluidSynth, or a fallback with a notice) and download buttons.
+
+    Args:
+        compressed: Also offer the audio in FluidSynth's compressed format (Ogg Vorbis or FLAC) when it has one.
+    """
     wav, notice = _render(midi_bytes)
     if notice:
         st.info(notice)
     st.audio(wav, format="audio/wav")
-    left, right = st.columns(2)
-    left.download_button("Download MIDI", midi_bytes, f"{file_stem}.mid", "audio/midi", key=f"{key}-mid")
-    right.download_button("Download WAV", wav, f"{file_stem}.wav", "audio/wav", key=f"{key}-wav")
+    small = _render_compressed(midi_bytes) if compressed else None
+    columns = st.columns(3 if small else 2)
+    columns[0].download_button("Download MIDI", midi_bytes, f"{file_stem}.mid", "audio/midi", key=f"{key}-mid")
+    columns[1].download_button("Download WAV", wav, f"{file_stem}.wav", "audio/wav", key=f"{key}-wav")
+    if small:
+        data, suffix = small
+        label = f"Download {suffix.lstrip('.').upper()}"
+        columns[2].download_button(label, data, f"{file_stem}{suffix}", MIME_TYPES[suffix], key=f"{key}-small")

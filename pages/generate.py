@@ -1,0 +1,191 @@
+"""Generate page: pick a checkpoint, turn a few knobs, press Compose, listen (logic in core.generation)."""
+
+import pandas as pd
+import pretty_midi
+import streamlit as st
+
+from core.data.conditioning import DENSITIES, MODES, MOODS
+from core.data.datasets import list_datasets, load_dataset
+from core.data.preprocess import PITCH_CLASS_NAMES
+from core.errors import NeuroTuneError
+from core.evaluation.metrics import METRIC_LABELS
+from core.generation.checkpoints import list_checkpoints
+from core.generation.compose import BEATS_PER_BAR, Composer, CompositionRequest, Controls, save_composition
+from core.generation.postprocess import SCALES, PostProcessing
+from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
+from core.generation.sampling import SampleConfig
+from ui.charts import piano_roll_figure
+from ui.widgets import audio_player
+
+INSTRUMENTS = [pretty_midi.program_to_instrument_name(program) for program in range(128)]
+STRATEGY_LABELS = {"sample": "Sample (temperature, top-k, top-p)", "greedy": "Greedy", "beam": "Beam search"}
+PRIMERS = ("None", "Dataset excerpt", "Upload MIDI", "Type notes")
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def load_composer(path: str, modified: float) -> Composer:
+    """One loaded model per checkpoint file version: ``modified`` makes a retrained checkpoint reload."""
+    return Composer.load(path)
+
+
+st.title("🎹 Generate")
+checkpoints = list_checkpoints()
+if not checkpoints:
+    st.info("No trained model yet: train one on the Train page (or run `make run`, which ships one).")
+    st.stop()
+info = st.selectbox("Model", checkpoints, format_func=lambda c: c.label)
+a, b, c, d, e = st.columns(5)
+a.metric("Architecture", info.model)
+b.metric("Dataset", info.dataset)
+c.metric("Representation", info.representation)
+d.metric("Validation loss", f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
+e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (", shipped" if info.shipped else ""))
+try:
+    composer = load_composer(str(info.path), (info.path / "model.keras").stat().st_mtime)
+except NeuroTuneError as error:
+    st.error(str(error))
+    st.stop()
+
+sampling_col, shape_col = st.columns(2)
+with sampling_col:
+    st.subheader("Sampling")
+    strategy = st.radio("Strategy", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, horizontal=True)
+    left, right = st.columns(2)
+    temperature = left.slider("Temperature", 0.1, 2.0, 1.0, 0.05, disabled=strategy != "sample")
+    top_p = right.slider("Top-p (nucleus)", 0.05, 1.0, 0.95, 0.05, disabled=strategy != "sample")
+    top_k = left.number_input("Top-k (0: off)", 0, 1000, 0, disabled=strategy != "sample")
+    beam_width = right.number_input("Beam width", 1, 16, 4, disabled=strategy != "beam")
+    length_penalty = left.slider("Length normalization", 0.0, 2.0, 1.0, 0.1, disabled=strategy != "beam")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same piece")
+    variations = left.number_input("Variations", 1, 8, 2 if strategy != "greedy" else 1)
+with shape_col:
+    st.subheader("Length and sound")
+    left, right = st.columns(2)
+    unit = left.radio("Length in", ["bars", "seconds"], horizontal=True)
+    amount = right.number_input(
+        f"Length ({unit})", 1.0, 256.0 if unit == "bars" else 600.0, 8.0 if unit == "bars" else 20.0
+    )
+    bpm = left.number_input("Tempo (BPM)", 20, 300, 90)
+    voices = right.number_input("Voices", 1, 8, 4 if info.representation != "melody" else 1)
+    programs = [
+        st.selectbox(
+            f"Voice {v + 1} instrument", range(128), index=0, format_func=INSTRUMENTS.__getitem__, key=f"voice-{v}"
+        )
+        for v in range(int(voices))
+    ]
+
+primer_col, steer_col = st.columns(2)
+with primer_col:
+    st.subheader("Primer")
+    primer_kind = st.radio("Continue from", PRIMERS, horizontal=True)
+    primer_bars = st.number_input(
+        "Primer length (bars)", 0.5, 16.0, 2.0, 0.5, disabled=primer_kind in ("None", "Type notes")
+    )
+    primer_source = None
+    if primer_kind == "Dataset excerpt":
+        datasets = [r.name for r in list_datasets()]
+        if datasets:
+            dataset = load_dataset(st.selectbox("Dataset", datasets))
+            names = [meta["name"] for meta in dataset.piece_meta]
+            primer_source = (dataset, st.selectbox("Piece", range(len(names)), format_func=names.__getitem__))
+        else:
+            st.info("No dataset yet: build one on the Dataset page.")
+    elif primer_kind == "Upload MIDI":
+        primer_source = st.file_uploader("Primer MIDI", type=["mid", "midi"])
+    elif primer_kind == "Type notes":
+        primer_source = st.text_input(
+            "Notes", "C4 E4 G4 C5", help=f"Octave numbers, R for a rest, + for chords, :beats, e.g. {NOTE_TEXT_EXAMPLE}"
+        )
+with steer_col:
+    st.subheader("Steering and post-processing")
+    conditioning = composer.conditioning
+    if conditioning is not None:
+        left, middle, right = st.columns(3)
+        style = left.selectbox("Style", conditioning.styles)
+        mode = middle.selectbox("Mood", MODES, format_func=lambda m: f"{MOODS[m]} ({m})")
+        density = right.selectbox("Note density", DENSITIES, index=1)
+    else:
+        style = mode = density = None
+        st.caption("This model was trained without style, mood and density controls.")
+    left, right = st.columns(2)
+    snap = left.checkbox("Snap to a scale")
+    tonic = left.selectbox("Key", PITCH_CLASS_NAMES, disabled=not snap)
+    scale = right.selectbox("Scale", list(SCALES), disabled=not snap)
+    remove_duplicates = right.checkbox("Remove overlapping duplicates", value=True)
+    max_polyphony = left.number_input("Max notes at once (0: no limit)", 0, 16, 0)
+    phrase_rests = right.checkbox("Rest at phrase ends (every 4 bars)")
+
+
+def primer_notes():
+    """The primer on the model's grid, or None (errors surface as NeuroTuneError)."""
+    steps_per_quarter = composer.steps_per_quarter
+    if primer_kind == "Dataset excerpt" and primer_source:
+        dataset, index = primer_source
+        piece = dataset.piece(index)
+        notes = rescale_grid(piece.notes, piece.steps_per_quarter, steps_per_quarter)
+        return first_bars(notes, primer_bars, BEATS_PER_BAR * steps_per_quarter)
+    if primer_kind == "Upload MIDI" and primer_source is not None:
+        return primer_from_midi(primer_source.getvalue(), info.data_config, primer_bars)
+    if primer_kind == "Type notes":
+        return parse_note_text(primer_source or "", steps_per_quarter)
+    return None
+
+
+if st.button("Compose", type="primary"):
+    try:
+        request = CompositionRequest(
+            sampling=SampleConfig(
+                strategy, temperature, int(top_k), top_p, int(beam_width), length_penalty, int(seed), int(variations)
+            ),
+            bars=amount if unit == "bars" else 8,
+            seconds=amount if unit == "seconds" else None,
+            bpm=float(bpm),
+            primer=primer_notes(),
+            controls=Controls(style, mode, density),
+            post=PostProcessing(
+                scale=f"{tonic} {scale}" if snap else None,
+                remove_duplicates=remove_duplicates,
+                max_polyphony=int(max_polyphony),
+                phrase_rests=phrase_rests,
+            ),
+            programs=tuple(programs),
+        )
+        with st.spinner("Composing..."):
+            result = composer.compose(request)
+        progress = st.progress(0.0, text="Saving to the library...")
+        saved = []
+        for number, composition in enumerate(result.compositions, start=1):
+            saved.append(save_composition(composer, request, composition, number, f"{info.name} #{seed}.{number}").id)
+            progress.progress(number / len(result.compositions), text=f"Saved {number} of {len(result.compositions)}")
+        progress.empty()
+        st.session_state["composed"] = (info.name, result, saved)
+    except NeuroTuneError as error:
+        st.error(str(error))
+
+if "composed" in st.session_state:
+    name, result, saved = st.session_state["composed"]
+    for warning in result.warnings:
+        st.warning(warning)
+    st.caption(f"Saved to the library as {', '.join(saved)}.")
+    for number, composition in enumerate(result.compositions, start=1):
+        with st.container(border=True):
+            title = f"Variation {number}" + (
+                f" (beam score {composition.score:.3f})" if composition.score is not None else ""
+            )
+            st.subheader(title)
+            figure = piano_roll_figure(
+                composition.notes, composition.steps_per_quarter, title, composition.primer_steps
+            )
+            st.plotly_chart(figure, key=f"roll-{number}")
+            player, table = st.columns([3, 2])
+            with player:
+                audio_player(composition.midi, f"{name}-{number}", key=f"audio-{number}", compressed=True)
+            table.dataframe(
+                pd.DataFrame(
+                    {
+                        "metric": [METRIC_LABELS[k] for k in composition.metrics],
+                        "value": list(composition.metrics.values()),
+                    }
+                ),
+                hide_index=True,
+            )
