@@ -1,4 +1,4 @@
-"""``python -m core runs list|show|stop|resume|delete`` (and ``work``, the background worker)."""
+"""``python -m core runs list|show|stop|resume|delete|export`` (and ``work``, the background worker)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def add_parser(commands, name: str) -> None:
         sub = actions.add_parser(action, help=text)
         sub.add_argument("run_id")
         sub.set_defaults(handler=handler)
+    export = actions.add_parser("export", help="copy a run's best model into a standalone checkpoint folder")
+    export.add_argument("run_id")
+    export.add_argument("--to", required=True, help="new folder, e.g. checkpoints/bach-lstm")
+    export.set_defaults(handler=_export)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -84,6 +88,21 @@ def _delete(args: argparse.Namespace) -> int:
 
     jobs.delete_run(args.run_id)
     print(f"deleted run {args.run_id}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.training import jobs
+    from core.training.checkpoints import export_checkpoint
+
+    run = jobs.run_store.get_run(args.run_id)
+    extra = {}
+    if "tokens_per_step" not in run.config and run.config.get("representation") in ("melody", "events"):
+        extra["tokens_per_step"] = jobs.tokens_per_step(jobs.dataset_of(run), run.representation)
+    folder = export_checkpoint(Path(run.checkpoint_dir), Path(args.to), extra)
+    print(f"exported run {run.id} to {folder}")
     return 0
 
 

@@ -39,7 +39,7 @@ class CheckpointInfo:
         val_loss: Best validation loss, or None before the first validation.
         epochs: Epochs trained.
         created: When the model file was last written.
-        shipped: True for the checkpoints that come with the project.
+        shipped: True for the checkpoints that come with the project (``python -m core runs export``).
         config: The run's config.json.
     """
 
@@ -112,7 +112,7 @@ def checkpoint_info(path: Path | str) -> CheckpointInfo:
         val_loss=min(losses) if losses else None,
         epochs=max((int(row.get("epoch", 0)) for row in history), default=0),
         created=datetime.fromtimestamp(model_file.stat().st_mtime),
-        shipped=path.resolve().parent == SHIPPED_CHECKPOINTS.resolve(),
+        shipped=bool(config.get("shipped")),
         config=config,
     )
 

@@ -1,0 +1,324 @@
+"""Generation: step decoders against full forward passes, sampling rules, beam search, composing, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.config import DataConfig, TrainConfig
+from core.data import datasets
+from core.data.conditioning import PREFIX_LENGTH, Conditioning
+from core.data.uploads import SourceFile
+from core.errors import CheckpointError, GenerationError
+from core.generation.checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
+from core.generation.compose import Composer, CompositionRequest, Controls
+from core.generation.decoding import StepDecoder, step_decoder
+from core.generation.postprocess import PostProcessing
+from core.generation.primer import parse_note_text
+from core.generation.sampling import BANNED_LOGIT, Sampler, SampleConfig, filter_logits
+from core.models import InputSpec, build_model, make_config
+from core.training import jobs
+from core.training.checkpoints import export_checkpoint
+from tests.conftest import scale_piece
+
+TINY = {
+    "rnn": {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.0},
+    "lstm": {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.0},
+    "lstm_attention": {"embedding_dim": 8, "units": 16, "layers": 1, "dropout": 0.0, "attention_window": 5},
+    "transformer": {"d_model": 16, "heads": 2, "layers": 2, "ff_dim": 32, "dropout": 0.0, "max_length": 32},
+}
+VARIANTS = [
+    ("rnn", {}),
+    ("lstm", {}),
+    ("lstm_attention", {}),
+    ("lstm_attention", {"attention": "dot", "attention_window": 0}),
+    ("transformer", {}),
+    ("transformer", {"positions": "relative", "max_length": 8}),
+]
+
+
+def _model(name: str, kind: str = "tokens", size: int = 12, **overrides):
+    return build_model(name, make_config(name, {**TINY[name], **overrides}), InputSpec(kind, size, 24))
+
+
+@pytest.mark.parametrize("kind", ["tokens", "frames"])
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
+def test_incremental_steps_give_the_full_forward_logits(name, overrides, kind):
+    model = _model(name, kind, **overrides)
+    random = np.random.default_rng(0)
+    length = 20  # beyond the attention window and the relative distances
+    if kind == "tokens":
+        inputs = random.integers(0, 12, (3, length)).astype("int32")
+    else:
+        inputs = (random.random((3, length, 12)) > 0.7).astype("float32")
+    full = model(inputs).numpy()
+    decoder = step_decoder(model)
+    state = decoder.initial_state(3, length)
+    steps = []
+    for position in range(length):
+        logits, state = decoder.step(tf.constant(inputs[:, position]), state, tf.constant(position))
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(steps, axis=1), full, rtol=1e-4, atol=1e-5)
+
+
+def test_an_unknown_architecture_has_no_decoder():
+    import keras
+
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(4, 2)], name="mystery")
+    with pytest.raises(CheckpointError, match="cannot compose with a 'mystery' model"):
+        step_decoder(model)
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    model = _model("lstm", size=20)
+    return Sampler(step_decoder(model), token_steps=np.ones(20, np.int32), banned=np.array([18, 19]))
+
+
+def _run(sampler, **config):
+    return sampler.run(np.array([3]), SampleConfig(**config), target_steps=30, max_tokens=40).sequences
+
+
+def test_top_k_of_one_is_greedy(sampler):
+    greedy = _run(sampler, strategy="greedy")[0]
+    assert np.array_equal(_run(sampler, top_k=1, seed=5)[0], greedy)
+    assert len(greedy) == 31  # the start token and 30 one-step tokens
+
+
+def test_the_same_seed_gives_the_same_piece(sampler):
+    first = _run(sampler, seed=11, temperature=1.5, variations=3)
+    again = _run(sampler, seed=11, temperature=1.5, variations=3)
+    other = _run(sampler, seed=12, temperature=1.5, variations=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert not np.array_equal(first[0], first[1])  # variations differ from each other
+
+
+def test_banned_tokens_are_never_sampled(sampler):
+    sequences = _run(sampler, seed=1, temperature=2.0, variations=8)
+    assert not np.isin(np.concatenate(sequences), [18, 19]).any()
+
+
+def test_top_p_keeps_the_smallest_set_reaching_the_mass():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05], [0.05, 0.15, 0.3, 0.5]], np.float32))
+    kept = filter_logits(tf.constant(logits), 1.0, 0, 0.75).numpy() > BANNED_LOGIT / 2
+    assert kept.tolist() == [[True, True, False, False], [False, False, True, True]]
+    kept = filter_logits(tf.constant(logits), 1.0, 0, 0.8).numpy() > BANNED_LOGIT / 2
+    assert kept.sum(axis=1).tolist() == [2, 2]  # 0.5 + 0.3 reaches 0.8
+    kept = filter_logits(tf.constant(logits), 1.0, 0, 0.81).numpy() > BANNED_LOGIT / 2
+    assert kept.sum(axis=1).tolist() == [3, 3]
+    kept = filter_logits(tf.constant(logits), 1.0, 0, 0.1).numpy() > BANNED_LOGIT / 2
+    assert kept.sum(axis=1).tolist() == [1, 1]  # the most likely token always stays
+
+
+def test_sampled_tokens_stay_inside_the_nucleus(sampler):
+    """Every sampled token is among the top-p set of the distribution it was drawn from."""
+    model = sampler.decoder
+    sequence = _run(sampler, seed=3, top_p=0.5, variations=1)[0]
+    state = model.initial_state(1, len(sequence))
+    for position in range(len(sequence) - 1):
+        logits, state = model.step(tf.constant(sequence[position : position + 1]), state, tf.constant(position))
+        kept = filter_logits(logits + sampler.banned_bias, 1.0, 0, 0.5).numpy()[0] > BANNED_LOGIT / 2
+        assert kept[sequence[position + 1]]
+
+
+def test_beam_search_of_width_one_is_greedy(sampler):
+    greedy = _run(sampler, strategy="greedy")[0]
+    assert np.array_equal(_run(sampler, strategy="beam", beam_width=1)[0], greedy)
+
+
+class BigramDecoder(StepDecoder):
+    """A crafted model: the next-token distribution depends only on the current token.
+
+    From token 0, greedy takes 1 (p=0.6) and then faces ten equally likely tokens
+    (p=0.1 each); the path through 2 (p=0.4) continues with 3 at p=0.99. Greedy's
+    two-token likelihood is 0.06, beam search's 0.396.
+    """
+
+    kind = "tokens"
+    size = 14
+
+    def __init__(self):
+        table = np.full((14, 14), 1e-6)
+        table[0, 1], table[0, 2] = 0.6, 0.4
+        table[1, 4:14] = 0.1
+        table[2, 3] = 0.99
+        table[3:, 3] = 1.0
+        self.log_table = tf.constant(np.log(table / table.sum(axis=1, keepdims=True)), tf.float32)
+
+    def initial_state(self, batch, capacity):
+        return (tf.zeros((batch,)),)
+
+    def state_batch_axes(self):
+        return (0,)
+
+    def step(self, inputs, state, position):
+        return tf.gather(self.log_table, inputs), state
+
+
+def test_beam_search_finds_a_likelier_sequence_than_greedy():
+    sampler = Sampler(BigramDecoder(), token_steps=np.ones(14, np.int32))
+    greedy = sampler.run(np.array([0]), SampleConfig(strategy="greedy"), 2, 10).sequences[0]
+    beam = sampler.run(np.array([0]), SampleConfig(strategy="beam", beam_width=3), 2, 10)
+    assert greedy[1] == 1 and beam.sequences[0].tolist() == [0, 2, 3]
+    table = BigramDecoder().log_table.numpy()
+
+    def likelihood(sequence):
+        return sum(table[a, b] for a, b in zip(sequence[:-1], sequence[1:]))
+
+    assert likelihood(beam.sequences[0]) > likelihood(greedy)
+    assert beam.scores[0] == pytest.approx(likelihood(beam.sequences[0]) / 2, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"temperature": 0}, "temperature must be above 0"),
+        ({"temperature": -1}, "temperature must be above 0"),
+        ({"top_p": 0}, r"top-p must be in \(0, 1\]"),
+        ({"top_p": 1.2}, r"top-p must be in \(0, 1\]"),
+        ({"beam_width": 0}, "beam width must be at least 1"),
+        ({"top_k": -1}, "top-k must be 0"),
+        ({"strategy": "beam", "beam_width": 2, "variations": 3}, "beam width of at least 3"),
+        ({"strategy": "magic"}, "strategy must be one of"),
+    ],
+)
+def test_bad_sampling_parameters_are_refused(config, message):
+    with pytest.raises(GenerationError, match=message):
+        SampleConfig(**config)
+
+
+# === Composing with trained checkpoints ===
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two tiny trained runs on a scale dataset: a conditioned melody LSTM and a piano-roll transformer."""
+    home = tmp_path_factory.mktemp("generation-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEUROTUNE_HOME", str(home))
+        patch.setenv("NEUROTUNE_CHECKPOINTS", str(home / "checkpoints"))
+        files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
+        datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
+        train = TrainConfig(epochs=1, batch_size=8, seq_len=16, warmup_steps=1)
+        melody = jobs.create_run("lstm", "tiny", "melody", TINY["lstm"], train)
+        roll = jobs.create_run("transformer", "tiny", "pianoroll", TINY["transformer"], train)
+        for run in (melody, roll):
+            assert jobs.work(run.id) == "finished"
+    return {"melody": melody.checkpoint_dir, "pianoroll": roll.checkpoint_dir}
+
+
+@pytest.fixture(scope="module")
+def melody_composer(trained):
+    return Composer.load(trained["melody"])
+
+
+def test_a_conditioned_run_records_its_controls(trained):
+    info = checkpoint_info(trained["melody"])
+    conditioning = info.conditioning
+    assert isinstance(conditioning, Conditioning) and conditioning.base_size == 90
+    assert conditioning.styles == ("tiny",)  # uploads take the dataset name as their style
+    assert info.config["tokens_per_step"] == 1.0
+    vocab = json.loads((info.path / "vocab.json").read_text())
+    assert vocab["size"] == 90 + conditioning.size and vocab["tokens"][-1] == "DENSITY_dense"
+
+
+def test_compose_gives_pieces_of_the_asked_length_with_metrics(melody_composer):
+    request = CompositionRequest(sampling=SampleConfig(seed=2, variations=2), bars=2, bpm=120, programs=(40,))
+    result = melody_composer.compose(request)
+    assert len(result.compositions) == 2 and result.warnings == []
+    for composition in result.compositions:
+        # The controls are stripped; the piece is the neutral start plus 2 bars of 4 steps per quarter.
+        assert len(composition.tokens) == PREFIX_LENGTH + 32
+        assert composition.midi.startswith(b"MThd")
+        assert set(composition.notes[:, 4].tolist()) <= {40}
+        assert {"pitch_range", "scale_consistency", "repetition_rate"} <= set(composition.metrics)
+    again = melody_composer.compose(request)
+    assert np.array_equal(again.compositions[0].tokens, result.compositions[0].tokens)
+
+
+def test_controls_and_a_typed_primer_start_the_sequence(melody_composer):
+    primer = parse_note_text("C4 E4 G4", melody_composer.steps_per_quarter)
+    request = CompositionRequest(
+        sampling=SampleConfig(strategy="beam", beam_width=3, variations=2),
+        bars=1,
+        primer=primer,
+        controls=Controls(mode="minor", density="dense"),
+        post=PostProcessing(scale="C major"),
+    )
+    result = melody_composer.compose(request)
+    conditioning = melody_composer.conditioning
+    expected_prefix = conditioning.prefix("tiny", "minor", "dense")
+    for composition in result.compositions:
+        assert composition.tokens[:PREFIX_LENGTH].tolist() == expected_prefix.tolist()
+        assert composition.primer_steps == 12 and composition.score is not None
+        assert composition.notes[0, 2] == 60
+        assert set((composition.notes[:, 2] % 12).tolist()) <= {0, 2, 4, 5, 7, 9, 11}
+    assert result.compositions[0].score >= result.compositions[1].score
+
+
+def test_primer_notes_outside_the_vocabulary_are_moved_with_a_warning(melody_composer):
+    primer = parse_note_text("A0 C8", melody_composer.steps_per_quarter)
+    primer[0, 2] = 9  # below A0: the melody vocabulary starts at 21
+    result = melody_composer.compose(CompositionRequest(bars=1, primer=primer))
+    assert any("moved by octaves" in warning for warning in result.warnings)
+    assert result.compositions[0].notes[0, 2] == 21
+
+
+@pytest.mark.parametrize(
+    ("request_options", "message"),
+    [
+        ({"controls": Controls(style="jazz")}, "unknown style 'jazz'; this model knows tiny"),
+        ({"controls": Controls(density="frantic")}, "unknown density"),
+        ({"bpm": 5}, "tempo must be between"),
+        ({"bars": 0}, "bars must be in"),
+        ({"programs": (200,)}, "GM programs"),
+    ],
+)
+def test_bad_requests_are_refused(melody_composer, request_options, message):
+    with pytest.raises(GenerationError, match=message):
+        melody_composer.compose(CompositionRequest(**request_options))
+
+
+def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):
+    composer = Composer.load(trained["pianoroll"])
+    assert composer.max_tokens == 32
+    result = composer.compose(CompositionRequest(sampling=SampleConfig(temperature=0.8), bars=1))
+    assert len(result.compositions[0].tokens) == 17  # a silent start frame and 16 sampled frames
+    with pytest.raises(GenerationError, match="at most 32 tokens"):
+        composer.compose(CompositionRequest(bars=4))
+    with pytest.raises(GenerationError, match="beam search needs a token model"):
+        composer.compose(CompositionRequest(sampling=SampleConfig(strategy="beam"), bars=1))
+
+
+def test_broken_and_mismatched_checkpoints_are_reported(trained, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(trained["melody"], broken)
+    (broken / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="not a Keras model file"):
+        load_checkpoint(broken)
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(trained["melody"], mismatched)
+    shutil.copy(trained["pianoroll"] + "/model.keras", mismatched / "model.keras")
+    with pytest.raises(CheckpointError, match="does not match its config"):
+        load_checkpoint(mismatched)
+    (mismatched / "config.json").write_text("{")
+    with pytest.raises(CheckpointError, match="config.json .* is damaged"):
+        load_checkpoint(mismatched)
+    with pytest.raises(CheckpointError, match="has no model.keras"):
+        load_checkpoint(tmp_path)
+
+
+def test_exported_checkpoints_are_listed_as_shipped(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROTUNE_CHECKPOINTS", str(tmp_path))
+    exported = export_checkpoint(Path(trained["melody"]), tmp_path / "shipped-melody")
+    assert not (exported / "last.keras").exists()
+    listed = {info.name: info for info in list_checkpoints()}
+    assert listed["shipped-melody"].shipped and listed["shipped-melody"].model == "lstm"
+    composer = Composer.load(exported)
+    assert len(composer.compose(CompositionRequest(bars=1)).compositions) == 1
