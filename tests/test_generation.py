@@ -20,7 +20,7 @@ from core.generation.compose import Composer, CompositionRequest, Controls
 from core.generation.decoding import StepDecoder, step_decoder
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
-from core.generation.sampling import BANNED_LOGIT, Sampler, SampleConfig, filter_logits
+from core.generation.sampling import BANNED_LOGIT, SampleConfig, Sampler, filter_logits
 from core.models import InputSpec, build_model, make_config
 from core.training import jobs
 from core.training.checkpoints import export_checkpoint
