@@ -322,3 +322,49 @@ def test_exported_checkpoints_are_listed_as_shipped(trained, tmp_path, monkeypat
     assert listed["shipped-melody"].shipped and listed["shipped-melody"].model == "lstm"
     composer = Composer.load(exported)
     assert len(composer.compose(CompositionRequest(bars=1)).compositions) == 1
+
+
+def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tmp_path, capsys):
+    from core.cli import main
+    from core.store import library
+
+    out = tmp_path / "out" / "piece.mid"
+    arguments = ["generate", "--checkpoint", trained["melody"], "--out", str(out), "--n", "2", "--bars", "1"]
+    code = main([*arguments, "--primer-notes", "C4 E4", "--scale", "D minor", "--mode", "dark", "--save"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for number in (1, 2):
+        path = out.with_name(f"piece-{number}.mid")
+        assert path.read_bytes().startswith(b"MThd") and str(path) in printed
+    assert library.count_pieces() == 2
+    assert {piece.parameters["controls"]["mode"] for piece in library.list_pieces()} == {"minor"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--top-p", "1.5"], "top-p must be in (0, 1]"),
+        (["--temperature", "0"], "temperature must be above 0"),
+        (["--beam", "0", "--greedy"], None),  # --beam 0 means no beam search: greedy is fine
+        (["--primer-notes", "C4 Q4"], "Cannot read 'Q4'"),
+        (["--scale", "C funky"], "unknown scale"),
+    ],
+)
+def test_cli_generate_refuses_bad_parameters_with_a_message(trained, tmp_path, capsys, options, message):
+    from core.cli import main
+
+    code = main(
+        ["generate", "--checkpoint", trained["melody"], "--out", str(tmp_path / "p.mid"), "--bars", "1", *options]
+    )
+    if message is None:
+        assert code == 0
+        return
+    assert code == 2
+    assert message.lower() in capsys.readouterr().err.lower()
+
+
+def test_cli_generate_reports_a_missing_checkpoint(tmp_path, capsys):
+    from core.cli import main
+
+    assert main(["generate", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "p.mid")]) == 2
+    assert "is not a checkpoint folder" in capsys.readouterr().err

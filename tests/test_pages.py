@@ -149,3 +149,36 @@ def test_train_page_starts_a_run_and_the_chart_gets_points(stored_dataset):
         jobs.request_stop(run.id)
         while run_store.get_run(run.id).status == "running" and time.monotonic() < deadline + 60:
             time.sleep(0.5)
+
+
+def test_generate_page_composes_with_the_shipped_checkpoint():
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception, at.exception
+    model = at.selectbox[0]
+    assert "bach" in model.value.name and model.value.shipped
+    assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
+    at.radio[0].set_value("sample").run()
+    next(n for n in at.number_input if n.label == "Seed").set_value(7)
+    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    variations = sum(1 for h in at.subheader if h.value.startswith("Variation"))
+    assert variations == 2
+    assert len(at.get("plotly_chart")) == variations
+    assert len(at.get("audio")) == variations
+    labels = [button.label for button in at.get("download_button")]
+    assert labels.count("Download MIDI") == variations and labels.count("Download WAV") == variations
+    assert any("Saved to the library" in caption.value for caption in at.caption)
+    assert at.dataframe[0].value["metric"].str.contains("Pitch range").any()
+
+
+def test_generate_page_shows_a_bad_primer_as_an_error():
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    primer = next(r for r in at.radio if r.label == "Continue from")
+    primer.set_value("Type notes").run()
+    next(t for t in at.text_input if t.label == "Notes").set_value("C4 H9").run()
+    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert any("'H9'" in e.value for e in at.error)

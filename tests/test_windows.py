@@ -57,3 +57,23 @@ def test_train_windows_are_transposed_within_range_and_reproducible(dataset):
 def test_too_long_windows_are_a_clear_error(dataset):
     with pytest.raises(DatasetError, match="longer than every piece"):
         window_dataset(dataset, "melody", "train", length=100_000, batch_size=2)
+
+
+def test_control_prefixes_go_before_each_window_of_their_piece():
+    from core.data.conditioning import conditioning_for, piece_prefixes
+
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=8 + 8 * i)) for i in range(3)]
+    dataset = datasets.build_dataset("prefixed", files, DataConfig(validation_fraction=0.0)).dataset
+    conditioning = conditioning_for(dataset, base_size=90)
+    prefixes = piece_prefixes(conditioning, dataset)
+    assert prefixes.shape == (3, 3) and (prefixes >= 90).all()
+    assert conditioning.styles == ("prefixed",) and conditioning.density_edges[0] <= conditioning.density_edges[1]
+    values, offsets = dataset.encoded("melody")
+    windows = window_dataset(dataset, "melody", "train", 8, 64, shuffle=False, prefixes=prefixes)
+    batch = next(iter(windows)).numpy()
+    assert batch.shape[1] == 3 + 8
+    starts = window_starts(offsets, [0, 1, 2], 8, 4)
+    for row, start in zip(batch, starts):
+        piece = int(np.searchsorted(offsets, start, side="right") - 1)
+        assert row[:3].tolist() == prefixes[piece].tolist()
+        assert row[3:].tolist() == values[start : start + 8].tolist()

@@ -25,6 +25,10 @@ STATISTICS_CHARTS = (
 # Streamlit scrolls inside its own container, so a full-page screenshot is one viewport:
 # make the viewport tall enough to hold what the screenshot is about.
 SCREENSHOT_VIEWPORT = {"width": 1400, "height": 2400}
+# The Generate page loads TensorFlow and the model before it shows its knobs, and the first
+# composition traces the sampling loop: on two slow cores that takes a minute or more.
+MODEL_LOAD_TIMEOUT_MS = 120_000
+COMPOSE_TIMEOUT_MS = 180_000
 
 
 def wait_until_idle(page: Page) -> None:
@@ -106,3 +110,42 @@ def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
     expect(rejection).to_contain_text("broken.mid")
     expect(rejection).to_contain_text("not a MIDI file")
     screenshot(page, tmp_path / "end.png")
+
+
+@pytest.mark.timeout(420)
+def test_compose_one_short_variation_with_the_shipped_model_and_download_its_midi(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="NeuroTune")).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
+    expect(page).to_have_url(re.compile(r"/generate$"))
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+
+    # The model selector starts on a checkpoint trained on the Bach chorales; its knobs appear once it has loaded.
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("bach"))
+    variations = page.get_by_label("Variations", exact=True)
+    expect(variations).to_be_visible(timeout=MODEL_LOAD_TIMEOUT_MS)
+    variations.fill("1")
+    variations.press("Enter")
+    expect(variations).to_have_value("1")
+    length = page.get_by_label("Length (bars)", exact=True)
+    length.fill("4")
+    length.press("Enter")
+    expect(length).to_have_value("4.00")
+    wait_until_idle(page)
+
+    page.get_by_role("button", name="Compose").click()
+    variation = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(
+        has=page.get_by_role("heading", name="Variation 1")
+    )
+    expect(variation.get_by_role("heading", name="Variation 1")).to_be_visible(timeout=COMPOSE_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Variation 2")).to_have_count(0)
+    expect(variation.locator(".js-plotly-plot")).to_be_visible()
+    expect(variation.locator("audio")).to_be_attached()
+    download = variation.get_by_role("button", name="Download MIDI")
+    expect(download).to_be_visible()
+
+    with page.expect_download() as download_info:
+        download.click()
+    midi = download_info.value
+    assert midi.suggested_filename.endswith(".mid")
+    assert Path(midi.path()).read_bytes().startswith(b"MThd")
