@@ -114,6 +114,14 @@ with steer_col:
     remove_duplicates = right.checkbox("Remove overlapping duplicates", value=True)
     max_polyphony = left.number_input("Max notes at once (0: no limit)", 0, 16, 0)
     phrase_rests = right.checkbox("Rest at phrase ends (every 4 bars)")
+    max_note_beats = left.number_input(
+        "Longest note (beats, 0: no limit)",
+        0.0,
+        64.0,
+        4.0 if info.representation == "events" else 0.0,
+        0.5,
+        help="Ends notes an events model forgot to release",
+    )
 
 
 def primer_notes():
@@ -147,6 +155,7 @@ if st.button("Compose", type="primary"):
                 remove_duplicates=remove_duplicates,
                 max_polyphony=int(max_polyphony),
                 phrase_rests=phrase_rests,
+                max_note_beats=float(max_note_beats),
             ),
             programs=tuple(programs),
         )

@@ -290,3 +290,15 @@ def test_post_processing_validates(options):
 def test_post_processing_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PostProcessing().max_polyphony = 3  # type: ignore[misc]
+
+
+def test_cap_note_length_ends_hanging_notes():
+    from core.generation.postprocess import cap_note_length
+
+    notes = np.array([[0, 64, 60, 100, 0, 0], [4, 6, 62, 100, 0, 0]], dtype=np.int32)
+    assert cap_note_length(notes, 8)[:, :2].tolist() == [[0, 8], [4, 6]]
+    assert PostProcessing(max_note_beats=2).apply(notes, 16)[:, :2].tolist() == [[0, 8], [4, 6]]
+    with pytest.raises(GenerationError, match="at least 1 step"):
+        cap_note_length(notes, 0)
+    with pytest.raises(GenerationError, match="max_note_beats"):
+        PostProcessing(max_note_beats=-1)

@@ -42,6 +42,7 @@ def add_parser(commands, name: str) -> None:
     post.add_argument("--keep-duplicates", action="store_true", help="keep overlapping notes of one pitch")
     post.add_argument("--max-polyphony", type=int, default=0, help="0: no limit")
     post.add_argument("--phrase-rests", action="store_true", help="a beat of rest at the end of every 4 bars")
+    post.add_argument("--max-note-beats", type=float, default=0.0, help="end longer notes; 0: no limit")
     parser.set_defaults(handler=_generate)
 
 
@@ -89,6 +90,7 @@ def _request(args: argparse.Namespace, composer):
             remove_duplicates=not args.keep_duplicates,
             max_polyphony=args.max_polyphony,
             phrase_rests=args.phrase_rests,
+            max_note_beats=args.max_note_beats,
         ),
         programs=tuple(args.program or (0,)),
     )

@@ -306,6 +306,21 @@ def set_programs(notes: np.ndarray, voice_of_note: np.ndarray, programs: Sequenc
     return sort_notes(programmed)
 
 
+def cap_note_length(notes: np.ndarray, max_steps: int) -> np.ndarray:
+    """End every note at most ``max_steps`` after it starts.
+
+    Event models sometimes forget a NOTE_OFF, and the note then sounds to the
+    end of the piece; a cap of a bar or two removes those hanging notes.
+    """
+    if max_steps < 1:
+        raise GenerationError(f"the longest note must be at least 1 step, got {max_steps}")
+    if len(notes) == 0:
+        return empty_notes()
+    capped = notes.copy()
+    capped[:, END] = np.minimum(capped[:, END], capped[:, START] + max_steps)
+    return sort_notes(capped)
+
+
 @dataclass(frozen=True)
 class PostProcessing:
     """The post-processing a composition asks for, applied by :meth:`apply`.
@@ -316,6 +331,7 @@ class PostProcessing:
         max_polyphony: At most this many notes at once; 0 = off.
         phrase_rests: Rest at the end of every phrase.
         phrase_bars: Phrase length in bars, for ``phrase_rests``.
+        max_note_beats: End notes longer than this many beats; 0 = off.
     """
 
     scale: str | None = None
@@ -323,6 +339,7 @@ class PostProcessing:
     max_polyphony: int = 0
     phrase_rests: bool = False
     phrase_bars: int = 4
+    max_note_beats: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scale is not None:
@@ -331,9 +348,11 @@ class PostProcessing:
             raise GenerationError(f"max_polyphony must be 0 (off) or more, got {self.max_polyphony}")
         if self.phrase_bars < 1:
             raise GenerationError(f"phrase_bars must be at least 1, got {self.phrase_bars}")
+        if self.max_note_beats < 0:
+            raise GenerationError(f"max_note_beats must be 0 (off) or more, got {self.max_note_beats}")
 
     def apply(self, notes: np.ndarray, steps_per_bar: int) -> np.ndarray:
-        """Snap to the scale, remove duplicates, limit polyphony, add phrase rests, in that order.
+        """Cap note lengths, snap to the scale, remove duplicates, limit polyphony, add phrase rests, in that order.
 
         Duplicates go before the polyphony limit so that a stacked note does
         not take a voice; rests go last so that nothing re-fills them.
@@ -346,6 +365,8 @@ class PostProcessing:
             int32, shape=(m, 6), canonical order.
         """
         processed = sort_notes(np.array(notes, dtype=np.int32))
+        if self.max_note_beats:
+            processed = cap_note_length(processed, max(int(round(self.max_note_beats * steps_per_bar / 4)), 1))
         if self.scale is not None:
             processed = snap_to_scale(processed, *parse_scale(self.scale))
         if self.remove_duplicates:
