@@ -94,9 +94,10 @@ def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:
     logits = logits / tf.cast(temperature, logits.dtype)
     vocab = tf.shape(logits)[-1]
     k = tf.where(top_k > 0, tf.minimum(tf.cast(top_k, tf.int32), vocab), vocab)
-    kth_largest = tf.math.top_k(logits, k).values[:, -1:]
-    logits = tf.where(logits < kth_largest, BANNED_LOGIT, logits)
     ordered = tf.sort(logits, direction="DESCENDING", axis=-1)
+    kth_largest = tf.gather(ordered, k - 1, axis=-1)[:, None]  # a gather, not top_k: k stays a runtime value
+    logits = tf.where(logits < kth_largest, BANNED_LOGIT, logits)
+    ordered = tf.where(tf.range(vocab)[None] < k, ordered, BANNED_LOGIT)
     mass_before = tf.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
     kept = mass_before < tf.cast(top_p, logits.dtype)
     threshold = tf.reduce_min(tf.where(kept, ordered, tf.reduce_max(ordered, axis=-1, keepdims=True)), axis=-1)
@@ -115,6 +116,11 @@ class Decoded:
 
     sequences: list[np.ndarray]
     scores: list[float] | None = None
+
+
+def capacity(max_tokens: int) -> int:
+    """Buffer size for ``max_tokens``: the next power of two (at least 64), so few sizes are ever compiled."""
+    return max(64, 1 << (max_tokens - 1).bit_length())
 
 
 class Sampler:
@@ -139,7 +145,8 @@ class Sampler:
                 bias[np.asarray(banned)] = BANNED_LOGIT
             self.token_steps = tf.constant(steps)
             self.banned_bias = tf.constant(bias)
-        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
+        # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair.
+        self._sample = tf.function(self._sample_loop, jit_compile=True)
         self._beam = tf.function(self._beam_loop, reduce_retracing=True)
 
     def run(self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int) -> Decoded:
@@ -176,7 +183,8 @@ class Sampler:
             return Decoded([sequences[i, : lengths[i]] for i in best], [float(normalized[i]) for i in best])
         sequences, lengths = self._sample(
             *common,
-            tf.constant(config.variations, tf.int32),
+            capacity(max_tokens),
+            config.variations,
             tf.constant(config.strategy == "greedy"),
             tf.constant(config.temperature, tf.float32),
             tf.constant(config.top_k, tf.int32),
@@ -194,8 +202,12 @@ class Sampler:
         logits = logits + self.banned_bias
         if_greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
         filtered = filter_logits(logits, temperature, top_k, top_p)
-        drawn = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, tf.cast(step, tf.int64)]))
-        return tf.where(greedy, if_greedy, tf.cast(drawn[:, 0], tf.int32))
+        # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits), and XLA compiles it.
+        uniform = tf.random.stateless_uniform(
+            tf.shape(filtered), seed=tf.stack([seed, tf.cast(step, tf.int64)]), minval=1e-20, maxval=1.0
+        )
+        drawn = tf.argmax(filtered - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+        return tf.where(greedy, if_greedy, drawn)
 
     def _pick_frames(self, logits, step, greedy, temperature, seed):
         import tensorflow as tf
@@ -205,16 +217,19 @@ class Sampler:
         threshold = tf.where(greedy, 0.5, uniform)
         return tf.cast(probabilities > threshold, tf.float32)
 
-    def _sample_loop(self, prefix, max_tokens, target_steps, batch, greedy, temperature, top_k, top_p, seed):
-        """Returns (sequences, shape=(batch, max_tokens[, pitches]), lengths, shape=(batch,))."""
+    def _sample_loop(self, prefix, max_tokens, target_steps, slots, batch, greedy, temperature, top_k, top_p, seed):
+        """Returns (sequences, shape=(batch, slots[, pitches]), lengths, shape=(batch,)).
+
+        ``slots`` and ``batch`` are Python ints (static shapes for XLA); ``max_tokens`` <= ``slots`` stops the loop.
+        """
         import tensorflow as tf
 
         tokens = self.decoder.kind == "tokens"
         prefix_length = tf.shape(prefix)[0]
         prefix = tf.cast(prefix, tf.int32 if tokens else tf.float32)
         first = tf.repeat(prefix[:1], batch, axis=0)
-        written = tf.TensorArray(prefix.dtype, size=max_tokens, element_shape=first.shape).write(0, first)
-        state = self.decoder.initial_state(batch, max_tokens)
+        written = tf.TensorArray(prefix.dtype, size=slots, element_shape=first.shape).write(0, first)
+        state = self.decoder.initial_state(batch, slots)
         elapsed = tf.zeros((batch,), tf.int32)
         done = tf.zeros((batch,), tf.bool)
         lengths = tf.fill((batch,), max_tokens)
