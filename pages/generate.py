@@ -57,7 +57,9 @@ with sampling_col:
     beam_width = right.number_input("Beam width", 1, 16, 4, disabled=strategy != "beam")
     length_penalty = left.slider("Length normalization", 0.0, 2.0, 1.0, 0.1, disabled=strategy != "beam")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same piece")
-    variations = left.number_input("Variations", 1, 8, 2 if strategy != "greedy" else 1)
+    variations = left.number_input(
+        "Variations", 1, 8, 2, key="variations", disabled=strategy == "greedy", help="Greedy decoding writes one piece"
+    )
 with shape_col:
     st.subheader("Length and sound")
     left, right = st.columns(2)
@@ -143,7 +145,14 @@ if st.button("Compose", type="primary"):
     try:
         request = CompositionRequest(
             sampling=SampleConfig(
-                strategy, temperature, int(top_k), top_p, int(beam_width), length_penalty, int(seed), int(variations)
+                strategy,
+                temperature,
+                int(top_k),
+                top_p,
+                int(beam_width),
+                length_penalty,
+                int(seed),
+                1 if strategy == "greedy" else int(variations),
             ),
             bars=amount if unit == "bars" else 8,
             seconds=amount if unit == "seconds" else None,
@@ -164,15 +173,19 @@ if st.button("Compose", type="primary"):
         progress = st.progress(0.0, text="Saving to the library...")
         saved = []
         for number, composition in enumerate(result.compositions, start=1):
-            saved.append(save_composition(composer, request, composition, number, f"{info.name} #{seed}.{number}").id)
+            saved.append(
+                save_composition(composer, request, composition, number, f"{info.name} #{seed}.{number}").title
+            )
             progress.progress(number / len(result.compositions), text=f"Saved {number} of {len(result.compositions)}")
         progress.empty()
-        st.session_state["composed"] = (info.name, result, saved)
+        st.session_state["composed"] = (str(info.path), result, saved)
     except NeuroTuneError as error:
         st.error(str(error))
 
-if "composed" in st.session_state:
-    name, result, saved = st.session_state["composed"]
+# Results stay on screen across reruns, but only under the model that made them.
+if st.session_state.get("composed", (None,))[0] == str(info.path):
+    _, result, saved = st.session_state["composed"]
+    name = info.name
     for warning in result.warnings:
         st.warning(warning)
     st.caption(f"Saved to the library as {', '.join(saved)}.")
