@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 
+import numpy as np
 import pretty_midi
 import pytest
 
@@ -47,3 +48,12 @@ def scale_piece(offset: int = 0, length: int = 16, step: float = 0.25) -> bytes:
     """A monophonic run of ``length`` notes, one every ``step`` seconds (a 16th at 60 BPM... 8th at 120)."""
     pitches = [60 + offset + (i * 2) % 12 for i in range(length)]
     return make_midi_bytes([(p, i * step, (i + 1) * step) for i, p in enumerate(pitches)])
+
+
+def make_notes(*rows: tuple[int, ...]) -> np.ndarray:
+    """A notes array from rows of (start, end, pitch[, velocity[, program[, is_drum]]]); velocity defaults to 80."""
+    notes = np.zeros((len(rows), 6), dtype=np.int32)
+    notes[:, 3] = 80
+    for index, row in enumerate(rows):
+        notes[index, : len(row)] = row
+    return notes

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from core.data.piece import VELOCITY
 from core.errors import ConfigError
 from core.evaluation import metrics
 from core.evaluation.metrics import (
@@ -24,16 +23,7 @@ from core.evaluation.metrics import (
     scale_consistency,
     tonal_stability,
 )
-
-
-def _notes(*rows: tuple[int, ...]) -> np.ndarray:
-    """Rows of (start, end, pitch[, velocity[, program[, is_drum]]])."""
-    notes = np.zeros((len(rows), 6), dtype=np.int32)
-    notes[:, VELOCITY] = 80
-    for index, row in enumerate(rows):
-        notes[index, : len(row)] = row
-    return notes
-
+from tests.conftest import make_notes as _notes
 
 # C E G C', one quarter note each at 4 steps per quarter: one 4/4 bar.
 ARPEGGIO = _notes((0, 4, 60), (4, 8, 64), (8, 12, 67), (12, 16, 72))

@@ -21,15 +21,7 @@ from core.generation.postprocess import (
     set_programs,
     snap_to_scale,
 )
-
-
-def _notes(*rows: tuple[int, ...]) -> np.ndarray:
-    """Rows of (start, end, pitch[, velocity[, program[, is_drum]]]); velocity defaults to 80."""
-    notes = np.zeros((len(rows), 6), dtype=np.int32)
-    notes[:, VELOCITY] = 80
-    for index, row in enumerate(rows):
-        notes[index, : len(row)] = row
-    return notes
+from tests.conftest import make_notes as _notes
 
 
 def _triples(notes: np.ndarray) -> list[list[int]]:
