@@ -13,11 +13,11 @@ from core.data.midi_io import load_midi
 from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
 from core.data.preprocess import preprocess_midi
 from core.errors import GenerationError
+from core.generation.postprocess import pitch_class_offset
 
 PRIMER_VELOCITY = 100
 NOTE_TEXT_EXAMPLE = "C4 E4 G4:2 R:0.5 C4+E4+G4:1.5"
 _NOTE_NAME = re.compile(r"^([a-g])([#b]?)(-?\d+)$", re.IGNORECASE)
-_LETTER_OFFSETS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 _RESTS = ("r", "-")
 
 
@@ -34,7 +34,7 @@ def _note_number(name: str, token: str) -> int:
     if match is None:
         raise _token_error(token, f"{name!r} is not a note name with an octave")
     letter, accidental, octave = match.group(1).lower(), match.group(2).lower(), int(match.group(3))
-    pitch = 12 * (octave + 1) + _LETTER_OFFSETS[letter] + {"#": 1, "b": -1, "": 0}[accidental]
+    pitch = 12 * (octave + 1) + pitch_class_offset(letter, accidental)
     if not 0 <= pitch <= 127:
         raise _token_error(token, f"{name!r} is MIDI pitch {pitch}, outside 0..127 (C-1..G9)")
     return pitch
