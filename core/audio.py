@@ -199,7 +199,7 @@ def render_compressed(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 2
         InvalidMidiError: ``midi`` is bytes that are not a usable MIDI file.
     """
     data = midi if isinstance(midi, bytes) else midi_to_bytes(midi)
-    audio_format = compressed_format() if fluidsynth_available() else None
+    audio_format = compressed_format()
     soundfont = find_soundfont()
     if audio_format is not None and soundfont is not None:
         rendered = _render_fluidsynth_file(data, soundfont, sample_rate, audio_format)

@@ -15,7 +15,7 @@ from core.generation.postprocess import SCALES, PostProcessing
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
 from core.generation.sampling import SampleConfig
 from ui.charts import piano_roll_figure
-from ui.widgets import audio_player
+from ui.widgets import audio_player, library_audio
 
 INSTRUMENTS = [pretty_midi.program_to_instrument_name(program) for program in range(128)]
 STRATEGY_LABELS = {"sample": "Sample (temperature, top-k, top-p)", "greedy": "Greedy", "beam": "Beam search"}
@@ -173,9 +173,9 @@ if st.button("Compose", type="primary"):
         progress = st.progress(0.0, text="Saving to the library...")
         saved = []
         for number, composition in enumerate(result.compositions, start=1):
-            saved.append(
-                save_composition(composer, request, composition, number, f"{info.name} #{seed}.{number}").title
-            )
+            title = f"{info.name} #{seed}.{number}"
+            audio = library_audio(composition.midi)  # rendered once: the player below reuses it
+            saved.append(save_composition(composer, request, composition, number, title, audio).title)
             progress.progress(number / len(result.compositions), text=f"Saved {number} of {len(result.compositions)}")
         progress.empty()
         st.session_state["composed"] = (str(info.path), result, saved)

@@ -18,6 +18,11 @@ def _render_compressed(midi_bytes: bytes):
     return render_compressed(midi_bytes)
 
 
+def library_audio(midi_bytes: bytes) -> tuple[bytes, str]:
+    """The audio a piece is kept with: compressed when FluidSynth can, else WAV; shares the player's cache."""
+    return _render_compressed(midi_bytes) or (_render(midi_bytes)[0], ".wav")
+
+
 def audio_player(midi_bytes: bytes, file_stem: str, key: str, compressed: bool = False) -> None:
     """An audio player for a MIDI file (FluidSynth, or a fallback with a notice) and download buttons.
 

@@ -98,10 +98,7 @@ def _export(args: argparse.Namespace) -> int:
     from core.training.checkpoints import export_checkpoint
 
     run = jobs.run_store.get_run(args.run_id)
-    extra = {}
-    if "tokens_per_step" not in run.config and run.config.get("representation") in ("melody", "events"):
-        extra["tokens_per_step"] = jobs.tokens_per_step(jobs.dataset_of(run), run.representation)
-    folder = export_checkpoint(Path(run.checkpoint_dir), Path(args.to), extra)
+    folder = export_checkpoint(Path(run.checkpoint_dir), Path(args.to))
     print(f"exported run {run.id} to {folder}")
     return 0
 

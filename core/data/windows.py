@@ -76,7 +76,7 @@ def window_dataset(
     if transpose_semitones is None:
         transpose_semitones = dataset.config.transpose_semitones if split == "train" else 0
     data = tf.constant(values)
-    piece_prefixes = tf.constant(prefixes if prefixes is not None else np.zeros((len(offsets) - 1, 0), np.int32))
+    piece_prefixes = None if prefixes is None else tf.constant(prefixes)
     low_limit, high_limit = codec.pitch_range
 
     def transposed(window, random_bits):
@@ -92,7 +92,7 @@ def window_dataset(
     def slice_window(start_and_piece, random_bits):
         start, piece = start_and_piece[0], start_and_piece[1]
         window = transposed(data[start : start + length], random_bits)
-        if prefixes is None:
+        if piece_prefixes is None:
             return window
         return tf.concat([tf.cast(piece_prefixes[piece], window.dtype), window], axis=0)
 

@@ -254,9 +254,18 @@ def request_parameters(request: CompositionRequest) -> dict:
 
 
 def save_composition(
-    composer: Composer, request: CompositionRequest, composition: Composition, variation: int, title: str
+    composer: Composer,
+    request: CompositionRequest,
+    composition: Composition,
+    variation: int,
+    title: str,
+    audio: tuple[bytes, str] | None = None,
 ):
-    """Render a composition's audio (compressed when FluidSynth can, else WAV) and save both to the library.
+    """Save a composition to the library with its audio.
+
+    Args:
+        audio: Already rendered audio and its suffix (the page has it cached); by default it is
+            rendered here, compressed when FluidSynth can, else WAV.
 
     Returns:
         The new :class:`core.store.db.PieceRecord`.
@@ -264,8 +273,8 @@ def save_composition(
     from core.audio import render_compressed, render_wav
     from core.store import library
 
-    compressed = render_compressed(composition.midi)
-    audio, suffix = compressed if compressed else (render_wav(composition.midi).wav, ".wav")
+    if audio is None:
+        audio = render_compressed(composition.midi) or (render_wav(composition.midi).wav, ".wav")
     info = composer.info
     return library.save_piece(
         title=title,
@@ -277,8 +286,8 @@ def save_composition(
         seed=request.sampling.seed,
         variation=variation,
         midi=composition.midi,
-        audio=audio,
-        audio_suffix=suffix,
+        audio=audio[0],
+        audio_suffix=audio[1],
         metrics=composition.metrics,
         duration_seconds=composition.duration_seconds,
     )

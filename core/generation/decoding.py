@@ -100,6 +100,7 @@ class RecurrentDecoder(_ModelDecoder):
         names = {layer.name for layer in model.layers}
         self.attention = model.get_layer("attention") if "attention" in names else None
         if self.attention is not None:
+            self.concatenate = model.get_layer("attention_concat")
             self.combine = model.get_layer("attention_combine")
 
     def initial_state(self, batch, capacity):
@@ -129,7 +130,7 @@ class RecurrentDecoder(_ModelDecoder):
         if self.attention is not None:
             keys, values = state[-2:]
             context, keys, values = self.attention.step(hidden, keys, values, position)
-            hidden = self.combine(self.model.get_layer("attention_concat")([hidden, context]))
+            hidden = self.combine(self.concatenate([hidden, context]))
             new_state += [keys, values]
         return self.logits(hidden), tuple(new_state)
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pretty_midi
 
 from core.data.piece import END, IS_DRUM, PITCH, PROGRAM, START, VELOCITY, empty_notes, sort_notes
 from core.errors import GenerationError
@@ -38,14 +39,7 @@ SCALES: dict[str, tuple[int, ...]] = {
 }
 # Other names people type for the same scales.
 _SCALE_ALIASES = {"natural minor": "minor", "aeolian": "minor", "ionian": "major", "pentatonic": "major pentatonic"}
-_LETTER_PITCH_CLASSES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_ACCIDENTALS = {"#": 1, "b": -1, "": 0}
 _TONIC_PATTERN = re.compile(r"^([a-g])([#b]?)\s+(.+)$")
-
-
-def pitch_class_offset(letter: str, accidental: str) -> int:
-    """Semitones above C of a note letter with an optional ``#`` or ``b`` (``Cb`` is -1, ``B#`` is 12)."""
-    return _LETTER_PITCH_CLASSES[letter.lower()] + _ACCIDENTALS[accidental.lower()]
 
 
 def _scale_error(text: str) -> GenerationError:
@@ -79,7 +73,7 @@ def parse_scale(text: str) -> tuple[int, str]:
     if match is None or scale is None:
         raise _scale_error(text)
     letter, accidental = match.group(1), match.group(2)
-    tonic = pitch_class_offset(letter, accidental) % 12
+    tonic = pretty_midi.note_name_to_number(f"{letter}{accidental}1") % 12
     return tonic, scale
 
 

@@ -13,11 +13,9 @@ from core.data.midi_io import load_midi
 from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
 from core.data.preprocess import preprocess_midi
 from core.errors import GenerationError
-from core.generation.postprocess import pitch_class_offset
 
 PRIMER_VELOCITY = 100
 NOTE_TEXT_EXAMPLE = "C4 E4 G4:2 R:0.5 C4+E4+G4:1.5"
-_NOTE_NAME = re.compile(r"^([a-g])([#b]?)(-?\d+)$", re.IGNORECASE)
 _RESTS = ("r", "-")
 
 
@@ -29,12 +27,11 @@ def _token_error(token: str, problem: str) -> GenerationError:
 
 
 def _note_number(name: str, token: str) -> int:
-    """MIDI number of a note name as ``pretty_midi.note_name_to_number`` reads it (C4 = 60, Cb4 = 59)."""
-    match = _NOTE_NAME.match(name)
-    if match is None:
-        raise _token_error(token, f"{name!r} is not a note name with an octave")
-    letter, accidental, octave = match.group(1).lower(), match.group(2).lower(), int(match.group(3))
-    pitch = 12 * (octave + 1) + pitch_class_offset(letter, accidental)
+    """MIDI number of a note name, read by ``pretty_midi.note_name_to_number`` (C4 = 60, Cb4 = 59)."""
+    try:
+        pitch = pretty_midi.note_name_to_number(name)
+    except ValueError:
+        raise _token_error(token, f"{name!r} is not a note name with an octave") from None
     if not 0 <= pitch <= 127:
         raise _token_error(token, f"{name!r} is MIDI pitch {pitch}, outside 0..127 (C-1..G9)")
     return pitch

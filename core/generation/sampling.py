@@ -138,8 +138,10 @@ class Sampler:
 
         self.decoder = decoder
         if decoder.kind == "tokens":
-            steps = np.zeros(decoder.size, np.int32) if token_steps is None else np.asarray(token_steps, np.int32)
-            steps = np.pad(steps, (0, decoder.size - len(steps)))
+            if token_steps is None:
+                raise ValueError("a token decoder needs token_steps: how far each token moves time")
+            # Control tokens past the representation's vocabulary move time by 0 steps.
+            steps = np.pad(np.asarray(token_steps, np.int32), (0, decoder.size - len(token_steps)))
             bias = np.zeros(decoder.size, np.float32)
             if banned is not None and len(banned):
                 bias[np.asarray(banned)] = BANNED_LOGIT
@@ -267,9 +269,9 @@ class Sampler:
         prefix_length = tf.shape(prefix)[0]
         prefix = tf.cast(prefix, tf.int32)
         vocab = self.decoder.size
-        history = tf.zeros((width, max_tokens), tf.int32)
-        history = tf.tensor_scatter_nd_update(tf.transpose(history), [[0]], tf.repeat(prefix[:1], width, axis=0)[None])
-        history = tf.transpose(history)
+        # Time-major, so writing a step is one row update and keeping the best beams one gather on axis 1.
+        history = tf.zeros((max_tokens, width), tf.int32)
+        history = tf.tensor_scatter_nd_update(history, [[0]], tf.repeat(prefix[:1], width, axis=0)[None])
         state = self.decoder.initial_state(width, max_tokens)
         # Only beam 0 is alive at first, so the first expansion yields distinct beams.
         scores = tf.concat([[0.0], tf.fill((width - 1,), BANNED_LOGIT)], axis=0)
@@ -280,11 +282,10 @@ class Sampler:
         stay = tf.concat([[0.0], tf.fill((vocab - 1,), BANNED_LOGIT)], axis=0)
 
         def write(history, step, tokens):
-            columns = tf.transpose(history)
-            return tf.transpose(tf.tensor_scatter_nd_update(columns, [[step]], tokens[None]))
+            return tf.tensor_scatter_nd_update(history, [[step]], tokens[None])
 
         def body(step, history, state, scores, elapsed, done, lengths):
-            logits, state = self.decoder.step(history[:, step], state, step)
+            logits, state = self.decoder.step(history[step], state, step)
 
             def forced():
                 upcoming = tf.repeat(prefix[step + 1][None], width, axis=0)
@@ -301,7 +302,7 @@ class Sampler:
                 finished = ~kept_done & (moved >= target_steps)
                 kept_lengths = tf.where(finished, step + 2, tf.gather(lengths, parents))
                 upcoming = tf.where(kept_done, 0, upcoming)
-                new_history = write(tf.gather(history, parents), step + 1, upcoming)
+                new_history = write(tf.gather(history, parents, axis=1), step + 1, upcoming)
                 new_state = self.decoder.reorder(state, parents)
                 return new_history, new_state, best, moved, kept_done | finished, kept_lengths
 
@@ -313,4 +314,4 @@ class Sampler:
         _, history, _, scores, _, _, lengths = tf.while_loop(
             more, body, (tf.constant(0), history, state, scores, elapsed, done, lengths), parallel_iterations=1
         )
-        return history, lengths, scores
+        return tf.transpose(history), lengths, scores

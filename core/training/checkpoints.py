@@ -27,12 +27,12 @@ def save_model_atomically(model, path: Path) -> None:
         raise TrainingError(f"could not save the checkpoint {path.name}: {error}") from error
 
 
-def export_checkpoint(run_folder: Path, destination: Path, extra_config: dict[str, Any] | None = None) -> Path:
+def export_checkpoint(run_folder: Path, destination: Path) -> Path:
     """Copy a run's best model into a standalone checkpoint folder that ships with the project.
 
     The model is saved without optimizer state (a third of the size; a shipped
     checkpoint is for composing, not resuming), next to the run's config.json
-    (marked ``"shipped": true``, plus ``extra_config``), vocab.json and history.json.
+    (marked ``"shipped": true``), vocab.json and history.json.
 
     Raises:
         TrainingError: The run has no model yet, or the destination exists.
@@ -51,7 +51,7 @@ def export_checkpoint(run_folder: Path, destination: Path, extra_config: dict[st
     staging.mkdir(parents=True)
     model.save(staging / "model.keras")
     config = json.loads((run_folder / "config.json").read_text())
-    write_json_atomically(staging / "config.json", {**config, **(extra_config or {}), "shipped": True})
+    write_json_atomically(staging / "config.json", {**config, "shipped": True})
     for name in ("vocab.json", "history.json"):
         if (run_folder / name).exists():
             (staging / name).write_bytes((run_folder / name).read_bytes())

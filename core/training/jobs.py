@@ -95,7 +95,7 @@ def create_run(
     }
     codec = get_representation(representation, dataset.config)
     if codec.kind == "tokens":
-        config["tokens_per_step"] = tokens_per_step(dataset, representation)
+        config["tokens_per_step"] = measure_tokens_per_step(dataset, representation)
         if train.conditioning:
             config["conditioning"] = conditioning_for(dataset, codec.size).to_json()
     _write_run_files(folder, config, dataset, representation)
@@ -112,7 +112,7 @@ def create_run(
     )
 
 
-def tokens_per_step(dataset: Dataset, representation: str) -> float:
+def measure_tokens_per_step(dataset: Dataset, representation: str) -> float:
     """Average tokens per grid step of a token representation: how many tokens a composed bar needs."""
     values, _ = dataset.encoded(representation)
     steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.config import DataConfig, TrainConfig, from_dict
 from core.data.conditioning import PREFIX_LENGTH, Conditioning, piece_prefixes
 from core.data.datasets import Dataset
@@ -71,13 +73,17 @@ def make_datasets(
     kind: str,
     train: TrainConfig,
     epoch: int,
-    conditioning: Conditioning | None = None,
+    prefixes: np.ndarray | None = None,
 ):
-    """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length)."""
+    """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length).
+
+    Args:
+        prefixes: Control tokens per piece (:func:`core.data.conditioning.piece_prefixes`), computed
+            once per run; with them, batches carry weights that take the control targets out of the loss.
+    """
     length = train.seq_len_for_epoch(epoch)
     transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
-    prefixes = piece_prefixes(conditioning, dataset) if conditioning else None
-    split = _xy(kind, PREFIX_LENGTH if conditioning else 0)
+    split = _xy(kind, 0 if prefixes is None else prefixes.shape[1])
     training = window_dataset(
         dataset,
         representation,
@@ -181,10 +187,12 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
             model = build_model(name, model_config, model_input_spec(run.config, dataset.config))
             if not get_model_spec(name).custom_train_step:
                 compile_model(model, kind, train_config, total_steps)
+    conditioning = run_conditioning(run.config)
+    prefixes = piece_prefixes(conditioning, dataset) if conditioning else None
     recorder = RunRecorder(run_id, folder, train_config, kind, run.step, run.best_val_loss, on_step)
     for epoch in range(run.epoch, train_config.epochs):
         training, validation, recorder.sequence_length = make_datasets(
-            dataset, run.representation, kind, train_config, epoch, run_conditioning(run.config)
+            dataset, run.representation, kind, train_config, epoch, prefixes
         )
         model.fit(
             training,

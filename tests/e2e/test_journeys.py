@@ -46,19 +46,20 @@ def screenshot(page: Page, path: Path) -> None:
         page.set_viewport_size(viewport)
 
 
-def open_dataset_page(page: Page, app_url: str) -> None:
+def open_page(page: Page, app_url: str, title: str) -> None:
+    """Open the app and go to a page through the sidebar, as a newcomer would."""
     page.goto(app_url)
     expect(page.get_by_role("heading", name="NeuroTune")).to_be_visible()
-    # The home page links to Dataset too; the sidebar's navigation is the one under test.
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset").click()
-    expect(page).to_have_url(re.compile(r"/dataset$"))
-    expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+    # The home page links to every page too; the sidebar's navigation is the one under test.
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title).click()
+    expect(page).to_have_url(re.compile(rf"/{title.lower()}$"))
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
 
 
 def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
     page: Page, app_url: str, tmp_path: Path
 ) -> None:
-    open_dataset_page(page, app_url)
+    open_page(page, app_url, "Dataset")
     build_tab = page.get_by_role("tabpanel", name="Build a dataset")
     name = build_tab.get_by_role("textbox", name="Dataset name")
     build = build_tab.get_by_role("button", name="Build dataset")
@@ -114,11 +115,7 @@ def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
 
 @pytest.mark.timeout(420)
 def test_compose_one_short_variation_with_the_shipped_model_and_download_its_midi(page: Page, app_url: str) -> None:
-    page.goto(app_url)
-    expect(page.get_by_role("heading", name="NeuroTune")).to_be_visible()
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
-    expect(page).to_have_url(re.compile(r"/generate$"))
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    open_page(page, app_url, "Generate")
 
     # The model selector starts on a checkpoint trained on the Bach chorales; its knobs appear once it has loaded.
     expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("bach"))
