@@ -4,7 +4,7 @@ import pandas as pd
 import pretty_midi
 import streamlit as st
 
-from core.data.conditioning import DENSITIES, MODES, MOODS
+from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS, TONICS
 from core.data.datasets import list_datasets, load_dataset
 from core.data.preprocess import PITCH_CLASS_NAMES
 from core.errors import NeuroTuneError
@@ -102,12 +102,17 @@ with steer_col:
     st.subheader("Steering and post-processing")
     conditioning = composer.conditioning
     if conditioning is not None:
-        left, middle, right = st.columns(3)
+        left, right = st.columns(2)
         style = left.selectbox("Style", conditioning.styles)
-        mode = middle.selectbox("Mood", MODES, format_func=lambda m: f"{MOODS[m]} ({m})")
+        mode = right.selectbox("Mood", MODES, format_func=lambda m: f"{MOODS[m]} ({m})")
+        key_tonic = left.selectbox(
+            "Key centre",
+            [None, *TONICS],
+            format_func=lambda t: f"default ({DEFAULT_TONICS[mode]} {mode})" if t is None else f"{t} {mode}",
+        )
         density = right.selectbox("Note density", DENSITIES, index=1)
     else:
-        style = mode = density = None
+        style = mode = density = key_tonic = None
         st.caption("This model was trained without style, mood and density controls.")
     left, right = st.columns(2)
     snap = left.checkbox("Snap to a scale")
@@ -158,7 +163,7 @@ if st.button("Compose", type="primary"):
             seconds=amount if unit == "seconds" else None,
             bpm=float(bpm),
             primer=primer_notes(),
-            controls=Controls(style, mode, density),
+            controls=Controls(style, mode, density, key_tonic),
             post=PostProcessing(
                 scale=f"{tonic} {scale}" if snap else None,
                 remove_duplicates=remove_duplicates,

@@ -42,14 +42,19 @@ VARIANTS = [
 ]
 
 
-def _model(name: str, kind: str = "tokens", size: int = 12, **overrides):
-    return build_model(name, make_config(name, {**TINY[name], **overrides}), InputSpec(kind, size, 24))
+def _model(name: str, kind: str = "tokens", size: int = 12, control_prefix: int = 0, **overrides):
+    spec = InputSpec(kind, size, 24, control_prefix=control_prefix)
+    return build_model(name, make_config(name, {**TINY[name], **overrides}), spec)
 
 
-@pytest.mark.parametrize("kind", ["tokens", "frames"])
+@pytest.mark.parametrize("kind", ["tokens", "frames", "controls"])
 @pytest.mark.parametrize(("name", "overrides"), VARIANTS)
 def test_incremental_steps_give_the_full_forward_logits(name, overrides, kind):
-    model = _model(name, kind, **overrides)
+    """``controls``: tokens whose first PREFIX_LENGTH steps are controls broadcast to every later step."""
+    control_prefix = PREFIX_LENGTH if kind == "controls" else 0
+    kind = "tokens" if kind == "controls" else kind
+    model = _model(name, kind, control_prefix=control_prefix, **overrides)
+    assert (control_prefix > 0) == any(layer.name == "control_broadcast" for layer in model.layers)
     random = np.random.default_rng(0)
     length = 20  # beyond the attention window and the relative distances
     if kind == "tokens":

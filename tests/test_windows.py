@@ -59,21 +59,31 @@ def test_too_long_windows_are_a_clear_error(dataset):
         window_dataset(dataset, "melody", "train", length=100_000, batch_size=2)
 
 
-def test_control_prefixes_go_before_each_window_of_their_piece():
-    from core.data.conditioning import conditioning_for, piece_prefixes
+def test_control_prefixes_go_before_each_window_and_move_with_its_transposition():
+    from core.data.conditioning import KEYS, WindowControls, conditioning_for, key_of, window_densities
 
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=8 + 8 * i)) for i in range(3)]
     dataset = datasets.build_dataset("prefixed", files, DataConfig(validation_fraction=0.0)).dataset
-    conditioning = conditioning_for(dataset, base_size=90)
-    prefixes = piece_prefixes(conditioning, dataset)
-    assert prefixes.shape == (3, 3) and (prefixes >= 90).all()
+    codec = get_representation("melody", dataset.config)
+    conditioning = conditioning_for(dataset, codec, window_length=8)
     assert conditioning.styles == ("prefixed",) and conditioning.density_edges[0] <= conditioning.density_edges[1]
+    controls = WindowControls(conditioning, dataset, codec)
     values, offsets = dataset.encoded("melody")
-    windows = window_dataset(dataset, "melody", "train", 8, 64, shuffle=False, prefixes=prefixes)
-    batch = next(iter(windows)).numpy()
-    assert batch.shape[1] == 3 + 8
     starts = window_starts(offsets, [0, 1, 2], 8, 4)
-    for row, start in zip(batch, starts):
-        piece = int(np.searchsorted(offsets, start, side="right") - 1)
-        assert row[:3].tolist() == prefixes[piece].tolist()
-        assert row[3:].tolist() == values[start : start + 8].tolist()
+    densities = window_densities(values, starts, 8, codec.token_steps(), codec.token_onsets(), 4)
+    for transpose in (0, 3):
+        windows = window_dataset(
+            dataset, "melody", "train", 8, 64, shuffle=False, transpose_semitones=transpose, controls=controls
+        )
+        batch = next(iter(windows)).numpy()
+        assert batch.shape[1] == 3 + 8
+        for row, start, density in zip(batch, starts, densities):
+            piece = int(np.searchsorted(offsets, start, side="right") - 1)
+            onset = int(np.argmax(values[start : start + 8] >= 2))  # melody ids >= 2 are notes
+            shift = int(row[3 + onset] - values[start + onset])
+            tonic, mode = KEYS[key_of(dataset.piece_meta[piece])].split(" ")
+            expected = conditioning.prefix("prefixed", mode, conditioning.density_of(density), tonic)
+            moved = conditioning.key_base + (expected[1] - conditioning.key_base) // 12 * 12
+            expected[1] = moved + (expected[1] - moved + shift) % 12
+            assert row[:3].tolist() == expected.tolist()
+            assert (row[3:] - shift * (row[3:] >= 2)).tolist() == values[start : start + 8].tolist()

@@ -37,6 +37,7 @@ def add_parser(commands, name: str) -> None:
     shape.add_argument("--style", help="a style the model was trained with (its source corpus)")
     shape.add_argument("--mode", help="major/minor, or the mood: bright/dark")
     shape.add_argument("--density", help="sparse, medium or dense")
+    shape.add_argument("--tonic", help="key centre with --mode, e.g. D or F#; default C major / A minor")
     post = parser.add_argument_group("post-processing")
     post.add_argument("--scale", help='snap notes to a scale, e.g. "D minor", "C major pentatonic"')
     post.add_argument("--keep-duplicates", action="store_true", help="keep overlapping notes of one pitch")
@@ -84,7 +85,7 @@ def _request(args: argparse.Namespace, composer):
         seconds=args.seconds,
         bpm=args.bpm,
         primer=primer,
-        controls=Controls(args.style, mode, args.density),
+        controls=Controls(args.style, mode, args.density, args.tonic),
         post=PostProcessing(
             scale=args.scale,
             remove_duplicates=not args.keep_duplicates,

@@ -224,6 +224,30 @@ class Representation(ABC):
         """
         raise TypeError(f"the {self.name} representation has no tokens")
 
+    def token_onsets(self) -> np.ndarray:
+        """1 for every token id that starts a note, else 0, int32 shape=(size,); tokens kinds only.
+
+        With :meth:`token_steps` it measures the note density of a window of tokens.
+
+        Raises:
+            TypeError: For representations whose kind is not ``"tokens"``.
+        """
+        raise TypeError(f"the {self.name} representation has no tokens")
+
+    def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
+        """MIDI pitch each token id starts and ends, or -1; tokens kinds only.
+
+        Generation follows the note grammar with them: end only sounding pitches,
+        start only silent ones.
+
+        Returns:
+            ``(note_on_pitch, note_off_pitch)``, each int32 shape=(size,).
+
+        Raises:
+            TypeError: For representations whose kind is not ``"tokens"``.
+        """
+        raise TypeError(f"the {self.name} representation has no tokens")
+
     @abstractmethod
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Lowest and highest MIDI pitch in an encoded window (or a batch of them).
@@ -293,6 +317,15 @@ class MelodyRepresentation(Representation):
 
     def token_steps(self) -> np.ndarray:
         return np.ones(self.size, dtype=np.int32)
+
+    def token_onsets(self) -> np.ndarray:
+        return (np.arange(self.size) >= MELODY_FIRST_NOTE).astype(np.int32)
+
+    def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Onsets start their pitch; nothing ends one explicitly (a melody is monophonic by construction)."""
+        note_on = np.full(self.size, -1, dtype=np.int32)
+        note_on[MELODY_FIRST_NOTE:] = np.arange(PIANO_RANGE[0], PIANO_RANGE[1] + 1)
+        return note_on, np.full(self.size, -1, dtype=np.int32)
 
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf
@@ -415,6 +448,16 @@ class EventsRepresentation(Representation):
         steps = np.zeros(self.size, dtype=np.int32)
         steps[TIME_SHIFT_OFFSET : self.velocity_offset] = np.arange(1, self.max_time_shift_steps + 1)
         return steps
+
+    def token_onsets(self) -> np.ndarray:
+        return (np.arange(self.size) < NOTE_OFF_OFFSET).astype(np.int32)
+
+    def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
+        note_on = np.full(self.size, -1, dtype=np.int32)
+        note_off = np.full(self.size, -1, dtype=np.int32)
+        note_on[NOTE_ON_OFFSET:NOTE_OFF_OFFSET] = np.arange(128)
+        note_off[NOTE_OFF_OFFSET:TIME_SHIFT_OFFSET] = np.arange(128)
+        return note_on, note_off
 
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.data.conditioning import WindowControls
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.errors import DatasetError
@@ -39,7 +40,7 @@ def window_dataset(
     shuffle: bool = True,
     seed: int = 0,
     transpose_semitones: int | None = None,
-    prefixes: np.ndarray | None = None,
+    controls: WindowControls | None = None,
 ):
     """Batches of windows of ``length`` steps from one split.
 
@@ -49,9 +50,9 @@ def window_dataset(
         transpose_semitones: Random shift in ``[-N, N]`` per window (kept inside
             the representation's pitch range); default: the dataset's setting
             for the train split, 0 for validation.
-        prefixes: Control tokens per piece, int32 shape=(pieces, P), put before
-            each window of that piece (see :mod:`core.data.conditioning`), after
-            transposition; windows then have ``P + length`` tokens.
+        controls: Puts the control tokens of each window before it, after
+            transposition (see :mod:`core.data.conditioning`); windows then have
+            ``PREFIX_LENGTH + length`` tokens.
 
     Returns:
         A ``tf.data.Dataset`` of shape (batch, length, ...) tensors.
@@ -76,25 +77,25 @@ def window_dataset(
     if transpose_semitones is None:
         transpose_semitones = dataset.config.transpose_semitones if split == "train" else 0
     data = tf.constant(values)
-    piece_prefixes = None if prefixes is None else tf.constant(prefixes)
     low_limit, high_limit = codec.pitch_range
 
     def transposed(window, random_bits):
+        """The window moved by a random shift that keeps its pitches in range, and the shift."""
         if not transpose_semitones:
-            return window
+            return window, tf.constant(0)
         lowest, highest = codec.pitch_bounds_tf(window)
         low = tf.maximum(-transpose_semitones, low_limit - lowest)
         high = tf.minimum(transpose_semitones, high_limit - highest)
         span = tf.maximum(high - low + 1, 1)
         shift = tf.where(high >= low, low + tf.cast(random_bits % tf.cast(span, tf.int64), tf.int32), 0)
-        return codec.transpose_tf(window, shift)
+        return codec.transpose_tf(window, shift), shift
 
     def slice_window(start_and_piece, random_bits):
         start, piece = start_and_piece[0], start_and_piece[1]
-        window = transposed(data[start : start + length], random_bits)
-        if piece_prefixes is None:
+        window, shift = transposed(data[start : start + length], random_bits)
+        if controls is None:
             return window
-        return tf.concat([tf.cast(piece_prefixes[piece], window.dtype), window], axis=0)
+        return tf.concat([tf.cast(controls.prefix_tf(piece, window, shift), window.dtype), window], axis=0)
 
     piece_of_start = np.searchsorted(offsets, starts, side="right") - 1
     pipeline = tf.data.Dataset.from_tensor_slices(np.stack([starts, piece_of_start], axis=1))

@@ -41,11 +41,15 @@ DEFAULT_PROGRAMS = (0,)
 
 @dataclass(frozen=True)
 class Controls:
-    """Steering of a conditioned model; None picks the model's default (its first style, major, medium)."""
+    """Steering of a conditioned model; None picks the model's default (its first style, major, medium density).
+
+    ``tonic`` (a note name) picks the key together with ``mode``; None: C major or A minor.
+    """
 
     style: str | None = None
     mode: str | None = None
     density: str | None = None
+    tonic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,10 @@ class Composer:
         if self.conditioning is None:
             return np.zeros(0, np.int32)
         return self.conditioning.prefix(
-            controls.style or self.conditioning.styles[0], controls.mode or MODES[0], controls.density or DENSITIES[1]
+            controls.style or self.conditioning.styles[0],
+            controls.mode or MODES[0],
+            controls.density or DENSITIES[1],
+            controls.tonic,
         )
 
     def compose(self, request: CompositionRequest) -> CompositionResult:

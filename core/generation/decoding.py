@@ -70,7 +70,13 @@ def _layers_named(model: keras.Model, pattern: str) -> list:
 
 
 class _ModelDecoder(StepDecoder):
-    """What every architecture shares: the input projection and the logits head."""
+    """What every architecture shares: the input projection, the controls and the logits head.
+
+    Subclasses implement :meth:`_core_state`, :meth:`_core_axes` and
+    :meth:`_core_step` for their own layers; a conditioned model's running
+    control sum (:class:`core.models.layers.ControlBroadcast`) is added here as
+    the last state tensor.
+    """
 
     def __init__(self, model: keras.Model):
         self.model = model
@@ -78,10 +84,37 @@ class _ModelDecoder(StepDecoder):
         self.projection = model.get_layer("embedding" if self.kind == "tokens" else "frame_projection")
         self.logits = model.get_layer("logits")
         self.size = int(self.logits.units)
+        names = {layer.name for layer in model.layers}
+        self.broadcast = model.get_layer("control_broadcast") if "control_broadcast" in names else None
 
-    def project(self, inputs):
-        """Embedding or frame projection of one step, shape=(batch, width)."""
-        return self.projection(inputs[:, None])[:, 0]
+    def initial_state(self, batch, capacity):
+        import tensorflow as tf
+
+        state = self._core_state(batch, capacity)
+        if self.broadcast is None:
+            return state
+        return (*state, tf.zeros((batch, self.projection.output_dim)))
+
+    def state_batch_axes(self):
+        return self._core_axes() + ((0,) if self.broadcast is not None else ())
+
+    def step(self, inputs, state, position):
+        hidden = self.projection(inputs[:, None])[:, 0]
+        if self.broadcast is None:
+            return self._core_step(hidden, state, position)
+        hidden, controls = self.broadcast.step(hidden, state[-1], position)
+        logits, core_state = self._core_step(hidden, state[:-1], position)
+        return logits, (*core_state, controls)
+
+    def _core_state(self, batch, capacity) -> tuple:
+        raise NotImplementedError
+
+    def _core_axes(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _core_step(self, hidden, state: tuple, position) -> tuple:
+        """Logits and new state from the step's projected input, shape=(batch, width)."""
+        raise NotImplementedError
 
 
 class RecurrentDecoder(_ModelDecoder):
@@ -103,7 +136,7 @@ class RecurrentDecoder(_ModelDecoder):
             self.concatenate = model.get_layer("attention_concat")
             self.combine = model.get_layer("attention_combine")
 
-    def initial_state(self, batch, capacity):
+    def _core_state(self, batch, capacity):
         import tensorflow as tf
 
         state = []
@@ -115,12 +148,11 @@ class RecurrentDecoder(_ModelDecoder):
             state += [tf.zeros((slots, batch, self.attention.units)), tf.zeros((slots, batch, units))]
         return tuple(state)
 
-    def state_batch_axes(self):
+    def _core_axes(self):
         axes = (0,) * (len(self.recurrent) * self.states_per_layer)
         return axes + ((1, 1) if self.attention is not None else ())
 
-    def step(self, inputs, state, position):
-        hidden = self.project(inputs)
+    def _core_step(self, hidden, state, position):
         new_state = []
         per_layer = self.states_per_layer
         for index, layer in enumerate(self.recurrent):
@@ -150,7 +182,7 @@ class TransformerDecoder(_ModelDecoder):
         if self.positions is not None:
             self.max_length = int(self.positions.max_length)
 
-    def initial_state(self, batch, capacity):
+    def _core_state(self, batch, capacity):
         import tensorflow as tf
 
         state = []
@@ -159,11 +191,10 @@ class TransformerDecoder(_ModelDecoder):
             state += [tf.zeros(shape), tf.zeros(shape)]
         return tuple(state)
 
-    def state_batch_axes(self):
+    def _core_axes(self):
         return (1,) * (2 * len(self.blocks))
 
-    def step(self, inputs, state, position):
-        hidden = self.project(inputs)
+    def _core_step(self, hidden, state, position):
         if self.positions is not None:
             hidden = hidden + self.positions.position_embeddings[position][None]
         new_state = []

@@ -7,6 +7,11 @@ samples, until every sequence has covered ``target_steps`` grid steps of new
 music or ``max_tokens`` tokens are written. Variations are rows of one batch;
 the beams of beam search too. Nothing returns to Python per token.
 
+Given the pitch each token starts and ends (``token_pitches``, events), the
+token loops also keep the note grammar: they carry which pitches sound and
+never pick a NOTE_OFF for a silent pitch, a NOTE_ON for a sounding one, nor any
+NOTE_ON while ``max_polyphony`` pitches sound (:class:`NoteGrammar`).
+
 Randomness is stateless (``tf.random.stateless_*`` seeded with ``(seed, step)``),
 so the same seed gives the same piece on any run.
 """
@@ -26,8 +31,10 @@ if TYPE_CHECKING:
     from core.generation.decoding import StepDecoder
 
 STRATEGIES = ("sample", "greedy", "beam")
-# Added to logits that may never be chosen (control tokens): far below any real logit, still finite.
+# Added to logits that may not be chosen (controls, notes against the grammar): far below any real logit, still finite.
 BANNED_LOGIT = -1e9
+# MIDI pitches whose sounding state the note grammar tracks.
+PITCHES = 128
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,62 @@ def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:
     return tf.where(logits < threshold[:, None], BANNED_LOGIT, logits)
 
 
+class NoteGrammar:
+    """Which note events may come next, given the pitches sounding.
+
+    A NOTE_OFF may only end a sounding pitch, a NOTE_ON only start a silent one,
+    and no NOTE_ON may come while ``max_polyphony`` pitches sound (0: no limit).
+    Other tokens are never banned, so a row can always move time on.
+
+    Args:
+        note_on_pitch: Pitch each token id starts, or -1, int32 shape=(vocab,).
+        note_off_pitch: Pitch each token id ends, or -1, int32 shape=(vocab,).
+    """
+
+    def __init__(self, note_on_pitch: np.ndarray, note_off_pitch: np.ndarray):
+        import tensorflow as tf
+
+        self.note_on_pitch = tf.constant(note_on_pitch, tf.int32)
+        self.note_off_pitch = tf.constant(note_off_pitch, tf.int32)
+
+    def advance(self, sounding: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+        """The pitches sounding once each row has played its token.
+
+        Args:
+            sounding: bool, shape=(batch, PITCHES).
+            tokens: int32 ids, shape=(batch,).
+
+        Returns:
+            bool, shape=(batch, PITCHES).
+        """
+        import tensorflow as tf
+
+        # one_hot of -1 is all zeros: tokens without a pitch change nothing.
+        ended = tf.one_hot(tf.gather(self.note_off_pitch, tokens), PITCHES) > 0
+        started = tf.one_hot(tf.gather(self.note_on_pitch, tokens), PITCHES) > 0
+        return (sounding & ~ended) | started
+
+    def bias(self, sounding: tf.Tensor, max_polyphony: tf.Tensor) -> tf.Tensor:
+        """:data:`BANNED_LOGIT` for the note events not allowed after ``sounding``, else 0.
+
+        Args:
+            sounding: bool, shape=(batch, PITCHES).
+            max_polyphony: int32 scalar; 0: no limit.
+
+        Returns:
+            float32, shape=(batch, vocab).
+        """
+        import tensorflow as tf
+
+        starts, ends = self.note_on_pitch >= 0, self.note_off_pitch >= 0
+        start_sounds = tf.gather(sounding, tf.maximum(self.note_on_pitch, 0), axis=1)
+        end_sounds = tf.gather(sounding, tf.maximum(self.note_off_pitch, 0), axis=1)
+        voices = tf.reduce_sum(tf.cast(sounding, tf.int32), axis=-1, keepdims=True)
+        full = (max_polyphony > 0) & (voices >= max_polyphony)
+        banned = (starts & (start_sounds | full)) | (ends & ~end_sounds)
+        return tf.where(banned, BANNED_LOGIT, 0.0)
+
+
 @dataclass
 class Decoded:
     """Sequences out of a sampling loop.
@@ -131,40 +194,67 @@ class Sampler:
         token_steps: Grid steps each token advances time by, shape=(vocab,)
             (tokens only; frames advance one step each).
         banned: Token ids never sampled (control tokens).
+        token_pitches: ``(note_on_pitch, note_off_pitch)``, the pitch each token
+            starts and ends or -1, each shape=(vocab,), as from
+            :meth:`core.data.representations.Representation.token_pitches`
+            (tokens only). The loops keep the :class:`NoteGrammar` when some token
+            ends a pitch; melody tokens end none, and need none.
     """
 
-    def __init__(self, decoder: StepDecoder, token_steps: np.ndarray | None = None, banned: np.ndarray | None = None):
+    def __init__(
+        self,
+        decoder: StepDecoder,
+        token_steps: np.ndarray | None = None,
+        banned: np.ndarray | None = None,
+        token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         import tensorflow as tf
 
         self.decoder = decoder
+        self.grammar: NoteGrammar | None = None
         if decoder.kind == "tokens":
             if token_steps is None:
                 raise ValueError("a token decoder needs token_steps: how far each token moves time")
-            # Control tokens past the representation's vocabulary move time by 0 steps.
+            # Control tokens past the representation's vocabulary move time by 0 steps and have no pitch.
             steps = np.pad(np.asarray(token_steps, np.int32), (0, decoder.size - len(token_steps)))
             bias = np.zeros(decoder.size, np.float32)
             if banned is not None and len(banned):
                 bias[np.asarray(banned)] = BANNED_LOGIT
             self.token_steps = tf.constant(steps)
             self.banned_bias = tf.constant(bias)
+            if token_pitches is not None:
+                note_on, note_off = (
+                    np.pad(np.asarray(pitches, np.int32), (0, decoder.size - len(pitches)), constant_values=-1)
+                    for pitches in token_pitches
+                )
+                if (note_off >= 0).any():
+                    self.grammar = NoteGrammar(note_on, note_off)
         # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair.
         self._sample = tf.function(self._sample_loop, jit_compile=True)
         self._beam = tf.function(self._beam_loop, reduce_retracing=True)
 
-    def run(self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int) -> Decoded:
+    def run(
+        self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int, *, max_polyphony: int = 0
+    ) -> Decoded:
         """Compose ``config.variations`` continuations of ``prefix``.
 
         Args:
             prefix: Forced start: token ids, shape=(P,), or frames, shape=(P, pitches); P >= 1.
+                Notes it leaves sounding count for the note grammar.
             target_steps: Grid steps of new music (after the prefix) to compose.
             max_tokens: Hard cap on the total length, prefix included.
+            max_polyphony: Most pitches sounding at once under the note grammar;
+                0: no limit. Ignored without a grammar (melody, piano rolls). A
+                tensor inside the loops: changing it compiles nothing.
 
         Raises:
-            GenerationError: Empty prefix, prefix longer than ``max_tokens``, or a
-                strategy the representation cannot use.
+            GenerationError: Empty prefix, prefix longer than ``max_tokens``, a
+                negative ``max_polyphony``, or a strategy the representation cannot use.
         """
         import tensorflow as tf
 
+        if max_polyphony < 0:
+            raise GenerationError(f"max polyphony must be 0 (no limit) or a number of notes, got {max_polyphony}")
         prefix = np.asarray(prefix)
         if len(prefix) == 0:
             raise GenerationError("composition needs at least one start token or frame")
@@ -175,7 +265,12 @@ class Sampler:
             )
         if self.decoder.kind == "frames" and config.strategy == "beam":
             raise GenerationError("beam search needs a token model; piano-roll models sample frames (greedy or sample)")
-        common = (tf.constant(prefix), tf.constant(max_tokens, tf.int32), tf.constant(target_steps, tf.int32))
+        common = (
+            tf.constant(prefix),
+            tf.constant(max_tokens, tf.int32),
+            tf.constant(target_steps, tf.int32),
+            tf.constant(max_polyphony, tf.int32),
+        )
         if config.strategy == "beam":
             sequences, lengths, scores = self._beam(*common, tf.constant(config.beam_width, tf.int32))
             sequences, lengths, scores = sequences.numpy(), lengths.numpy(), scores.numpy()
@@ -198,10 +293,21 @@ class Sampler:
 
     # === Compiled loops ===
 
-    def _pick_tokens(self, logits, step, greedy, temperature, top_k, top_p, seed):
+    def _allowed(self, logits, sounding, max_polyphony):
+        """``logits`` with :data:`BANNED_LOGIT` added to what may not come next: controls, notes against the grammar."""
+        logits = logits + self.banned_bias
+        if self.grammar is not None:
+            logits += self.grammar.bias(sounding, max_polyphony)
+        return logits
+
+    def _sound(self, sounding, tokens):
+        """The pitches sounding after ``tokens``: shape=(batch, PITCHES), bool; unchanged without a grammar."""
+        return sounding if self.grammar is None else self.grammar.advance(sounding, tokens)
+
+    def _pick_tokens(self, logits, sounding, max_polyphony, step, greedy, temperature, top_k, top_p, seed):
         import tensorflow as tf
 
-        logits = logits + self.banned_bias
+        logits = self._allowed(logits, sounding, max_polyphony)
         if_greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
         filtered = filter_logits(logits, temperature, top_k, top_p)
         # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits), and XLA compiles it.
@@ -219,7 +325,9 @@ class Sampler:
         threshold = tf.where(greedy, 0.5, uniform)
         return tf.cast(probabilities > threshold, tf.float32)
 
-    def _sample_loop(self, prefix, max_tokens, target_steps, slots, batch, greedy, temperature, top_k, top_p, seed):
+    def _sample_loop(
+        self, prefix, max_tokens, target_steps, max_polyphony, slots, batch, greedy, temperature, top_k, top_p, seed
+    ):
         """Returns (sequences, shape=(batch, slots[, pitches]), lengths, shape=(batch,)).
 
         ``slots`` and ``batch`` are Python ints (static shapes for XLA); ``max_tokens`` <= ``slots`` stops the loop.
@@ -235,11 +343,14 @@ class Sampler:
         elapsed = tf.zeros((batch,), tf.int32)
         done = tf.zeros((batch,), tf.bool)
         lengths = tf.fill((batch,), max_tokens)
+        sounding = self._sound(tf.zeros((batch, PITCHES), tf.bool), first)
 
-        def body(step, current, state, written, elapsed, done, lengths):
+        def body(step, current, state, written, elapsed, done, lengths, sounding):
             logits, state = self.decoder.step(current, state, step)
             if tokens:
-                picked = self._pick_tokens(logits, step, greedy, temperature, top_k, top_p, seed)
+                picked = self._pick_tokens(
+                    logits, sounding, max_polyphony, step, greedy, temperature, top_k, top_p, seed
+                )
                 advance = tf.gather(self.token_steps, picked)
             else:
                 picked = self._pick_frames(logits, step, greedy, temperature, seed)
@@ -250,19 +361,19 @@ class Sampler:
             elapsed += tf.where(forced | done, 0, advance)
             finished = ~done & ~forced & (elapsed >= target_steps)
             lengths = tf.where(finished, step + 2, lengths)
-            return step + 1, upcoming, state, written.write(step + 1, upcoming), elapsed, done | finished, lengths
+            written, sounding = written.write(step + 1, upcoming), self._sound(sounding, upcoming)
+            return step + 1, upcoming, state, written, elapsed, done | finished, lengths, sounding
 
-        def more(step, current, state, written, elapsed, done, lengths):
+        def more(step, current, state, written, elapsed, done, lengths, sounding):
             return (step + 1 < max_tokens) & ~tf.reduce_all(done)
 
-        _, _, _, written, _, _, lengths = tf.while_loop(
-            more, body, (tf.constant(0), first, state, written, elapsed, done, lengths), parallel_iterations=1
-        )
+        loop_vars = (tf.constant(0), first, state, written, elapsed, done, lengths, sounding)
+        _, _, _, written, _, _, lengths, _ = tf.while_loop(more, body, loop_vars, parallel_iterations=1)
         stacked = written.stack()  # (max_tokens, batch, ...); unwritten steps are zeros
         order = tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], axis=0)
         return tf.transpose(stacked, order), lengths
 
-    def _beam_loop(self, prefix, max_tokens, target_steps, width):
+    def _beam_loop(self, prefix, max_tokens, target_steps, max_polyphony, width):
         """Returns (sequences, shape=(width, max_tokens), lengths, shape=(width,), summed log-likelihoods)."""
         import tensorflow as tf
 
@@ -278,21 +389,23 @@ class Sampler:
         elapsed = tf.zeros((width,), tf.int32)
         done = tf.zeros((width,), tf.bool)
         lengths = tf.fill((width,), max_tokens)
+        sounding = self._sound(tf.zeros((width, PITCHES), tf.bool), history[0])
         # A finished beam's only continuation: itself, at no cost.
         stay = tf.concat([[0.0], tf.fill((vocab - 1,), BANNED_LOGIT)], axis=0)
 
         def write(history, step, tokens):
             return tf.tensor_scatter_nd_update(history, [[step]], tokens[None])
 
-        def body(step, history, state, scores, elapsed, done, lengths):
+        def body(step, history, state, scores, elapsed, done, lengths, sounding):
             logits, state = self.decoder.step(history[step], state, step)
 
             def forced():
                 upcoming = tf.repeat(prefix[step + 1][None], width, axis=0)
-                return write(history, step + 1, upcoming), state, scores, elapsed, done, lengths
+                new_sounding = self._sound(sounding, upcoming)
+                return write(history, step + 1, upcoming), state, scores, elapsed, done, lengths, new_sounding
 
             def expand():
-                log_probs = tf.nn.log_softmax(logits + self.banned_bias, axis=-1)
+                log_probs = tf.nn.log_softmax(self._allowed(logits, sounding, max_polyphony), axis=-1)
                 log_probs = tf.where(done[:, None], stay[None], log_probs)
                 candidates = tf.reshape(scores[:, None] + log_probs, (-1,))
                 best, flat = tf.math.top_k(candidates, width)
@@ -304,14 +417,14 @@ class Sampler:
                 upcoming = tf.where(kept_done, 0, upcoming)
                 new_history = write(tf.gather(history, parents, axis=1), step + 1, upcoming)
                 new_state = self.decoder.reorder(state, parents)
-                return new_history, new_state, best, moved, kept_done | finished, kept_lengths
+                new_sounding = self._sound(tf.gather(sounding, parents), upcoming)
+                return new_history, new_state, best, moved, kept_done | finished, kept_lengths, new_sounding
 
             return (step + 1, *tf.cond(step + 1 < prefix_length, forced, expand))
 
-        def more(step, history, state, scores, elapsed, done, lengths):
+        def more(step, history, state, scores, elapsed, done, lengths, sounding):
             return (step + 1 < max_tokens) & ~tf.reduce_all(done)
 
-        _, history, _, scores, _, _, lengths = tf.while_loop(
-            more, body, (tf.constant(0), history, state, scores, elapsed, done, lengths), parallel_iterations=1
-        )
+        loop_vars = (tf.constant(0), history, state, scores, elapsed, done, lengths, sounding)
+        _, history, _, scores, _, _, lengths, _ = tf.while_loop(more, body, loop_vars, parallel_iterations=1)
         return tf.transpose(history), lengths, scores

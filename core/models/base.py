@@ -33,11 +33,14 @@ class InputSpec:
             width of the model's output logits.
         max_length: Longest sequence the model will see; it bounds the transformer's
             learned positions. Recurrent models ignore it.
+        control_prefix: Number of leading control tokens (tokens only; 0: none); their
+            embeddings reach every later step (:class:`core.models.layers.ControlBroadcast`).
     """
 
     kind: str
     size: int
     max_length: int
+    control_prefix: int = 0
 
     def __post_init__(self) -> None:
         check_config(
@@ -45,5 +48,9 @@ class InputSpec:
                 (self.kind in KINDS, f"input kind must be one of {', '.join(KINDS)}, got {self.kind!r}"),
                 (self.size >= 1, f"input size must be positive, got {self.size}"),
                 (self.max_length >= 1, f"max_length must be positive, got {self.max_length}"),
+                (
+                    self.control_prefix == 0 or (self.kind == "tokens" and 0 < self.control_prefix < self.max_length),
+                    f"control prefix must be 0 or, for tokens, shorter than max_length; got {self.control_prefix}",
+                ),
             ]
         )

@@ -178,6 +178,64 @@ class CausalAttention(keras.layers.Layer):
         return config
 
 
+def control_broadcast(spec: InputSpec) -> ControlBroadcast | None:
+    """The layer that feeds a conditioned model's controls to every step; None without controls."""
+    if not spec.control_prefix:
+        return None
+    return ControlBroadcast(spec.control_prefix, name="control_broadcast")
+
+
+@keras.saving.register_keras_serializable(package="neurotune")
+class ControlBroadcast(keras.layers.Layer):
+    """Performance RNN's conditioning: the controls reach every step, not only the first few.
+
+    The first ``prefix_length`` steps of a conditioned sequence are control
+    tokens (:mod:`core.data.conditioning`). Their embeddings, summed, are added
+    to the embedding of every later step, so the model cannot forget them far
+    into a piece. The control steps themselves pass unchanged: step ``t`` still
+    sees nothing after ``t``.
+
+    Call arguments:
+        embedded: shape=(batch, time, width), the embedded tokens.
+
+    Returns:
+        Same shape.
+    """
+
+    def __init__(self, prefix_length: int, **kwargs):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.prefix_length = prefix_length
+
+    def call(self, embedded):
+        controls = ops.sum(embedded[:, : self.prefix_length], axis=1, keepdims=True)
+        after = ops.cast(ops.arange(ops.shape(embedded)[1]) >= self.prefix_length, embedded.dtype)
+        return embedded + after[None, :, None] * controls
+
+    def step(self, embedded, controls, position):
+        """One step of :meth:`call`.
+
+        Args:
+            embedded: shape=(batch, width), the step's embedded token.
+            controls: shape=(batch, width), the sum of the control embeddings seen so far.
+            position: Scalar index of the step.
+
+        Returns:
+            (the step's input with the controls added once past the prefix, the updated sum).
+        """
+        in_prefix = ops.cast(position < self.prefix_length, embedded.dtype)
+        controls = controls + in_prefix * embedded
+        return embedded + (1 - in_prefix) * controls, controls
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"prefix_length": self.prefix_length})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="neurotune")
 class PositionEmbedding(keras.layers.Layer):
     """Adds a learned vector per absolute position to a sequence.

@@ -66,11 +66,14 @@ def recurrent_model(
 
     # === Layers ===
     projection = layers.input_projection(spec, config.embedding_dim)
+    broadcast = layers.control_broadcast(spec)
     output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
     logits = layers.output_logits(spec)
     # === Functional Model ===
     inputs = layers.sequence_input(spec)
     hidden = projection(inputs)
+    if broadcast is not None:
+        hidden = broadcast(hidden)
     for layer in recurrent:
         hidden = layer(hidden)
     if top is not None:

@@ -92,6 +92,7 @@ def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model
     relative = config.positions == "relative"
     # === Layers ===
     projection = layers.input_projection(spec, config.d_model)
+    broadcast = layers.control_broadcast(spec)
     positions = None if relative else layers.PositionEmbedding(config.max_length, name="position_embedding")
     embedding_dropout = keras.layers.Dropout(config.dropout, name="embedding_dropout")
     blocks = [
@@ -110,6 +111,8 @@ def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model
     # === Functional Model ===
     inputs = layers.sequence_input(spec)
     hidden = projection(inputs)
+    if broadcast is not None:
+        hidden = broadcast(hidden)
     if positions is not None:
         hidden = positions(hidden)
     hidden = embedding_dropout(hidden)

@@ -97,7 +97,7 @@ def create_run(
     if codec.kind == "tokens":
         config["tokens_per_step"] = measure_tokens_per_step(dataset, representation)
         if train.conditioning:
-            config["conditioning"] = conditioning_for(dataset, codec.size).to_json()
+            config["conditioning"] = conditioning_for(dataset, codec, train.seq_len).to_json()
     _write_run_files(folder, config, dataset, representation)
     return run_store.add_run(
         RunRecord(

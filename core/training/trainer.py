@@ -14,10 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.config import DataConfig, TrainConfig, from_dict
-from core.data.conditioning import PREFIX_LENGTH, Conditioning, piece_prefixes
+from core.data.conditioning import PREFIX_LENGTH, Conditioning, WindowControls
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.data.windows import window_dataset, window_starts
@@ -59,7 +57,7 @@ def model_input_spec(config: dict, data_config: DataConfig) -> InputSpec:
     conditioning = run_conditioning(config)
     if conditioning is None:
         return spec
-    return InputSpec(spec.kind, conditioning.vocab_size, spec.max_length + PREFIX_LENGTH)
+    return InputSpec(spec.kind, conditioning.vocab_size, spec.max_length + PREFIX_LENGTH, control_prefix=PREFIX_LENGTH)
 
 
 def longest_piece(dataset: Dataset, representation: str, split: str) -> int:
@@ -73,17 +71,17 @@ def make_datasets(
     kind: str,
     train: TrainConfig,
     epoch: int,
-    prefixes: np.ndarray | None = None,
+    controls: WindowControls | None = None,
 ):
     """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length).
 
     Args:
-        prefixes: Control tokens per piece (:func:`core.data.conditioning.piece_prefixes`), computed
-            once per run; with them, batches carry weights that take the control targets out of the loss.
+        controls: The run's control tokens, made once per run; with them, batches carry
+            weights that take the control targets out of the loss.
     """
     length = train.seq_len_for_epoch(epoch)
     transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
-    split = _xy(kind, 0 if prefixes is None else prefixes.shape[1])
+    split = _xy(kind, 0 if controls is None else PREFIX_LENGTH)
     training = window_dataset(
         dataset,
         representation,
@@ -92,7 +90,7 @@ def make_datasets(
         train.batch_size,
         seed=train.seed + epoch,
         transpose_semitones=transpose,
-        prefixes=prefixes,
+        controls=controls,
     ).map(split)
     if train.steps_per_epoch:
         training = training.repeat().take(train.steps_per_epoch)
@@ -106,7 +104,7 @@ def make_datasets(
             train.seq_len + 1,
             train.batch_size,
             shuffle=False,
-            prefixes=prefixes,
+            controls=controls,
         ).map(split)
         if train.validation_steps:
             validation = validation.take(train.validation_steps)
@@ -188,11 +186,15 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
             if not get_model_spec(name).custom_train_step:
                 compile_model(model, kind, train_config, total_steps)
     conditioning = run_conditioning(run.config)
-    prefixes = piece_prefixes(conditioning, dataset) if conditioning else None
+    controls = (
+        WindowControls(conditioning, dataset, get_representation(run.representation, dataset.config))
+        if conditioning
+        else None
+    )
     recorder = RunRecorder(run_id, folder, train_config, kind, run.step, run.best_val_loss, on_step)
     for epoch in range(run.epoch, train_config.epochs):
         training, validation, recorder.sequence_length = make_datasets(
-            dataset, run.representation, kind, train_config, epoch, prefixes
+            dataset, run.representation, kind, train_config, epoch, controls
         )
         model.fit(
             training,

@@ -1,0 +1,214 @@
+"""The note grammar of the sampling loops: NOTE_OFFs end sounding pitches, NOTE_ONs start silent ones, polyphony caps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.config import DataConfig
+from core.data.representations import (
+    MELODY_FIRST_NOTE,
+    NOTE_OFF_OFFSET,
+    TIME_SHIFT_OFFSET,
+    EventsRepresentation,
+    MelodyRepresentation,
+    get_representation,
+)
+from core.errors import GenerationError
+from core.generation.decoding import StepDecoder
+from core.generation.sampling import SampleConfig, Sampler, filter_logits
+
+EVENTS = EventsRepresentation(max_time_shift_steps=4, velocity_bins=2)
+CONTROLS = np.arange(EVENTS.size, EVENTS.size + 3)  # three control tokens past the vocabulary, as in conditioned runs
+VOCAB = EVENTS.size + len(CONTROLS)
+FAR_FUTURE = 10_000  # target steps never reached: every run writes max_tokens tokens
+
+
+def note_on(pitch: int) -> int:
+    return pitch
+
+
+def note_off(pitch: int) -> int:
+    return NOTE_OFF_OFFSET + pitch
+
+
+class BigramDecoder(StepDecoder):
+    """A crafted model over the events vocabulary: the next-token logits depend only on the current token."""
+
+    kind = "tokens"
+    size = VOCAB
+
+    def __init__(self, log_table: np.ndarray):
+        self.log_table = tf.constant(log_table, tf.float32)
+
+    def initial_state(self, batch, capacity):
+        return (tf.zeros((batch,)),)
+
+    def state_batch_axes(self):
+        return (0,)
+
+    def step(self, inputs, state, position):
+        return tf.gather(self.log_table, inputs), state
+
+
+def tempting_decoder(seed: int = 0) -> BigramDecoder:
+    """Favours breaking the grammar: NOTE_OFFs of 60..67 (64..67 never start) and NOTE_ONs of 60..63, with noise."""
+    table = np.random.default_rng(seed).normal(0.0, 1.0, (VOCAB, VOCAB))
+    table[:, [note_off(pitch) for pitch in range(60, 68)]] += 3.0
+    table[:, [note_on(pitch) for pitch in range(60, 64)]] += 3.0
+    return BigramDecoder(table)
+
+
+def sampler_for(decoder: StepDecoder, grammar: bool = True) -> Sampler:
+    return Sampler(
+        decoder, EVENTS.token_steps(), banned=CONTROLS, token_pitches=EVENTS.token_pitches() if grammar else None
+    )
+
+
+def grammar_report(sequence: np.ndarray) -> tuple[int, int]:
+    """(events against the grammar, most pitches sounding at once) when playing ``sequence`` token by token."""
+    sounding: set[int] = set()
+    broken, most = 0, 0
+    for token in sequence.tolist():
+        if token < NOTE_OFF_OFFSET:
+            broken += token in sounding
+            sounding.add(token)
+        elif token < TIME_SHIFT_OFFSET:
+            broken += token - NOTE_OFF_OFFSET not in sounding
+            sounding.discard(token - NOTE_OFF_OFFSET)
+        most = max(most, len(sounding))
+    return broken, most
+
+
+PREFIX = np.append(CONTROLS, EVENTS.velocity_offset)  # controls, then a loudness
+
+
+@pytest.fixture(scope="module")
+def tempted():
+    return sampler_for(tempting_decoder())
+
+
+def test_token_pitches_name_the_pitch_each_event_starts_and_ends():
+    starts, ends = EVENTS.token_pitches()
+    assert starts.dtype == ends.dtype == np.int32 and starts.shape == ends.shape == (EVENTS.size,)
+    assert starts[note_on(60)] == 60 and ends[note_on(60)] == -1
+    assert ends[note_off(60)] == 60 and starts[note_off(60)] == -1
+    assert starts[:NOTE_OFF_OFFSET].tolist() == list(range(128)) and ends[
+        NOTE_OFF_OFFSET:TIME_SHIFT_OFFSET
+    ].tolist() == list(range(128))
+    assert (starts[TIME_SHIFT_OFFSET:] == -1).all() and (ends[TIME_SHIFT_OFFSET:] == -1).all()
+
+    melody = MelodyRepresentation()
+    starts, ends = melody.token_pitches()
+    assert starts.shape == ends.shape == (melody.size,)
+    assert starts[:MELODY_FIRST_NOTE].tolist() == [-1, -1] and starts[MELODY_FIRST_NOTE] == 21 and starts[-1] == 108
+    assert (ends == -1).all()
+
+
+@pytest.mark.parametrize("name", ["pianoroll", "notes"])
+def test_only_token_representations_have_token_pitches(name):
+    with pytest.raises(TypeError, match="has no tokens"):
+        get_representation(name, DataConfig()).token_pitches()
+
+
+def test_a_melody_needs_no_grammar():
+    melody = MelodyRepresentation()
+    sampler = Sampler(
+        BigramDecoder(np.zeros((VOCAB, VOCAB))), melody.token_steps(), token_pitches=melody.token_pitches()
+    )
+    assert sampler.grammar is None  # re-attacks stay possible: nothing ever ends a melody note explicitly
+
+
+@pytest.mark.parametrize("strategy", ["sample", "greedy"])
+def test_sampled_notes_follow_the_grammar(tempted, strategy):
+    config = SampleConfig(strategy=strategy, seed=4, variations=8 if strategy == "sample" else 1)
+    free = sampler_for(tempting_decoder(), grammar=False).run(PREFIX, config, FAR_FUTURE, 120).sequences
+    assert sum(grammar_report(sequence)[0] for sequence in free) > 0  # the decoder does tempt
+    for sequence in tempted.run(PREFIX, config, FAR_FUTURE, 120).sequences:
+        assert grammar_report(sequence)[0] == 0
+        assert not np.isin(sequence[len(PREFIX) :], CONTROLS).any()
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_max_polyphony_caps_the_sounding_notes(tempted, limit):
+    config = SampleConfig(seed=9, variations=8, top_k=20)
+    most = [grammar_report(s)[1] for s in tempted.run(PREFIX, config, FAR_FUTURE, 120).sequences]
+    assert max(most) > 2  # without the cap, up to the four tempting pitches sound
+    capped = tempted.run(PREFIX, config, FAR_FUTURE, 120, max_polyphony=limit).sequences
+    reports = [grammar_report(sequence) for sequence in capped]
+    assert all(broken == 0 for broken, _ in reports)
+    assert max(most for _, most in reports) == limit
+
+
+def test_beam_search_follows_the_grammar_and_the_cap(tempted):
+    config = SampleConfig(strategy="beam", beam_width=4, variations=4)
+    free = sampler_for(tempting_decoder(), grammar=False).run(PREFIX, config, FAR_FUTURE, 60).sequences
+    assert sum(grammar_report(sequence)[0] for sequence in free) > 0
+    for limit, allowed in [(0, 4), (2, 2)]:
+        decoded = tempted.run(PREFIX, config, FAR_FUTURE, 60, max_polyphony=limit)
+        assert len(decoded.sequences) == 4
+        for sequence in decoded.sequences:
+            broken, most = grammar_report(sequence)
+            assert broken == 0 and most <= allowed
+
+
+def test_a_note_the_prefix_leaves_on_can_end():
+    table = np.zeros((VOCAB, VOCAB))
+    table[:, note_off(70)] = 20.0  # the model only wants to end pitch 70
+    sampler = sampler_for(BigramDecoder(table))
+    prefix = np.append(CONTROLS, note_on(70))
+    for config in (SampleConfig(strategy="greedy"), SampleConfig(strategy="beam", beam_width=2)):
+        sequence = sampler.run(prefix, config, FAR_FUTURE, 20).sequences[0]
+        assert sequence[len(prefix)] == note_off(70)
+        assert np.count_nonzero(sequence == note_off(70)) == 1  # once ended, pitch 70 is silent
+        assert grammar_report(sequence)[0] == 0
+
+
+def test_changing_max_polyphony_compiles_nothing(tempted):
+    config = SampleConfig(seed=1, variations=2)
+    tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=1)
+    traced = tempted._sample.experimental_get_tracing_count()
+    for limit in (0, 3, 5):
+        tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=limit)
+    assert tempted._sample.experimental_get_tracing_count() == traced
+
+
+def test_a_negative_max_polyphony_is_refused(tempted):
+    with pytest.raises(GenerationError, match="max polyphony must be 0"):
+        tempted.run(PREFIX, SampleConfig(), FAR_FUTURE, 40, max_polyphony=-1)
+
+
+def test_without_token_pitches_sampling_is_as_before():
+    """The compiled loop without a grammar draws exactly what the plain loop below does, token by token."""
+    decoder = tempting_decoder(seed=3)
+    sampler = sampler_for(decoder, grammar=False)
+    assert sampler.grammar is None
+    seed, temperature, length, batch = 21, 0.8, 50, 3
+    sequences = sampler.run(
+        PREFIX, SampleConfig(seed=seed, temperature=temperature, variations=batch), FAR_FUTURE, length
+    )
+
+    @tf.function(jit_compile=True)  # XLA's stateless uniforms differ from eager ones: draw as the loop does
+    def draw(filtered, step):
+        uniform = tf.random.stateless_uniform(
+            tf.shape(filtered),
+            seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)]),
+            minval=1e-20,
+            maxval=1.0,
+        )
+        return tf.argmax(filtered - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+
+    current = np.full(batch, PREFIX[0], np.int32)
+    state = decoder.initial_state(batch, length)
+    expected = [current]
+    for step in range(length - 1):
+        logits, state = decoder.step(tf.constant(current), state, tf.constant(step))
+        if step + 1 < len(PREFIX):
+            current = np.full(batch, PREFIX[step + 1], np.int32)
+        else:
+            current = draw(filter_logits(logits + sampler.banned_bias, temperature, 0, 1.0), tf.constant(step)).numpy()
+        expected.append(current)
+    expected = np.stack(expected, axis=1)
+    for row, sequence in enumerate(sequences.sequences):
+        assert sequence.tolist() == expected[row].tolist()
