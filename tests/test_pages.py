@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.data import datasets
 from core.data.uploads import SourceFile
+from core.store.library import list_pieces
 from tests.conftest import scale_piece
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -160,9 +161,13 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
     at.radio[0].set_value("sample").run()
     next(n for n in at.number_input if n.label == "Seed").set_value(7)
+    next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
+    next(s for s in at.selectbox if s.label == "Key centre").set_value("D")
     next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+    saved = list_pieces(limit=1)[0].parameters["controls"]
+    assert (saved["mode"], saved["tonic"]) == ("minor", "D")
     variations = sum(1 for h in at.subheader if h.value.startswith("Variation"))
     assert variations == 2
     assert len(at.get("plotly_chart")) == variations
