@@ -119,7 +119,14 @@ with steer_col:
     tonic = left.selectbox("Key", PITCH_CLASS_NAMES, disabled=not snap)
     scale = right.selectbox("Scale", list(SCALES), disabled=not snap)
     remove_duplicates = right.checkbox("Remove overlapping duplicates", value=True)
-    max_polyphony = left.number_input("Max notes at once (0: no limit)", 0, 16, 0)
+    max_polyphony = left.number_input(
+        "Max notes at once (0: no limit)",
+        0,
+        16,
+        0,
+        help="Events models keep to it while composing (no new note starts while this many sound); "
+        "the rest trims afterwards",
+    )
     phrase_rests = right.checkbox("Rest at phrase ends (every 4 bars)")
     max_note_beats = left.number_input(
         "Longest note (beats, 0: no limit)",

@@ -94,10 +94,9 @@ def test_token_pitches_name_the_pitch_each_event_starts_and_ends():
     assert starts.dtype == ends.dtype == np.int32 and starts.shape == ends.shape == (EVENTS.size,)
     assert starts[note_on(60)] == 60 and ends[note_on(60)] == -1
     assert ends[note_off(60)] == 60 and starts[note_off(60)] == -1
-    assert starts[:NOTE_OFF_OFFSET].tolist() == list(range(128)) and ends[
-        NOTE_OFF_OFFSET:TIME_SHIFT_OFFSET
-    ].tolist() == list(range(128))
-    assert (starts[TIME_SHIFT_OFFSET:] == -1).all() and (ends[TIME_SHIFT_OFFSET:] == -1).all()
+    assert starts[:NOTE_OFF_OFFSET].tolist() == list(range(128)) and (starts[NOTE_OFF_OFFSET:] == -1).all()
+    assert ends[NOTE_OFF_OFFSET:TIME_SHIFT_OFFSET].tolist() == list(range(128))
+    assert (ends[:NOTE_OFF_OFFSET] == -1).all() and (ends[TIME_SHIFT_OFFSET:] == -1).all()
 
     melody = MelodyRepresentation()
     starts, ends = melody.token_pitches()

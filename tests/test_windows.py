@@ -60,7 +60,14 @@ def test_too_long_windows_are_a_clear_error(dataset):
 
 
 def test_control_prefixes_go_before_each_window_and_move_with_its_transposition():
-    from core.data.conditioning import KEYS, WindowControls, conditioning_for, key_of, window_densities
+    from core.data.conditioning import (
+        KEYS,
+        WindowControls,
+        conditioning_for,
+        key_of,
+        token_onsets,
+        window_densities,
+    )
 
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=8 + 8 * i)) for i in range(3)]
     dataset = datasets.build_dataset("prefixed", files, DataConfig(validation_fraction=0.0)).dataset
@@ -70,7 +77,7 @@ def test_control_prefixes_go_before_each_window_and_move_with_its_transposition(
     controls = WindowControls(conditioning, dataset, codec)
     values, offsets = dataset.encoded("melody")
     starts = window_starts(offsets, [0, 1, 2], 8, 4)
-    densities = window_densities(values, starts, 8, codec.token_steps(), codec.token_onsets(), 4)
+    densities = window_densities(values, starts, 8, codec.token_steps(), token_onsets(codec), 4)
     for transpose in (0, 3):
         windows = window_dataset(
             dataset, "melody", "train", 8, 64, shuffle=False, transpose_semitones=transpose, controls=controls

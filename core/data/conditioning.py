@@ -161,15 +161,21 @@ class Conditioning:
         return cls(int(data["base_size"]), tuple(data["styles"]), tuple(float(e) for e in data["density_edges"]))
 
 
+def token_onsets(codec) -> np.ndarray:
+    """1 for every token id that starts a note, else 0, int32 shape=(size,)."""
+    note_on_pitch, _ = codec.token_pitches()
+    return (note_on_pitch >= 0).astype(np.int32)
+
+
 def window_densities(
-    values: np.ndarray, starts: np.ndarray, length: int, token_steps: np.ndarray, token_onsets: np.ndarray, spq: int
+    values: np.ndarray, starts: np.ndarray, length: int, steps_of_token: np.ndarray, onset_of_token: np.ndarray, spq: int
 ) -> np.ndarray:
     """Onsets per quarter note of every window of ``length`` tokens starting at ``starts``.
 
     The same measure :meth:`WindowControls.prefix_tf` takes inside the pipeline.
     """
-    onsets = np.concatenate([[0], np.cumsum(token_onsets[values])])
-    steps = np.concatenate([[0], np.cumsum(token_steps[values])])
+    onsets = np.concatenate([[0], np.cumsum(onset_of_token[values])])
+    steps = np.concatenate([[0], np.cumsum(steps_of_token[values])])
     quarters = np.maximum(steps[starts + length] - steps[starts], 1) / spq
     return (onsets[starts + length] - onsets[starts]) / quarters
 
@@ -185,7 +191,7 @@ def conditioning_for(dataset, codec, window_length: int) -> Conditioning:
     length = max(1, min(window_length, max(int(offsets[p + 1] - offsets[p]) for p in train)))
     starts = window_starts(offsets, train, length, max(1, length // 2))
     densities = window_densities(
-        values, starts, length, codec.token_steps(), codec.token_onsets(), dataset.config.steps_per_quarter
+        values, starts, length, codec.token_steps(), token_onsets(codec), dataset.config.steps_per_quarter
     )
     low, high = np.quantile(densities, [1 / 3, 2 / 3]) if len(densities) else (0.0, 0.0)
     return Conditioning(codec.size, tuple(styles), (float(low), float(high)))
@@ -210,7 +216,7 @@ class WindowControls:
         )
         self.keys = np.array([key_of(meta) for meta in dataset.piece_meta], dtype=np.int32)
         self.token_steps = codec.token_steps()
-        self.token_onsets = codec.token_onsets()
+        self.token_onsets = token_onsets(codec)
         self.steps_per_quarter = dataset.config.steps_per_quarter
 
     def prefix_tf(self, piece, window, shift):

@@ -224,15 +224,6 @@ class Representation(ABC):
         """
         raise TypeError(f"the {self.name} representation has no tokens")
 
-    def token_onsets(self) -> np.ndarray:
-        """1 for every token id that starts a note, else 0, int32 shape=(size,); tokens kinds only.
-
-        With :meth:`token_steps` it measures the note density of a window of tokens.
-
-        Raises:
-            TypeError: For representations whose kind is not ``"tokens"``.
-        """
-        raise TypeError(f"the {self.name} representation has no tokens")
 
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         """MIDI pitch each token id starts and ends, or -1; tokens kinds only.
@@ -317,9 +308,6 @@ class MelodyRepresentation(Representation):
 
     def token_steps(self) -> np.ndarray:
         return np.ones(self.size, dtype=np.int32)
-
-    def token_onsets(self) -> np.ndarray:
-        return (np.arange(self.size) >= MELODY_FIRST_NOTE).astype(np.int32)
 
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         """Onsets start their pitch; nothing ends one explicitly (a melody is monophonic by construction)."""
@@ -448,9 +436,6 @@ class EventsRepresentation(Representation):
         steps = np.zeros(self.size, dtype=np.int32)
         steps[TIME_SHIFT_OFFSET : self.velocity_offset] = np.arange(1, self.max_time_shift_steps + 1)
         return steps
-
-    def token_onsets(self) -> np.ndarray:
-        return (np.arange(self.size) < NOTE_OFF_OFFSET).astype(np.int32)
 
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         note_on = np.full(self.size, -1, dtype=np.int32)

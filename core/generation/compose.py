@@ -154,7 +154,12 @@ class Composer:
         self.conditioning = self.info.conditioning
         tokens = self.codec.kind == "tokens"
         banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
-        self.sampler = Sampler(checkpoint.decoder, self.codec.token_steps() if tokens else None, banned)
+        self.sampler = Sampler(
+            checkpoint.decoder,
+            self.codec.token_steps() if tokens else None,
+            banned,
+            token_pitches=self.codec.token_pitches() if tokens else None,
+        )
 
     @classmethod
     def load(cls, path) -> Composer:
@@ -200,7 +205,9 @@ class Composer:
         prefix = np.concatenate([controls, music]) if self.codec.kind == "tokens" else music
         target_steps = request.target_steps(self.steps_per_quarter)
         max_tokens = self._token_budget(len(prefix), target_steps)
-        decoded = self.sampler.run(prefix, request.sampling, target_steps, max_tokens)
+        decoded = self.sampler.run(
+            prefix, request.sampling, target_steps, max_tokens, max_polyphony=request.post.max_polyphony
+        )
         compositions = []
         for index, sequence in enumerate(decoded.sequences):
             body = sequence[len(controls) :]
