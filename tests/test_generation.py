@@ -335,14 +335,17 @@ def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tm
 
     out = tmp_path / "out" / "piece.mid"
     arguments = ["generate", "--checkpoint", trained["melody"], "--out", str(out), "--n", "2", "--bars", "1"]
-    code = main([*arguments, "--primer-notes", "C4 E4", "--scale", "D minor", "--mode", "dark", "--save"])
+    code = main(
+        [*arguments, "--primer-notes", "C4 E4", "--scale", "D minor", "--mode", "dark", "--tonic", "D", "--save"]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     for number in (1, 2):
         path = out.with_name(f"piece-{number}.mid")
         assert path.read_bytes().startswith(b"MThd") and str(path) in printed
     assert library.count_pieces() == 2
-    assert {piece.parameters["controls"]["mode"] for piece in library.list_pieces()} == {"minor"}
+    controls = {(p.parameters["controls"]["mode"], p.parameters["controls"]["tonic"]) for p in library.list_pieces()}
+    assert controls == {("minor", "D")}
 
 
 @pytest.mark.parametrize(
@@ -353,6 +356,7 @@ def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tm
         (["--beam", "0", "--greedy"], None),  # --beam 0 means no beam search: greedy is fine
         (["--primer-notes", "C4 Q4"], "Cannot read 'Q4'"),
         (["--scale", "C funky"], "unknown scale"),
+        (["--tonic", "H"], "unknown tonic 'H'"),
     ],
 )
 def test_cli_generate_refuses_bad_parameters_with_a_message(trained, tmp_path, capsys, options, message):
