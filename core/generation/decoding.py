@@ -170,7 +170,8 @@ class RecurrentDecoder(_ModelDecoder):
 class TransformerDecoder(_ModelDecoder):
     """``transformer``: each block attends over a key/value cache of the steps before.
 
-    State: the keys and values of every block, shape=(capacity, batch, heads, head_dim).
+    State: the keys and values of every block, shape=(batch, heads, capacity, head_dim):
+    each head's cache contiguous, so attending to it needs no transpose.
     """
 
     def __init__(self, model: keras.Model):
@@ -187,16 +188,19 @@ class TransformerDecoder(_ModelDecoder):
 
         state = []
         for block in self.blocks:
-            shape = (capacity, batch, block.heads, block.d_model // block.heads)
-            state += [tf.zeros(shape), tf.zeros(shape)]
+            shape = (batch, block.heads, capacity, block.d_model // block.heads)
+            state += [tf.zeros(shape, block.compute_dtype), tf.zeros(shape, block.compute_dtype)]
         return tuple(state)
 
     def _core_axes(self):
-        return (1,) * (2 * len(self.blocks))
+        return (0,) * (2 * len(self.blocks))
 
     def _core_step(self, hidden, state, position):
+        import tensorflow as tf
+
         if self.positions is not None:
-            hidden = hidden + self.positions.position_embeddings[position][None]
+            # Cast as PositionEmbedding does: a mixed-precision model steps in float16.
+            hidden = hidden + tf.cast(self.positions.position_embeddings[position], hidden.dtype)[None]
         new_state = []
         for index, block in enumerate(self.blocks):
             hidden, keys, values = block.step(hidden, state[2 * index], state[2 * index + 1], position)
