@@ -12,7 +12,10 @@ came out:
   rise from sparse to dense (``density_monotonic``), against the training windows'
   tertile edges.
 
-The baseline for each figure is chance, in the same run: ``*_over_chance`` are the ratios.
+Each figure is measured twice: ``model_only`` (the control tokens alone, guidance 0)
+and ``guided`` (the control tokens plus control guidance at its default strength,
+:func:`core.generation.compose.guidance_bias`, as the Generate page starts).
+The baseline for the key figures is chance, in the same run: ``*_over_chance`` are the ratios.
 Prints JSON.
 
     .venv/bin/python bench/steering.py [--checkpoint checkpoints/bach-lstm] [--pieces 16] [--bars 8]
@@ -48,7 +51,7 @@ def main() -> None:
     from core.data.conditioning import DENSITIES, MODES, tonic_index
     from core.data.piece import END, START
     from core.data.preprocess import estimate_key
-    from core.generation.compose import Composer, CompositionRequest, Controls
+    from core.generation.compose import DEFAULT_GUIDANCE, Composer, CompositionRequest, Controls
     from core.generation.sampling import SampleConfig
 
     composer = Composer.load(args.checkpoint)
@@ -60,35 +63,42 @@ def main() -> None:
         result = composer.compose(CompositionRequest(sampling=sampling, bars=args.bars, controls=controls))
         return [composition.notes for composition in result.compositions]
 
-    key_hits = mode_hits = total = 0
-    for mode in MODES:
-        for seed, tonic in enumerate(args.tonics.split(",")):
-            for notes in compose(Controls(mode=mode, tonic=tonic), seed):
-                found_tonic, found_mode = estimate_key(notes)
-                key_hits += found_mode == mode and found_tonic == tonic_index(tonic)
-                mode_hits += found_mode == mode
-                total += 1
+    def measure(guidance: float) -> dict:
+        key_hits = mode_hits = total = 0
+        for mode in MODES:
+            for seed, tonic in enumerate(args.tonics.split(",")):
+                for notes in compose(Controls(mode=mode, tonic=tonic, guidance=guidance), seed):
+                    found_tonic, found_mode = estimate_key(notes)
+                    key_hits += found_mode == mode and found_tonic == tonic_index(tonic)
+                    mode_hits += found_mode == mode
+                    total += 1
+        density = {}
+        for level in DENSITIES:
+            rates = []
+            for notes in compose(Controls(density=level, guidance=guidance), seed=100):
+                quarters = max(int(notes[:, END].max() - notes[:, START].min()), 1) / spq if len(notes) else 1
+                rates.append(len(notes) / quarters)
+            density[level] = round(float(np.mean(rates)), 3)
+        return {
+            "guidance": guidance,
+            "key_accuracy": round(key_hits / total, 3),
+            "key_over_chance": round(key_hits / total / KEY_CHANCE, 2),
+            "mode_accuracy": round(mode_hits / total, 3),
+            "mode_over_chance": round(mode_hits / total / MODE_CHANCE, 2),
+            "density_onsets_per_quarter": density,
+            "density_monotonic": bool(density["sparse"] < density["medium"] < density["dense"]),
+            "density_dense_over_sparse": round(density["dense"] / max(density["sparse"], 1e-9), 2),
+        }
+
     spq = composer.steps_per_quarter
-    density = {}
-    for level in DENSITIES:
-        rates = []
-        for notes in compose(Controls(density=level), seed=100):
-            quarters = max(int(notes[:, END].max() - notes[:, START].min()), 1) / spq if len(notes) else 1
-            rates.append(len(notes) / quarters)
-        density[level] = round(float(np.mean(rates)), 3)
     figures = {
         "checkpoint": Path(args.checkpoint).name,
         "pieces_per_setting": args.pieces,
         "bars": args.bars,
         "temperature": args.temperature,
-        "key_accuracy": round(key_hits / total, 3),
-        "key_over_chance": round(key_hits / total / KEY_CHANCE, 2),
-        "mode_accuracy": round(mode_hits / total, 3),
-        "mode_over_chance": round(mode_hits / total / MODE_CHANCE, 2),
-        "density_onsets_per_quarter": density,
         "density_edges": list(composer.conditioning.density_edges),
-        "density_monotonic": bool(density["sparse"] < density["medium"] < density["dense"]),
-        "density_dense_over_sparse": round(density["dense"] / max(density["sparse"], 1e-9), 2),
+        "model_only": measure(0.0),
+        "guided": measure(DEFAULT_GUIDANCE),
     }
     print(json.dumps(figures))
 

@@ -10,7 +10,14 @@ from core.data.preprocess import PITCH_CLASS_NAMES
 from core.errors import NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
 from core.generation.checkpoints import list_checkpoints
-from core.generation.compose import BEATS_PER_BAR, Composer, CompositionRequest, Controls, save_composition
+from core.generation.compose import (
+    BEATS_PER_BAR,
+    DEFAULT_GUIDANCE,
+    Composer,
+    CompositionRequest,
+    Controls,
+    save_composition,
+)
 from core.generation.postprocess import SCALES, PostProcessing
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
 from core.generation.sampling import SampleConfig
@@ -111,8 +118,18 @@ with steer_col:
             format_func=lambda t: f"default ({DEFAULT_TONICS[mode]} {mode})" if t is None else f"{t} {mode}",
         )
         density = right.selectbox("Note density", DENSITIES, index=1)
+        guidance = st.slider(
+            "Keep to the key and density",
+            0.0,
+            5.0,
+            DEFAULT_GUIDANCE,
+            0.5,
+            help="0: the model's own reading of the controls. Higher: notes that fit the key and the density "
+            "are favoured while composing (notes outside the key lose about this many nats).",
+        )
     else:
         style = mode = density = key_tonic = None
+        guidance = 0.0
         st.caption("This model was trained without style, mood and density controls.")
     left, right = st.columns(2)
     snap = left.checkbox("Snap to a scale")
@@ -170,7 +187,7 @@ if st.button("Compose", type="primary"):
             seconds=amount if unit == "seconds" else None,
             bpm=float(bpm),
             primer=primer_notes(),
-            controls=Controls(style, mode, density, key_tonic),
+            controls=Controls(style, mode, density, key_tonic, guidance),
             post=PostProcessing(
                 scale=f"{tonic} {scale}" if snap else None,
                 remove_duplicates=remove_duplicates,

@@ -13,10 +13,11 @@ import tensorflow as tf
 from core.config import DataConfig, TrainConfig
 from core.data import datasets
 from core.data.conditioning import PREFIX_LENGTH, Conditioning
+from core.data.representations import get_representation
 from core.data.uploads import SourceFile
 from core.errors import CheckpointError, GenerationError
 from core.generation.checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
-from core.generation.compose import Composer, CompositionRequest, Controls
+from core.generation.compose import Composer, CompositionRequest, Controls, guidance_bias
 from core.generation.decoding import StepDecoder, step_decoder
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
@@ -267,6 +268,33 @@ def test_controls_and_a_typed_primer_start_the_sequence(melody_composer):
     assert result.compositions[0].score >= result.compositions[1].score
 
 
+def test_guidance_keeps_the_asked_key(melody_composer):
+    f_sharp_major = {6, 8, 10, 11, 1, 3, 5}
+
+    def in_key(guidance: float) -> float:
+        controls = Controls(mode="major", tonic="F#", guidance=guidance)
+        request = CompositionRequest(sampling=SampleConfig(seed=4, variations=4), bars=4, controls=controls)
+        notes = np.concatenate([c.notes for c in melody_composer.compose(request).compositions])
+        return float(np.isin(notes[:, 2] % 12, list(f_sharp_major)).mean())
+
+    assert in_key(10.0) > 0.95 > in_key(0.0)
+
+
+def test_guidance_favours_the_tonic_and_the_asked_density():
+    events = get_representation("events", DataConfig())
+    steps = events.token_steps()
+    shifts = np.flatnonzero(steps > 0)
+    sparse = guidance_bias(events, events.size + 5, tonic=2, mode="minor", density="sparse", strength=2.0)
+    dense = guidance_bias(events, events.size + 5, tonic=2, mode="minor", density="dense", strength=2.0)
+    medium = guidance_bias(events, events.size + 5, tonic=2, mode="minor", density="medium", strength=2.0)
+    d4, f4, f_sharp4 = 62, 65, 66
+    assert medium[d4] == 0 and medium[f_sharp4] < medium[f4] < 0  # D minor: F fits, F# does not
+    assert (medium[shifts] == 0).all() and (medium[events.size :] == 0).all()
+    assert dense[d4] > medium[d4] > sparse[d4]
+    longest = shifts[np.argmax(steps[shifts])]
+    assert dense[longest] < 0 < sparse[longest] and dense[shifts[0]] == sparse[shifts[0]] == 0
+
+
 def test_primer_notes_outside_the_vocabulary_are_moved_with_a_warning(melody_composer):
     primer = parse_note_text("A0 C8", melody_composer.steps_per_quarter)
     primer[0, 2] = 9  # below A0: the melody vocabulary starts at 21
@@ -357,6 +385,7 @@ def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tm
         (["--primer-notes", "C4 Q4"], "Cannot read 'Q4'"),
         (["--scale", "C funky"], "unknown scale"),
         (["--tonic", "H"], "unknown tonic 'H'"),
+        (["--guidance", "-1"], "guidance must be between 0 and 10"),
     ],
 )
 def test_cli_generate_refuses_bad_parameters_with_a_message(trained, tmp_path, capsys, options, message):

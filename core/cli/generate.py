@@ -38,6 +38,11 @@ def add_parser(commands, name: str) -> None:
     shape.add_argument("--mode", help="major/minor, or the mood: bright/dark")
     shape.add_argument("--density", help="sparse, medium or dense")
     shape.add_argument("--tonic", help="key centre with --mode, e.g. D or F#; default C major / A minor")
+    shape.add_argument(
+        "--guidance",
+        type=float,
+        help="how strongly key and density are kept while composing (default 2); 0: the control tokens alone",
+    )
     post = parser.add_argument_group("post-processing")
     post.add_argument("--scale", help='snap notes to a scale, e.g. "D minor", "C major pentatonic"')
     post.add_argument("--keep-duplicates", action="store_true", help="keep overlapping notes of one pitch")
@@ -79,13 +84,14 @@ def _request(args: argparse.Namespace, composer):
         variations=args.n,
     )
     mode = MOOD_ALIASES.get((args.mode or "").lower(), args.mode)
+    guidance = {} if args.guidance is None else {"guidance": args.guidance}
     return CompositionRequest(
         sampling=sampling,
         bars=args.bars,
         seconds=args.seconds,
         bpm=args.bpm,
         primer=primer,
-        controls=Controls(args.style, mode, args.density, args.tonic),
+        controls=Controls(args.style, mode, args.density, args.tonic, **guidance),
         post=PostProcessing(
             scale=args.scale,
             remove_duplicates=not args.keep_duplicates,

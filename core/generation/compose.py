@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.config import to_dict
-from core.data.conditioning import DENSITIES, MODES
+from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, tonic_index
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
+from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE
 from core.data.representations import (
     DEFAULT_VELOCITY,
     MELODY_REST,
@@ -32,6 +33,11 @@ from core.generation.primer import fit_pitch_range
 from core.generation.sampling import SampleConfig, Sampler
 
 BEATS_PER_BAR = 4
+# Control guidance: the strength the page and CLI start at, and the most they take.
+DEFAULT_GUIDANCE = 2.0
+MAX_GUIDANCE = 10.0
+# Logit added to (dense) or taken from (sparse) every note onset per unit of guidance.
+DENSITY_GUIDANCE = 0.5
 MAX_BARS = 256
 # Token budget: the training data's tokens per step times this, so dense passages still fit.
 TOKEN_BUDGET_FACTOR = 3.0
@@ -43,13 +49,53 @@ DEFAULT_PROGRAMS = (0,)
 class Controls:
     """Steering of a conditioned model; None picks the model's default (its first style, major, medium density).
 
-    ``tonic`` (a note name) picks the key together with ``mode``; None: C major or A minor.
+    Attributes:
+        tonic: A note name; with ``mode`` it picks the key. None: C major or A minor.
+        guidance: How strongly the key and density are kept while composing, on top of
+            the control tokens (:func:`guidance_bias`; about the nats taken off a note
+            outside the key); 0 leaves them to the model.
     """
 
     style: str | None = None
     mode: str | None = None
     density: str | None = None
     tonic: str | None = None
+    guidance: float = DEFAULT_GUIDANCE
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.guidance <= MAX_GUIDANCE:
+            raise GenerationError(f"guidance must be between 0 and {MAX_GUIDANCE}, got {self.guidance}")
+
+
+def guidance_bias(
+    codec: Representation, vocab_size: int, tonic: int, mode: str, density: str, strength: float
+) -> np.ndarray:
+    """Logit bias of control guidance, shape=(vocab_size,), added to every step while composing.
+
+    Key: every note onset is weighted by how well it fits the key, its
+    Krumhansl-Kessler probe-tone rating (how well listeners hear it fit), as
+    ``strength * log(rating / tonic's rating)``: 0 for the tonic, about
+    ``-strength`` for notes outside the scale. Multiplying the model's
+    probabilities by the ratings to a power keeps the model's choices among
+    fitting notes and pulls the music toward the tonic.
+
+    Density, for sparse (-1), medium (0) or dense (+1): every note onset gets
+    ``push = level * DENSITY_GUIDANCE * strength`` and a time shift of ``s`` steps
+    ``-push * log2(s) / log2(longest shift)``, so notes start more or less often
+    and long gaps get rarer or likelier.
+    """
+    profile = np.roll(MAJOR_PROFILE if mode == "major" else MINOR_PROFILE, tonic)
+    weight = strength * np.log(profile / profile.max())
+    push = strength * DENSITY_GUIDANCE * (DENSITIES.index(density) - 1)
+    note_on_pitch, _ = codec.token_pitches()
+    steps = codec.token_steps()
+    bias = np.zeros(vocab_size, np.float32)
+    onsets = np.flatnonzero(note_on_pitch >= 0)
+    bias[onsets] = weight[note_on_pitch[onsets] % 12] + push
+    if steps.max() > 1:  # time shifts of several lengths (events); melody tokens all take one step
+        shifts = np.flatnonzero(steps > 0)
+        bias[shifts] -= push * np.log2(steps[shifts]) / np.log2(steps.max())
+    return bias
 
 
 @dataclass(frozen=True)
@@ -185,6 +231,15 @@ class Composer:
             controls.tonic,
         )
 
+    def _guidance(self, controls: Controls) -> np.ndarray | None:
+        """Control guidance's logit bias for a conditioned token model, else None."""
+        if self.conditioning is None or not controls.guidance:
+            return None
+        mode = controls.mode or MODES[0]
+        tonic = tonic_index(controls.tonic or DEFAULT_TONICS[mode])
+        density = controls.density or DENSITIES[1]
+        return guidance_bias(self.codec, self.conditioning.vocab_size, tonic, mode, density, controls.guidance)
+
     def compose(self, request: CompositionRequest) -> CompositionResult:
         """Compose ``request.sampling.variations`` pieces.
 
@@ -206,7 +261,12 @@ class Composer:
         target_steps = request.target_steps(self.steps_per_quarter)
         max_tokens = self._token_budget(len(prefix), target_steps)
         decoded = self.sampler.run(
-            prefix, request.sampling, target_steps, max_tokens, max_polyphony=request.post.max_polyphony
+            prefix,
+            request.sampling,
+            target_steps,
+            max_tokens,
+            max_polyphony=request.post.max_polyphony,
+            logit_bias=self._guidance(request.controls),
         )
         compositions = []
         for index, sequence in enumerate(decoded.sequences):

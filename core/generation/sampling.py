@@ -234,7 +234,14 @@ class Sampler:
         self._beam = tf.function(self._beam_loop, reduce_retracing=True)
 
     def run(
-        self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int, *, max_polyphony: int = 0
+        self,
+        prefix: np.ndarray,
+        config: SampleConfig,
+        target_steps: int,
+        max_tokens: int,
+        *,
+        max_polyphony: int = 0,
+        logit_bias: np.ndarray | None = None,
     ) -> Decoded:
         """Compose ``config.variations`` continuations of ``prefix``.
 
@@ -246,6 +253,8 @@ class Sampler:
             max_polyphony: Most pitches sounding at once under the note grammar;
                 0: no limit. Ignored without a grammar (melody, piano rolls). A
                 tensor inside the loops: changing it compiles nothing.
+            logit_bias: Added to every step's logits, shape=(vocab,), e.g. to favour the
+                notes of a key (:func:`core.generation.compose.guidance_bias`); beam scores include it.
 
         Raises:
             GenerationError: Empty prefix, prefix longer than ``max_tokens``, a
@@ -265,11 +274,15 @@ class Sampler:
             )
         if self.decoder.kind == "frames" and config.strategy == "beam":
             raise GenerationError("beam search needs a token model; piano-roll models sample frames (greedy or sample)")
+        bias = np.zeros(self.decoder.size, np.float32) if logit_bias is None else np.asarray(logit_bias, np.float32)
+        if bias.shape != (self.decoder.size,):
+            raise GenerationError(f"a logit bias needs {self.decoder.size} values, one per token; got {bias.shape}")
         common = (
             tf.constant(prefix),
             tf.constant(max_tokens, tf.int32),
             tf.constant(target_steps, tf.int32),
             tf.constant(max_polyphony, tf.int32),
+            tf.constant(bias),
         )
         if config.strategy == "beam":
             sequences, lengths, scores = self._beam(*common, tf.constant(config.beam_width, tf.int32))
@@ -293,9 +306,10 @@ class Sampler:
 
     # === Compiled loops ===
 
-    def _allowed(self, logits, sounding, max_polyphony):
-        """``logits`` with :data:`BANNED_LOGIT` added to what may not come next: controls, notes against the grammar."""
-        logits = logits + self.banned_bias
+    def _allowed(self, logits, sounding, max_polyphony, bias):
+        """``logits`` plus ``bias``, with :data:`BANNED_LOGIT` added to what may not come next: controls, notes
+        against the grammar."""
+        logits = logits + self.banned_bias + bias
         if self.grammar is not None:
             logits += self.grammar.bias(sounding, max_polyphony)
         return logits
@@ -304,10 +318,10 @@ class Sampler:
         """The pitches sounding after ``tokens``: shape=(batch, PITCHES), bool; unchanged without a grammar."""
         return sounding if self.grammar is None else self.grammar.advance(sounding, tokens)
 
-    def _pick_tokens(self, logits, sounding, max_polyphony, step, greedy, temperature, top_k, top_p, seed):
+    def _pick_tokens(self, logits, sounding, max_polyphony, bias, step, greedy, temperature, top_k, top_p, seed):
         import tensorflow as tf
 
-        logits = self._allowed(logits, sounding, max_polyphony)
+        logits = self._allowed(logits, sounding, max_polyphony, bias)
         if_greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
         filtered = filter_logits(logits, temperature, top_k, top_p)
         # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits), and XLA compiles it.
@@ -326,7 +340,19 @@ class Sampler:
         return tf.cast(probabilities > threshold, tf.float32)
 
     def _sample_loop(
-        self, prefix, max_tokens, target_steps, max_polyphony, slots, batch, greedy, temperature, top_k, top_p, seed
+        self,
+        prefix,
+        max_tokens,
+        target_steps,
+        max_polyphony,
+        bias,
+        slots,
+        batch,
+        greedy,
+        temperature,
+        top_k,
+        top_p,
+        seed,
     ):
         """Returns (sequences, shape=(batch, slots[, pitches]), lengths, shape=(batch,)).
 
@@ -349,7 +375,7 @@ class Sampler:
             logits, state = self.decoder.step(current, state, step)
             if tokens:
                 picked = self._pick_tokens(
-                    logits, sounding, max_polyphony, step, greedy, temperature, top_k, top_p, seed
+                    logits, sounding, max_polyphony, bias, step, greedy, temperature, top_k, top_p, seed
                 )
                 advance = tf.gather(self.token_steps, picked)
             else:
@@ -373,7 +399,7 @@ class Sampler:
         order = tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], axis=0)
         return tf.transpose(stacked, order), lengths
 
-    def _beam_loop(self, prefix, max_tokens, target_steps, max_polyphony, width):
+    def _beam_loop(self, prefix, max_tokens, target_steps, max_polyphony, bias, width):
         """Returns (sequences, shape=(width, max_tokens), lengths, shape=(width,), summed log-likelihoods)."""
         import tensorflow as tf
 
@@ -405,7 +431,7 @@ class Sampler:
                 return write(history, step + 1, upcoming), state, scores, elapsed, done, lengths, new_sounding
 
             def expand():
-                log_probs = tf.nn.log_softmax(self._allowed(logits, sounding, max_polyphony), axis=-1)
+                log_probs = tf.nn.log_softmax(self._allowed(logits, sounding, max_polyphony, bias), axis=-1)
                 log_probs = tf.where(done[:, None], stay[None], log_probs)
                 candidates = tf.reshape(scores[:, None] + log_probs, (-1,))
                 best, flat = tf.math.top_k(candidates, width)
