@@ -118,7 +118,7 @@ def checkpoint_info(path: Path | str) -> CheckpointInfo:
 
 
 def list_checkpoints() -> list[CheckpointInfo]:
-    """Every usable checkpoint: shipped ones first, then the newest runs first. Broken folders are skipped."""
+    """Every usable checkpoint: shipped ones first by name, then the newest runs first. Broken folders are skipped."""
     roots = dict.fromkeys([SHIPPED_CHECKPOINTS.resolve(), get_settings().checkpoints])
     found: dict[Path, CheckpointInfo] = {}
     for root in roots:
@@ -130,7 +130,10 @@ def list_checkpoints() -> list[CheckpointInfo]:
                     found[folder.resolve()] = checkpoint_info(folder)
                 except CheckpointError:
                     continue
-    return sorted(found.values(), key=lambda info: (not info.shipped, -info.created.timestamp()))
+    return sorted(
+        found.values(),
+        key=lambda info: (not info.shipped, info.name if info.shipped else "", -info.created.timestamp()),
+    )
 
 
 @dataclass

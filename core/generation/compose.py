@@ -36,8 +36,10 @@ BEATS_PER_BAR = 4
 # Control guidance: the strength the page and CLI start at, and the most they take.
 DEFAULT_GUIDANCE = 2.0
 MAX_GUIDANCE = 10.0
-# Logit added to (dense) or taken from (sparse) every note onset per unit of guidance.
-DENSITY_GUIDANCE = 0.5
+# Per unit of guidance: logit added to (dense) or taken from (sparse) every note onset, and taken from
+# (dense) or added to (sparse) the longest time shift, shorter shifts by log2 of their length.
+ONSET_GUIDANCE = 0.25
+SHIFT_GUIDANCE = 0.5
 MAX_BARS = 256
 # Token budget: the training data's tokens per step times this, so dense passages still fit.
 TOKEN_BUDGET_FACTOR = 3.0
@@ -74,27 +76,30 @@ def guidance_bias(
 
     Key: every note onset is weighted by how well it fits the key, its
     Krumhansl-Kessler probe-tone rating (how well listeners hear it fit), as
-    ``strength * log(rating / tonic's rating)``: 0 for the tonic, about
-    ``-strength`` for notes outside the scale. Multiplying the model's
+    ``strength * log(rating / tonic's rating)``, about ``-strength`` for notes outside
+    the scale relative to the tonic, centred so onsets keep their total weight. Multiplying the model's
     probabilities by the ratings to a power keeps the model's choices among
     fitting notes and pulls the music toward the tonic.
 
     Density, for sparse (-1), medium (0) or dense (+1): every note onset gets
-    ``push = level * DENSITY_GUIDANCE * strength`` and a time shift of ``s`` steps
-    ``-push * log2(s) / log2(longest shift)``, so notes start more or less often
-    and long gaps get rarer or likelier.
+    ``level * ONSET_GUIDANCE * strength`` and a time shift of ``s`` steps
+    ``-level * SHIFT_GUIDANCE * strength * log2(s) / log2(longest shift)``, so notes
+    start more or less often and long gaps get rarer or likelier.
     """
     profile = np.roll(MAJOR_PROFILE if mode == "major" else MINOR_PROFILE, tonic)
     weight = strength * np.log(profile / profile.max())
-    push = strength * DENSITY_GUIDANCE * (DENSITIES.index(density) - 1)
+    # Centred so that onsets as a whole keep their mass under a uniform spread of pitch classes: the key moves
+    # notes between pitches, the density term alone moves them between notes and silence.
+    weight -= np.log(np.mean(np.exp(weight)))
+    level = DENSITIES.index(density) - 1
     note_on_pitch, _ = codec.token_pitches()
     steps = codec.token_steps()
     bias = np.zeros(vocab_size, np.float32)
     onsets = np.flatnonzero(note_on_pitch >= 0)
-    bias[onsets] = weight[note_on_pitch[onsets] % 12] + push
+    bias[onsets] = weight[note_on_pitch[onsets] % 12] + level * ONSET_GUIDANCE * strength
     if steps.max() > 1:  # time shifts of several lengths (events); melody tokens all take one step
         shifts = np.flatnonzero(steps > 0)
-        bias[shifts] -= push * np.log2(steps[shifts]) / np.log2(steps.max())
+        bias[shifts] -= level * SHIFT_GUIDANCE * strength * np.log2(steps[shifts]) / np.log2(steps.max())
     return bias
 
 
