@@ -18,7 +18,7 @@ from core.data.uploads import SourceFile
 from core.errors import CheckpointError, GenerationError
 from core.generation.checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
 from core.generation.compose import Composer, CompositionRequest, Controls, guidance_bias
-from core.generation.decoding import StepDecoder, step_decoder
+from core.generation.decoding import step_decoder
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
 from core.generation.sampling import BANNED_LOGIT, SampleConfig, Sampler, filter_logits
@@ -26,6 +26,7 @@ from core.models import InputSpec, build_model, make_config
 from core.training import jobs
 from core.training.checkpoints import export_checkpoint
 from tests.conftest import scale_piece
+from tests.decoders import BigramDecoder
 
 TINY = {
     "rnn": {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.0},
@@ -138,41 +139,25 @@ def test_beam_search_of_width_one_is_greedy(sampler):
     assert np.array_equal(_run(sampler, strategy="beam", beam_width=1)[0], greedy)
 
 
-class BigramDecoder(StepDecoder):
-    """A crafted model: the next-token distribution depends only on the current token.
-
-    From token 0, greedy takes 1 (p=0.6) and then faces ten equally likely tokens
+def beam_trap() -> BigramDecoder:
+    """From token 0, greedy takes 1 (p=0.6) and then faces ten equally likely tokens
     (p=0.1 each); the path through 2 (p=0.4) continues with 3 at p=0.99. Greedy's
     two-token likelihood is 0.06, beam search's 0.396.
     """
-
-    kind = "tokens"
-    size = 14
-
-    def __init__(self):
-        table = np.full((14, 14), 1e-6)
-        table[0, 1], table[0, 2] = 0.6, 0.4
-        table[1, 4:14] = 0.1
-        table[2, 3] = 0.99
-        table[3:, 3] = 1.0
-        self.log_table = tf.constant(np.log(table / table.sum(axis=1, keepdims=True)), tf.float32)
-
-    def initial_state(self, batch, capacity):
-        return (tf.zeros((batch,)),)
-
-    def state_batch_axes(self):
-        return (0,)
-
-    def step(self, inputs, state, position):
-        return tf.gather(self.log_table, inputs), state
+    table = np.full((14, 14), 1e-6)
+    table[0, 1], table[0, 2] = 0.6, 0.4
+    table[1, 4:14] = 0.1
+    table[2, 3] = 0.99
+    table[3:, 3] = 1.0
+    return BigramDecoder(np.log(table / table.sum(axis=1, keepdims=True)))
 
 
 def test_beam_search_finds_a_likelier_sequence_than_greedy():
-    sampler = Sampler(BigramDecoder(), token_steps=np.ones(14, np.int32))
+    sampler = Sampler(beam_trap(), token_steps=np.ones(14, np.int32))
     greedy = sampler.run(np.array([0]), SampleConfig(strategy="greedy"), 2, 10).sequences[0]
     beam = sampler.run(np.array([0]), SampleConfig(strategy="beam", beam_width=3), 2, 10)
     assert greedy[1] == 1 and beam.sequences[0].tolist() == [0, 2, 3]
-    table = BigramDecoder().log_table.numpy()
+    table = beam_trap().log_table.numpy()
 
     def likelihood(sequence):
         return sum(table[a, b] for a, b in zip(sequence[:-1], sequence[1:]))

@@ -16,8 +16,8 @@ from core.data.representations import (
     get_representation,
 )
 from core.errors import GenerationError
-from core.generation.decoding import StepDecoder
 from core.generation.sampling import SampleConfig, Sampler, filter_logits
+from tests.decoders import BigramDecoder
 
 EVENTS = EventsRepresentation(max_time_shift_steps=4, velocity_bins=2)
 CONTROLS = np.arange(EVENTS.size, EVENTS.size + 3)  # three control tokens past the vocabulary, as in conditioned runs
@@ -33,25 +33,6 @@ def note_off(pitch: int) -> int:
     return NOTE_OFF_OFFSET + pitch
 
 
-class BigramDecoder(StepDecoder):
-    """A crafted model over the events vocabulary: the next-token logits depend only on the current token."""
-
-    kind = "tokens"
-    size = VOCAB
-
-    def __init__(self, log_table: np.ndarray):
-        self.log_table = tf.constant(log_table, tf.float32)
-
-    def initial_state(self, batch, capacity):
-        return (tf.zeros((batch,)),)
-
-    def state_batch_axes(self):
-        return (0,)
-
-    def step(self, inputs, state, position):
-        return tf.gather(self.log_table, inputs), state
-
-
 def tempting_decoder(seed: int = 0) -> BigramDecoder:
     """Favours breaking the grammar: NOTE_OFFs of 60..67 (64..67 never start) and NOTE_ONs of 60..63, with noise."""
     table = np.random.default_rng(seed).normal(0.0, 1.0, (VOCAB, VOCAB))
@@ -60,7 +41,7 @@ def tempting_decoder(seed: int = 0) -> BigramDecoder:
     return BigramDecoder(table)
 
 
-def sampler_for(decoder: StepDecoder, grammar: bool = True) -> Sampler:
+def sampler_for(decoder: BigramDecoder, grammar: bool = True) -> Sampler:
     return Sampler(
         decoder, EVENTS.token_steps(), banned=CONTROLS, token_pitches=EVENTS.token_pitches() if grammar else None
     )
