@@ -178,6 +178,23 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     assert at.dataframe[0].value["metric"].str.contains("Pitch range").any()
 
 
+def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpoint():
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    model = at.selectbox[0]
+    model.select_index(next(i for i, label in enumerate(model.options) if label.startswith("irish-lstm"))).run()
+    assert next(m for m in at.metric if m.label == "Dataset").value == "irish"
+    next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
+    next(s for s in at.selectbox if s.label == "Note density").set_value("sparse")
+    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert sum(1 for h in at.subheader if h.value.startswith("Variation")) >= 1
+    saved = list_pieces(limit=1)[0]
+    assert saved.model == "lstm" and saved.representation == "melody"
+    assert (saved.parameters["controls"]["mode"], saved.parameters["controls"]["density"]) == ("minor", "sparse")
+
+
 def test_generate_page_shows_a_bad_primer_as_an_error():
     at = _app().run()
     at.switch_page("pages/generate.py").run()
