@@ -240,3 +240,4 @@ if st.session_state.get("composed", (None,))[0] == str(info.path):
                 ),
                 hide_index=True,
             )
+            table.caption(f"Heard key: {composition.heard_key} (Krumhansl-Schmuckler estimate)")

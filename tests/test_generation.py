@@ -357,6 +357,7 @@ def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tm
     for number in (1, 2):
         path = out.with_name(f"piece-{number}.mid")
         assert path.read_bytes().startswith(b"MThd") and str(path) in printed
+    assert printed.count("heard key ") == 2
     assert library.count_pieces() == 2
     controls = {(p.parameters["controls"]["mode"], p.parameters["controls"]["tonic"]) for p in library.list_pieces()}
     assert controls == {("minor", "D")}

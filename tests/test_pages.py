@@ -193,6 +193,7 @@ def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpo
     saved = list_pieces(limit=1)[0]
     assert saved.model == "lstm" and saved.representation == "melody"
     assert (saved.parameters["controls"]["mode"], saved.parameters["controls"]["density"]) == ("minor", "sparse")
+    assert any(caption.value.startswith("Heard key: ") for caption in at.caption)
 
 
 def test_generate_page_shows_a_bad_primer_as_an_error():

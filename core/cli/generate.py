@@ -130,7 +130,7 @@ def _generate(args: argparse.Namespace) -> int:
             record = save_composition(composer, request, composition, number, title=f"{midi_path.stem}")
             written.append(f"library piece {record.id}")
         print(
-            f"piece {number}: {len(composition.notes)} notes, {composition.duration_seconds:.1f} s; "
-            + "; ".join(written)
+            f"piece {number}: {len(composition.notes)} notes, {composition.duration_seconds:.1f} s, "
+            f"heard key {composition.heard_key}; " + "; ".join(written)
         )
     return 0

@@ -18,7 +18,7 @@ from core.config import to_dict
 from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, tonic_index
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
-from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE
+from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, key_name
 from core.data.representations import (
     DEFAULT_VELOCITY,
     MELODY_REST,
@@ -176,6 +176,11 @@ class Composition:
     def duration_seconds(self) -> float:
         last = int(self.notes[:, END].max()) if len(self.notes) else 0
         return last / self.steps_per_quarter * 60 / self.bpm
+
+    @property
+    def heard_key(self) -> str:
+        """The key a listener would likely hear (Krumhansl-Schmuckler), e.g. ``"D minor"``: did the mood get through?"""
+        return key_name(*estimate_key(self.notes)) if len(self.notes) else "none"
 
 
 @dataclass
