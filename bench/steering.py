@@ -49,8 +49,8 @@ def main() -> None:
     import numpy as np
 
     from core.data.conditioning import DENSITIES, MODES, tonic_index
-    from core.data.piece import END, START
     from core.data.preprocess import estimate_key
+    from core.evaluation.metrics import note_density
     from core.generation.compose import DEFAULT_GUIDANCE, Composer, CompositionRequest, Controls
     from core.generation.sampling import SampleConfig
 
@@ -74,11 +74,11 @@ def main() -> None:
                     total += 1
         density = {}
         for level in DENSITIES:
-            rates = []
-            for notes in compose(Controls(density=level, guidance=guidance), seed=100):
-                quarters = max(int(notes[:, END].max() - notes[:, START].min()), 1) / spq if len(notes) else 1
-                rates.append(len(notes) / quarters)
-            density[level] = round(float(np.mean(rates)), 3)
+            # Notes per "bar" of one quarter note: onsets per quarter, the measure the density controls use.
+            rates = [
+                note_density(notes, spq) for notes in compose(Controls(density=level, guidance=guidance), seed=100)
+            ]
+            density[level] = round(float(np.nanmean(rates)), 3)
         return {
             "guidance": guidance,
             "key_accuracy": round(key_hits / total, 3),

@@ -313,6 +313,8 @@ def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):
         composer.compose(CompositionRequest(bars=4))
     with pytest.raises(GenerationError, match="beam search needs a token model"):
         composer.compose(CompositionRequest(sampling=SampleConfig(strategy="beam"), bars=1))
+    with pytest.raises(GenerationError, match="trained without style, mood, key and density controls"):
+        composer.compose(CompositionRequest(bars=1, controls=Controls(mode="minor")))
 
 
 def test_broken_and_mismatched_checkpoints_are_reported(trained, tmp_path):

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from core.errors import GenerationError
 
-MOOD_ALIASES = {"bright": "major", "dark": "minor"}
-
 
 def add_parser(commands, name: str) -> None:
     parser = commands.add_parser(name, help="compose pieces with a trained checkpoint")
@@ -58,6 +56,7 @@ def numbered(path: Path, number: int, count: int) -> Path:
 
 
 def _request(args: argparse.Namespace, composer):
+    from core.data.conditioning import MOODS
     from core.generation.compose import CompositionRequest, Controls
     from core.generation.postprocess import PostProcessing
     from core.generation.primer import parse_note_text, primer_from_midi
@@ -83,7 +82,8 @@ def _request(args: argparse.Namespace, composer):
         seed=args.seed,
         variations=args.n,
     )
-    mode = MOOD_ALIASES.get((args.mode or "").lower(), args.mode)
+    modes_of_moods = {mood: mode for mode, mood in MOODS.items()}
+    mode = modes_of_moods.get((args.mode or "").lower(), args.mode)
     guidance = {} if args.guidance is None else {"guidance": args.guidance}
     return CompositionRequest(
         sampling=sampling,

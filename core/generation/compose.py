@@ -76,10 +76,11 @@ def guidance_bias(
 
     Key: every note onset is weighted by how well it fits the key, its
     Krumhansl-Kessler probe-tone rating (how well listeners hear it fit), as
-    ``strength * log(rating / tonic's rating)``, about ``-strength`` for notes outside
-    the scale relative to the tonic, centred so onsets keep their total weight. Multiplying the model's
-    probabilities by the ratings to a power keeps the model's choices among
-    fitting notes and pulls the music toward the tonic.
+    ``strength * log(rating)``, centred so that onsets as a whole keep their weight
+    under a uniform spread of pitch classes: a note outside the scale ends up about
+    ``strength`` nats below the tonic. Multiplying the model's probabilities by the
+    ratings to a power keeps the model's choices among fitting notes and pulls the
+    music toward the tonic; only the density term moves notes against silence.
 
     Density, for sparse (-1), medium (0) or dense (+1): every note onset gets
     ``level * ONSET_GUIDANCE * strength`` and a time shift of ``s`` steps
@@ -87,9 +88,7 @@ def guidance_bias(
     start more or less often and long gaps get rarer or likelier.
     """
     profile = np.roll(MAJOR_PROFILE if mode == "major" else MINOR_PROFILE, tonic)
-    weight = strength * np.log(profile / profile.max())
-    # Centred so that onsets as a whole keep their mass under a uniform spread of pitch classes: the key moves
-    # notes between pitches, the density term alone moves them between notes and silence.
+    weight = strength * np.log(profile)
     weight -= np.log(np.mean(np.exp(weight)))
     level = DENSITIES.index(density) - 1
     note_on_pitch, _ = codec.token_pitches()
@@ -231,24 +230,24 @@ class Composer:
         """The longest sequence the model can write (transformers with learned positions), or None."""
         return self.checkpoint.decoder.max_length
 
-    def controls_prefix(self, controls: Controls) -> np.ndarray:
-        if self.conditioning is None:
-            return np.zeros(0, np.int32)
-        return self.conditioning.prefix(
-            controls.style or self.conditioning.styles[0],
-            controls.mode or MODES[0],
-            controls.density or DENSITIES[1],
-            controls.tonic,
-        )
+    def _steering(self, controls: Controls) -> tuple[np.ndarray, np.ndarray | None]:
+        """The control tokens and the guidance bias of a request: the model's defaults filled in once.
 
-    def _guidance(self, controls: Controls) -> np.ndarray | None:
-        """Control guidance's logit bias for a conditioned token model, else None."""
-        if self.conditioning is None or not controls.guidance:
-            return None
+        Raises:
+            GenerationError: Controls for a model trained without them, or controls it does not know.
+        """
+        if self.conditioning is None:
+            if any(value is not None for value in (controls.style, controls.mode, controls.density, controls.tonic)):
+                raise GenerationError("this model was trained without style, mood, key and density controls")
+            return np.zeros(0, np.int32), None
         mode = controls.mode or MODES[0]
-        tonic = tonic_index(controls.tonic or DEFAULT_TONICS[mode])
         density = controls.density or DENSITIES[1]
-        return guidance_bias(self.codec, self.conditioning.vocab_size, tonic, mode, density, controls.guidance)
+        tonic = controls.tonic or DEFAULT_TONICS[mode]
+        prefix = self.conditioning.prefix(controls.style or self.conditioning.styles[0], mode, density, tonic)
+        if not controls.guidance:
+            return prefix, None
+        vocab = self.conditioning.vocab_size
+        return prefix, guidance_bias(self.codec, vocab, tonic_index(tonic), mode, density, controls.guidance)
 
     def compose(self, request: CompositionRequest) -> CompositionResult:
         """Compose ``request.sampling.variations`` pieces.
@@ -263,7 +262,7 @@ class Composer:
         primer, moved = fit_pitch_range(primer, *self.codec.pitch_range)
         warnings += moved
         primer_steps = int(primer[:, END].max()) if len(primer) else 0
-        controls = self.controls_prefix(request.controls)
+        controls, guidance = self._steering(request.controls)
         music = self.codec.encode(primer) if len(primer) else np.zeros((0,), np.int32)
         if len(music) == 0 and len(controls) == 0:
             music = neutral_start(self.codec)
@@ -276,7 +275,7 @@ class Composer:
             target_steps,
             max_tokens,
             max_polyphony=request.post.max_polyphony,
-            logit_bias=self._guidance(request.controls),
+            logit_bias=guidance,
         )
         compositions = []
         for index, sequence in enumerate(decoded.sequences):

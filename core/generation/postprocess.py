@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pretty_midi
 
+from core.data.conditioning import tonic_index
 from core.data.piece import END, IS_DRUM, PITCH, PROGRAM, START, VELOCITY, empty_notes, sort_notes
 from core.errors import GenerationError
 
@@ -72,9 +72,7 @@ def parse_scale(text: str) -> tuple[int, str]:
     scale = _canonical_scale(match.group(3)) if match else None
     if match is None or scale is None:
         raise _scale_error(text)
-    letter, accidental = match.group(1), match.group(2)
-    tonic = pretty_midi.note_name_to_number(f"{letter}{accidental}1") % 12
-    return tonic, scale
+    return tonic_index(match.group(1) + match.group(2)), scale
 
 
 def scale_pitch_classes(tonic: int, scale: str) -> frozenset[int]:
