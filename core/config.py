@@ -17,6 +17,8 @@ from core.errors import ConfigError
 T = TypeVar("T")
 
 REPRESENTATIONS = ("melody", "events", "pianoroll", "notes")
+# Learning-rate schedules after warmup; cosine decays to 10% of the peak.
+DECAYS = ("cosine", "constant")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -134,7 +136,7 @@ class TrainConfig:
     seq_len: int = 128
     learning_rate: float = 1e-3
     warmup_steps: int = 100
-    decay: str = field(default="cosine", metadata={"choices": ("cosine", "constant")})  # cosine: to 10% of the peak
+    decay: str = field(default="cosine", metadata={"choices": DECAYS})
     weight_decay: float = 0.01  # AdamW
     clip_norm: float = field(default=1.0, metadata={"help": "Gradient clipping by global norm; 0: off"})
     early_stopping_patience: int = field(
@@ -148,7 +150,7 @@ class TrainConfig:
     curriculum_epochs: int = field(default=5, metadata={"help": "Epochs the curriculum takes to reach seq_len"})
     conditioning: bool = field(
         default=True,
-        metadata={"help": "Token models: learn style, mode and density control tokens, so compositions can be steered"},
+        metadata={"help": "Token models: learn style, key and density control tokens, so compositions can be steered"},
     )
     steps_per_epoch: int = field(default=0, metadata={"help": "0: one pass over the train windows"})
     validation_steps: int = field(default=0, metadata={"help": "0: every validation window"})
@@ -162,7 +164,7 @@ class TrainConfig:
             (self.seq_len >= 2, "seq_len must be at least 2"),
             (self.learning_rate > 0, "learning_rate must be positive"),
             (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
-            (self.decay in ("cosine", "constant"), "decay must be 'cosine' or 'constant'"),
+            (self.decay in DECAYS, f"decay must be one of {', '.join(DECAYS)}"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.clip_norm >= 0, "clip_norm must be >= 0 (0 turns clipping off)"),
             (self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0"),

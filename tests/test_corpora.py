@@ -94,7 +94,10 @@ def test_a_failing_piece_is_skipped_with_its_reason(monkeypatch, home):
     assert build.skipped == [("r002-bwv347", "ValueError: cannot expand Stream: badly formed repeats")]
     index = json.loads((home / "corpora" / "bach-chorales" / "index.json").read_text())
     assert index["skipped"] == {"r002-bwv347": "ValueError: cannot expand Stream: badly formed repeats"}
-    assert index["converted"] == ["r001-bwv269.mid", "r003-bwv153.1.mid"]
+    assert sorted(path.name for path in (home / "corpora" / "bach-chorales").glob("*.mid")) == [
+        "r001-bwv269.mid",
+        "r003-bwv153.1.mid",
+    ]
     assert len(index["pieces"]) == 350
     # A known failure is not retried.
     converted = count_conversions(monkeypatch)

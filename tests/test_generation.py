@@ -244,7 +244,7 @@ def test_controls_and_a_typed_primer_start_the_sequence(melody_composer):
     )
     result = melody_composer.compose(request)
     conditioning = melody_composer.conditioning
-    expected_prefix = conditioning.prefix("tiny", "minor", "dense")
+    expected_prefix = conditioning.prefix("tiny", "minor", "dense", "A")  # a mood alone: A minor
     for composition in result.compositions:
         assert composition.tokens[:PREFIX_LENGTH].tolist() == expected_prefix.tolist()
         assert composition.primer_steps == 12 and composition.score is not None

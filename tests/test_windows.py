@@ -65,7 +65,6 @@ def test_control_prefixes_go_before_each_window_and_move_with_its_transposition(
         WindowControls,
         conditioning_for,
         key_of,
-        token_onsets,
         window_densities,
     )
 
@@ -77,7 +76,7 @@ def test_control_prefixes_go_before_each_window_and_move_with_its_transposition(
     controls = WindowControls(conditioning, dataset, codec)
     values, offsets = dataset.encoded("melody")
     starts = window_starts(offsets, [0, 1, 2], 8, 4)
-    densities = window_densities(values, starts, 8, codec.token_steps(), token_onsets(codec), 4)
+    densities = window_densities(values, starts, 8, codec, dataset.config.steps_per_quarter)
     for transpose in (0, 3):
         windows = window_dataset(
             dataset, "melody", "train", 8, 64, shuffle=False, transpose_semitones=transpose, controls=controls

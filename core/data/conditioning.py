@@ -41,13 +41,10 @@ PREFIX_LENGTH = 3
 LAYOUT = ("style", "key", "density")
 
 
-def style_of(meta: dict, source: str, dataset_name: str) -> str:
-    """A piece's style label: its own ``style``, else the corpus the dataset came from, else the dataset name."""
-    if meta.get("style"):
-        return str(meta["style"])
-    if source.startswith("corpus:"):
-        return source.removeprefix("corpus:")
-    return dataset_name
+def style_of(dataset) -> str:
+    """A dataset's style label: the corpus it came from, else its name."""
+    source = dataset.manifest.get("source", "")
+    return source.removeprefix("corpus:") if source.startswith("corpus:") else dataset.name
 
 
 def tonic_index(tonic: str) -> int:
@@ -73,7 +70,7 @@ def key_index(tonic: int, mode: str) -> int:
 def key_of(meta: dict) -> int:
     """Position in :data:`KEYS` of a piece's estimated key, e.g. ``"Eb major"``."""
     tonic, _, mode = str(meta["key"]).partition(" ")
-    return key_index(TONICS.index(tonic) if tonic in TONICS else tonic_index(tonic), "minor" if mode == "minor" else "major")
+    return key_index(tonic_index(tonic), "minor" if mode == "minor" else "major")
 
 
 @dataclass(frozen=True)
@@ -116,21 +113,29 @@ class Conditioning:
     def density_of(self, notes_per_quarter: float) -> str:
         return DENSITIES[int(np.searchsorted(self.density_edges, notes_per_quarter, side="right"))]
 
-    def prefix(self, style: str, mode: str, density: str, tonic: str | None = None) -> np.ndarray:
+    def prefix(self, style: str, mode: str, density: str, tonic: str) -> np.ndarray:
         """The control tokens put before the music, int32 shape=(PREFIX_LENGTH,).
 
         Args:
-            tonic: A note name; None: :data:`DEFAULT_TONICS` of the mode.
+            tonic: A note name, the key centre of ``mode``.
 
         Raises:
             GenerationError: For a style, mode, tonic or density the model was not trained with.
         """
-        for value, allowed, what in ((style, self.styles, "style"), (mode, MODES, "mode"), (density, DENSITIES, "density")):
+        for value, allowed, what in (
+            (style, self.styles, "style"),
+            (mode, MODES, "mode"),
+            (density, DENSITIES, "density"),
+        ):
             if value not in allowed:
                 raise GenerationError(f"unknown {what} {value!r}; this model knows {', '.join(allowed)}")
-        key = key_index(tonic_index(tonic or DEFAULT_TONICS[mode]), mode)
+        key = key_index(tonic_index(tonic), mode)
         return np.array(
-            [self.base_size + self.styles.index(style), self.key_base + key, self.density_base + DENSITIES.index(density)],
+            [
+                self.base_size + self.styles.index(style),
+                self.key_base + key,
+                self.density_base + DENSITIES.index(density),
+            ],
             dtype=np.int32,
         )
 
@@ -167,16 +172,22 @@ def token_onsets(codec) -> np.ndarray:
     return (note_on_pitch >= 0).astype(np.int32)
 
 
-def window_densities(
-    values: np.ndarray, starts: np.ndarray, length: int, steps_of_token: np.ndarray, onset_of_token: np.ndarray, spq: int
-) -> np.ndarray:
+def window_densities(values: np.ndarray, starts: np.ndarray, length: int, codec, steps_per_quarter: int) -> np.ndarray:
     """Onsets per quarter note of every window of ``length`` tokens starting at ``starts``.
 
     The same measure :meth:`WindowControls.prefix_tf` takes inside the pipeline.
+
+    Args:
+        values: Token ids of the concatenated pieces, shape=(T,).
+        starts: Window starts into ``values``, shape=(n,).
+        codec: The token representation of ``values``.
+
+    Returns:
+        float64, shape=(n,).
     """
-    onsets = np.concatenate([[0], np.cumsum(onset_of_token[values])])
-    steps = np.concatenate([[0], np.cumsum(steps_of_token[values])])
-    quarters = np.maximum(steps[starts + length] - steps[starts], 1) / spq
+    onsets = np.concatenate([[0], np.cumsum(token_onsets(codec)[values])])
+    steps = np.concatenate([[0], np.cumsum(codec.token_steps()[values])])
+    quarters = np.maximum(steps[starts + length] - steps[starts], 1) / steps_per_quarter
     return (onsets[starts + length] - onsets[starts]) / quarters
 
 
@@ -184,36 +195,29 @@ def conditioning_for(dataset, codec, window_length: int) -> Conditioning:
     """The control vocabulary of a dataset: its styles, and the density tertiles of its train windows."""
     from core.data.windows import window_starts
 
-    source = dataset.manifest.get("source", "")
-    styles = sorted({style_of(meta, source, dataset.name) for meta in dataset.piece_meta})
     values, offsets = dataset.encoded(codec.name)
     train = dataset.split_indices("train") or list(range(len(dataset.piece_meta)))
     length = max(1, min(window_length, max(int(offsets[p + 1] - offsets[p]) for p in train)))
     starts = window_starts(offsets, train, length, max(1, length // 2))
-    densities = window_densities(
-        values, starts, length, codec.token_steps(), token_onsets(codec), dataset.config.steps_per_quarter
-    )
+    densities = window_densities(values, starts, length, codec, dataset.config.steps_per_quarter)
     low, high = np.quantile(densities, [1 / 3, 2 / 3]) if len(densities) else (0.0, 0.0)
-    return Conditioning(codec.size, tuple(styles), (float(low), float(high)))
+    return Conditioning(codec.size, (style_of(dataset),), (float(low), float(high)))
 
 
 class WindowControls:
     """Puts the control tokens before each training window, inside the ``tf.data`` pipeline.
 
-    Style and key come from the window's piece (the key moved with the window's
-    transposition); density is measured on the window itself.
+    Style comes from the dataset, key from the window's piece (moved with the
+    window's transposition); density is measured on the window itself.
     """
 
     def __init__(self, conditioning: Conditioning, dataset, codec):
-        source = dataset.manifest.get("source", "")
-        known = set(conditioning.styles)
-        # A style unknown to the conditioning (a piece added after training) takes the first style.
-        styles = [style_of(meta, source, dataset.name) for meta in dataset.piece_meta]
-        self.conditioning = conditioning
-        self.style_ids = np.array(
-            [conditioning.base_size + conditioning.styles.index(s if s in known else conditioning.styles[0]) for s in styles],
-            dtype=np.int32,
+        style = style_of(dataset)
+        # A style unknown to the conditioning (the dataset was renamed after training) takes the first style.
+        self.style_id = conditioning.base_size + conditioning.styles.index(
+            style if style in conditioning.styles else conditioning.styles[0]
         )
+        self.conditioning = conditioning
         self.keys = np.array([key_of(meta) for meta in dataset.piece_meta], dtype=np.int32)
         self.token_steps = codec.token_steps()
         self.token_onsets = token_onsets(codec)
@@ -241,7 +245,7 @@ class WindowControls:
         level = tf.reduce_sum(tf.cast(tf.constant(conditioning.density_edges, tf.float32) <= density, tf.int32))
         return tf.stack(
             [
-                tf.gather(tf.constant(self.style_ids), piece),
+                tf.constant(self.style_id),
                 conditioning.key_base + moved_key,
                 conditioning.density_base + level,
             ]

@@ -280,8 +280,8 @@ def _read_index(folder: Path) -> dict:
 
 
 def _write_index(folder: Path, pieces: list[str], skipped: dict[str, str]) -> None:
-    converted = sorted(path.name for path in folder.glob("*.mid"))
-    index = {"version": INDEX_VERSION, "pieces": pieces, "converted": converted, "skipped": skipped}
+    """The converted pieces are the MIDI files in ``folder``; the index lists the rest."""
+    index = {"version": INDEX_VERSION, "pieces": pieces, "skipped": skipped}
     partial = folder / f".{INDEX_NAME}.{os.getpid()}.part"
     partial.write_text(json.dumps(index, indent=1))
     os.replace(partial, folder / INDEX_NAME)

@@ -19,11 +19,11 @@ import multiprocessing
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -55,8 +55,12 @@ class FileReport:
     sha256: str = ""
 
     def to_json(self) -> dict:
-        return {"name": self.name, "status": "accepted" if self.accepted else "rejected",
-                "reason": self.reason, "sha256": self.sha256}
+        return {
+            "name": self.name,
+            "status": "accepted" if self.accepted else "rejected",
+            "reason": self.reason,
+            "sha256": self.sha256,
+        }
 
 
 class EmptyDatasetError(DatasetError):
@@ -271,18 +275,26 @@ def build_dataset(
         raise DatasetError("give the dataset a name")
     hashes = [hashlib.sha256(f.data).hexdigest() for f in files]
     cache_key = stable_hash(
-        [to_dict(config), to_dict(limits), sorted(zip((f.name for f in files), hashes)),
-         sorted((r.name, r.reason) for r in rejections)]
+        [
+            to_dict(config),
+            to_dict(limits),
+            sorted(zip((f.name for f in files), hashes)),
+            sorted((r.name, r.reason) for r in rejections),
+        ]
     )
     existing = store.find_dataset(name)
     if existing is not None:
         if existing.cache_key == cache_key and (Path(existing.path) / "manifest.json").exists():
             dataset = Dataset(Path(existing.path), existing.name)
-            reports = [FileReport(f["name"], f["status"] == "accepted", f["reason"], f["sha256"]) for f in dataset.files]
+            reports = [
+                FileReport(f["name"], f["status"] == "accepted", f["reason"], f["sha256"]) for f in dataset.files
+            ]
             return BuildResult(dataset, reports, cache_hit=True)
         if not overwrite:
-            raise DatasetError(f"a dataset named '{name}' already exists with other files or options; "
-                               "choose another name or overwrite it")
+            raise DatasetError(
+                f"a dataset named '{name}' already exists with other files or options; "
+                "choose another name or overwrite it"
+            )
         delete_dataset(name)
 
     results = _preprocess_all(files, hashes, config, limits, workers or os.cpu_count() or 1, progress)
@@ -321,9 +333,15 @@ def build_dataset(
     stats["files_accepted"] = len(accepted)
     stats["files_rejected"] = len(reports) - len(accepted)
     manifest = {
-        "id": dataset_id, "name": name, "source": source, "cache_key": cache_key,
-        "config": to_dict(config), "limits": to_dict(limits), "pieces": pieces_meta,
-        "files": [r.to_json() for r in reports], "stats": stats,
+        "id": dataset_id,
+        "name": name,
+        "source": source,
+        "cache_key": cache_key,
+        "config": to_dict(config),
+        "limits": to_dict(limits),
+        "pieces": pieces_meta,
+        "files": [r.to_json() for r in reports],
+        "stats": stats,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     final = root / dataset_id
@@ -331,10 +349,18 @@ def build_dataset(
     dataset = Dataset(final)
     for representation in config.representations:
         dataset.encoded(representation)
-    store.add_dataset(DatasetRecord(
-        id=dataset_id, name=name, source=source, path=str(final), cache_key=cache_key,
-        config=manifest["config"], files=manifest["files"], stats=stats,
-    ))
+    store.add_dataset(
+        DatasetRecord(
+            id=dataset_id,
+            name=name,
+            source=source,
+            path=str(final),
+            cache_key=cache_key,
+            config=manifest["config"],
+            files=manifest["files"],
+            stats=stats,
+        )
+    )
     return BuildResult(dataset, reports, cache_hit=False)
 
 
@@ -371,13 +397,19 @@ def build_from_uploads(
 
     limits = limits or ValidationLimits()
     files, rejections = read_uploads(uploads, limits)
-    return build_dataset(name, files, config, source="upload", rejections=rejections, limits=limits,
-                         progress=progress, overwrite=overwrite)
+    return build_dataset(
+        name,
+        files,
+        config,
+        source="upload",
+        rejections=rejections,
+        limits=limits,
+        progress=progress,
+        overwrite=overwrite,
+    )
 
 
-def build_from_folder(
-    name: str, folder: Path, config: DataConfig | None = None, **options
-) -> BuildResult:
+def build_from_folder(name: str, folder: Path, config: DataConfig | None = None, **options) -> BuildResult:
     """Build from every ``.mid/.midi`` file under ``folder``."""
     from core.data.uploads import read_midi_dir
 
@@ -412,5 +444,13 @@ def build_from_corpus(
     corpus_build = build_corpus(corpus, limit=limit, workers=workers, progress=converting)
     files = [SourceFile(path.name, path.read_bytes()) for path in corpus_build.files]
     rejections = [Rejection(piece, reason) for piece, reason in corpus_build.skipped]
-    return build_dataset(name, files, config, source=f"corpus:{corpus}", rejections=rejections,
-                         workers=workers, progress=progress, overwrite=overwrite)
+    return build_dataset(
+        name,
+        files,
+        config,
+        source=f"corpus:{corpus}",
+        rejections=rejections,
+        workers=workers,
+        progress=progress,
+        overwrite=overwrite,
+    )

@@ -66,8 +66,7 @@ def load_midi(data: bytes, limits: ValidationLimits | None = None) -> pretty_mid
     end = midi.get_end_time()
     if end > limits.max_duration_seconds:
         raise InvalidMidiError(
-            f"the piece lasts {_format_seconds(end)}, over the limit of "
-            f"{_format_seconds(limits.max_duration_seconds)}"
+            f"the piece lasts {_format_seconds(end)}, over the limit of {_format_seconds(limits.max_duration_seconds)}"
         )
     return midi
 

@@ -130,9 +130,13 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
     """
     duration = midi.get_end_time()
     if duration < config.min_duration_seconds:
-        raise InvalidMidiError(f"filtered out: lasts {duration:.1f} s, under min_duration {config.min_duration_seconds} s")
+        raise InvalidMidiError(
+            f"filtered out: lasts {duration:.1f} s, under min_duration {config.min_duration_seconds} s"
+        )
     if duration > config.max_duration_seconds:
-        raise InvalidMidiError(f"filtered out: lasts {duration:.0f} s, over max_duration {config.max_duration_seconds} s")
+        raise InvalidMidiError(
+            f"filtered out: lasts {duration:.0f} s, over max_duration {config.max_duration_seconds} s"
+        )
     silence = longest_silence_seconds(midi)
     if silence > config.max_silence_seconds:
         raise InvalidMidiError(

@@ -180,7 +180,7 @@ class Representation(ABC):
     """One encoding of quantized notes; build it with :func:`get_representation`.
 
     Attributes:
-        name: Registry name, one of :data:`REPRESENTATION_NAMES`.
+        name: Registry name, one of :data:`core.config.REPRESENTATIONS`.
         kind: ``"tokens"`` (int32, shape=(T,)), ``"frames"`` (uint8, shape=(T, P))
             or ``"features"`` (float32, shape=(n, 4)).
     """
@@ -223,7 +223,6 @@ class Representation(ABC):
             TypeError: For representations whose kind is not ``"tokens"``.
         """
         raise TypeError(f"the {self.name} representation has no tokens")
-
 
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         """MIDI pitch each token id starts and ends, or -1; tokens kinds only.
@@ -591,15 +590,14 @@ _BUILDERS: dict[str, Callable[[DataConfig], Representation]] = {
     "pianoroll": lambda config: PianorollRepresentation(config.pianoroll_pitches),
     "notes": lambda config: NotesRepresentation(config.steps_per_quarter),
 }
-REPRESENTATION_NAMES: tuple[str, ...] = REPRESENTATIONS
 
 
 def get_representation(name: str, config: DataConfig) -> Representation:
     """Build the representation called ``name`` with the settings of ``config``.
 
     Raises:
-        ConfigError: For a name not in :data:`REPRESENTATION_NAMES`.
+        ConfigError: For a name not in :data:`core.config.REPRESENTATIONS`.
     """
     if name not in _BUILDERS:
-        raise ConfigError(f"unknown representation {name!r}; choose one of {', '.join(REPRESENTATION_NAMES)}")
+        raise ConfigError(f"unknown representation {name!r}; choose one of {', '.join(REPRESENTATIONS)}")
     return _BUILDERS[name](config)

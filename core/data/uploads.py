@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import stat
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from core.config import ValidationLimits
 from core.data.midi_io import is_midi_name
@@ -87,7 +87,9 @@ def read_zip(
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         return [], [Rejection(name, f"not a valid zip archive ({error})")]
     if len(members) > limits.max_zip_members:
-        return [], [Rejection(name, f"the archive holds {len(members)} files, over the limit of {limits.max_zip_members}")]
+        return [], [
+            Rejection(name, f"the archive holds {len(members)} files, over the limit of {limits.max_zip_members}")
+        ]
     declared = sum(i.file_size for i in members)
     if declared > limits.max_zip_total_bytes:
         return [], [
@@ -119,7 +121,9 @@ def read_zip(
             rejections.append(Rejection(member_name, f"cannot be read from the archive ({error})"))
             continue
         if len(content) > budget:
-            rejections.append(Rejection(member_name, "the archive unpacks to more than its declared size; stopped reading"))
+            rejections.append(
+                Rejection(member_name, "the archive unpacks to more than its declared size; stopped reading")
+            )
             break
         if len(content) > limits.max_file_bytes:
             rejections.append(Rejection(member_name, "the file is larger than its declared size and over the limit"))
