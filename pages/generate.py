@@ -174,14 +174,14 @@ if st.button("Compose", type="primary"):
     try:
         request = CompositionRequest(
             sampling=SampleConfig(
-                strategy,
-                temperature,
-                int(top_k),
-                top_p,
-                int(beam_width),
-                length_penalty,
-                int(seed),
-                1 if strategy == "greedy" else int(variations),
+                strategy=strategy,
+                temperature=temperature,
+                top_k=int(top_k),
+                top_p=top_p,
+                beam_width=int(beam_width),
+                length_penalty=length_penalty,
+                seed=int(seed),
+                variations=1 if strategy == "greedy" else int(variations),
             ),
             bars=amount if unit == "bars" else 8,
             seconds=amount if unit == "seconds" else None,

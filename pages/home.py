@@ -28,11 +28,11 @@ st.markdown(
 )
 st.page_link("pages/generate.py", label="**Generate**", icon="🎹")
 st.markdown(
-    "Pick a trained model (one trained on the Bach chorales comes with NeuroTune), choose greedy decoding, "
-    "sampling with temperature, top-k and top-p, or beam search, start from nothing, a dataset excerpt, "
-    "your own MIDI file or a few typed notes, steer style, mood and note density, set length, tempo and an "
-    "instrument per voice, and press Compose. Each variation comes with a piano roll, audio, MIDI/WAV/OGG "
-    "downloads and its metrics, and is saved to the library for listening tests."
+    "Pick a trained model (two come with NeuroTune: one on the Bach chorales, one on Irish fiddle tunes), "
+    "choose greedy decoding, sampling with temperature, top-k and top-p, or beam search, start from nothing, "
+    "a dataset excerpt, your own MIDI file or a few typed notes, steer style, mood, key and note density, set "
+    "length, tempo and an instrument per voice, and press Compose. Each variation comes with a piano roll, "
+    "audio, MIDI/WAV/OGG downloads and its metrics, and is saved to the library for listening tests."
 )
 
 settings = get_settings()

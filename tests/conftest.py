@@ -17,6 +17,7 @@ def neurotune_home(tmp_path, monkeypatch):
     home = tmp_path / "neurotune-home"
     monkeypatch.setenv("NEUROTUNE_HOME", str(home))
     monkeypatch.delenv("NEUROTUNE_DB_URL", raising=False)
+    monkeypatch.delenv("NEUROTUNE_SOUNDFONT", raising=False)
     monkeypatch.setenv("NEUROTUNE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     return home
 

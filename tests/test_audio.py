@@ -18,13 +18,6 @@ from tests.conftest import make_midi_bytes
 NOTES = [(60 + 2 * i, 0.5 * i, 0.5 * (i + 1)) for i in range(4)]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEUROTUNE_HOME", str(tmp_path))
-    monkeypatch.delenv("NEUROTUNE_SOUNDFONT", raising=False)
-    return tmp_path
-
-
 @pytest.fixture
 def debian_dir(tmp_path, monkeypatch):
     folder = tmp_path / "sf2"
@@ -145,7 +138,6 @@ def test_without_fluidsynth_there_is_no_compressed_format(monkeypatch):
 
 
 def test_a_fluidsynth_without_compressed_types_gives_none(monkeypatch):
-    monkeypatch.setattr(audio, "fluidsynth_available", lambda: True)
     monkeypatch.setattr(audio, "compressed_format", lambda: None)
     assert audio.render_compressed(make_midi_bytes(NOTES)) is None
 

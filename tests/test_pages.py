@@ -23,19 +23,23 @@ def _app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
 
 
-def test_home_page_says_what_each_page_does_and_does_not_import_tensorflow():
+def test_home_page_says_what_each_page_does_and_neither_it_nor_the_dataset_page_imports_tensorflow():
     # In a fresh interpreter: other tests in this process may have imported TensorFlow.
     script = textwrap.dedent(
         f"""
         import json, sys
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({APP!r}, default_timeout=30).run()
-        print(json.dumps({{
+        page = {{
             "exception": [str(e.value) for e in at.exception],
             "title": at.title[0].value,
             "markdown": " ".join(m.value for m in at.markdown),
             "tensorflow": "tensorflow" in sys.modules,
-        }}))
+        }}
+        at.switch_page("pages/dataset.py").run()
+        page["exception"] += [str(e.value) for e in at.exception]
+        page["dataset_tensorflow"] = "tensorflow" in sys.modules
+        print(json.dumps(page))
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -45,6 +49,7 @@ def test_home_page_says_what_each_page_does_and_does_not_import_tensorflow():
     assert "NeuroTune" in page["title"]
     assert "bundled corpus" in page["markdown"]
     assert page["tensorflow"] is False
+    assert page["dataset_tensorflow"] is False
 
 
 def test_dataset_page_builds_a_bach_subset_and_shows_statistics():
