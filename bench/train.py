@@ -31,11 +31,12 @@ MODEL_OPTIONS = {
 def _setup(model: str, steps: int):
     from core.config import TrainConfig
     from core.data.datasets import build_from_corpus, load_dataset
+    from core.errors import DatasetError
     from core.training import jobs
 
     try:
         load_dataset("bench")
-    except Exception:
+    except DatasetError:
         build_from_corpus("bench", "bach-chorales", limit=40)
     train = TrainConfig(
         epochs=2,
@@ -45,6 +46,7 @@ def _setup(model: str, steps: int):
         log_every_steps=10,
         early_stopping_patience=0,
         validation_steps=1,
+        conditioning=False,  # the bare side builds an unconditioned model on plain windows
     )
     return jobs.create_run(model, "bench", "events", MODEL_OPTIONS.get(model, {}), train), train
 

@@ -41,6 +41,13 @@ with start_tab:
                 st.success(f"Run **{run.id}** is {run.status}. Follow it in the *Live run* tab.")
 
 
+def new_metric_rows(run_id: str) -> list[dict]:
+    """The run's metric rows; each redraw fetches only the rows logged since the last one."""
+    rows = st.session_state.setdefault("live-metric-rows", {}).setdefault(run_id, [])
+    rows += run_store.get_metrics([run_id], since_id=rows[-1]["id"] if rows else 0)
+    return rows
+
+
 @st.fragment(run_every=2)
 def live_view(run_id: str) -> None:
     """Redrawn every 2 s from the store, so reloads and other tabs see the same run."""
@@ -56,7 +63,7 @@ def live_view(run_id: str) -> None:
     if run.status == "failed":
         st.error("The run failed:")
         st.code(run.error or "no error recorded")
-    rows = run_store.get_metrics([run_id])
+    rows = new_metric_rows(run_id)
     if rows:
         left, right = st.columns(2)
         left.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss", "loss"), key="live-loss")
@@ -91,7 +98,7 @@ with live_tab:
         live_view(run_id)
 
 with all_tab:
-    runs = run_store.list_runs()
+    runs = run_store.list_runs()  # again: Stop or Resume above may have changed a status
     if runs:
         table = pd.DataFrame(
             [

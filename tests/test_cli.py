@@ -84,3 +84,34 @@ def test_size_and_length_limits_are_flags(tmp_path, capsys):
     assert main(["dataset", "build", "--midi-dir", str(folder), "--name", "limited", "--max-minutes", "2"]) == 0
     err = capsys.readouterr().err
     assert "rejected long.mid: the piece lasts 2min 15s, over the limit of 2min 00s" in err
+
+
+def test_train_then_list_show_and_export_the_run(tmp_path, capsys):
+    from core.config import DataConfig
+    from core.data import datasets
+    from core.data.uploads import SourceFile
+
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
+    datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
+    assert main(["train", "--model", "lstm"]) == 2
+    assert "give --dataset and --model" in capsys.readouterr().err
+
+    train = ["train", "--dataset", "tiny", "--model", "lstm", "--epochs", "1", "--batch-size", "8", "--seq-len", "16"]
+    train += ["--steps-per-epoch", "2", "--validation-steps", "1", "--lr", "0.01"]
+    for option in ("units=16", "embedding-dim=8", "layers=1"):
+        train += ["--model-option", option]
+    assert main(train) == 0
+    out, err = capsys.readouterr()
+    run_id = out.split()[1].rstrip(":")
+    assert f"run {run_id} finished after 1 epochs, 2 steps" in out
+    assert "step 2/2" in err
+
+    assert main(["runs", "list"]) == 0
+    assert capsys.readouterr().out.startswith(f"{run_id}\tfinished\tlstm\ttiny\tepoch 1\tstep 2")
+    assert main(["runs", "show", run_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["model_config"]["units"] == 16 and shown["config"]["train"]["learning_rate"] == 0.01
+
+    assert main(["runs", "export", run_id, "--to", str(tmp_path / "exported")]) == 0
+    assert json.loads((tmp_path / "exported" / "config.json").read_text())["shipped"] is True
+    assert (tmp_path / "exported" / "model.keras").is_file()

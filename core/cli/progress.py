@@ -14,5 +14,5 @@ def print_progress(done: int, total: int, label: str = "") -> None:
         print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {label}{done}/{total}", end="", file=sys.stderr, flush=True)
         if done == total:
             print(file=sys.stderr)
-    elif done >= total or shown * 10 // total != (shown - 1) * 10 // total:
+    elif done <= total and shown * 10 // total != (shown - 1) * 10 // total:
         print(f"{label}{done}/{total}", file=sys.stderr, flush=True)

@@ -46,7 +46,6 @@ def add_parser(commands, name: str) -> None:
 def _train(args: argparse.Namespace) -> int:
     from core.store import runs as run_store
     from core.training import jobs
-    from core.training.trainer import estimate_total_steps, run_config
 
     if args.resume:
         run = jobs.queue_again(args.resume)
@@ -56,8 +55,7 @@ def _train(args: argparse.Namespace) -> int:
         train = dataclass_from_flags(TrainConfig, args)
         run = jobs.create_run(args.model, args.dataset, args.representation, dict(args.model_option), train)
     print(f"run {run.id}: {run.model} on '{run.dataset}' ({run.representation}), checkpoints in {run.checkpoint_dir}")
-    dataset = jobs.dataset_of(run)
-    total = estimate_total_steps(dataset, run.representation, run_config(run)[2])
+    total = run.config["estimated_steps"]
     status = jobs.work(run.id, on_step=lambda step: print_progress(step, total, "step "))
     print(file=sys.stderr)
     run = run_store.get_run(run.id)

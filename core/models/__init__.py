@@ -60,8 +60,6 @@ class ModelSpec:
         config_class: The architecture's config dataclass.
         builder: ``"module:function"`` taking ``(config, InputSpec)``, imported lazily.
         representations: Dataset representations the model takes.
-        custom_train_step: True when the model overrides ``train_step``; the trainer
-            then compiles it without a loss.
     """
 
     name: str
@@ -70,7 +68,6 @@ class ModelSpec:
     config_class: type
     builder: str
     representations: tuple[str, ...]
-    custom_train_step: bool = False
 
     @property
     def kinds(self) -> tuple[str, ...]:

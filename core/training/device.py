@@ -17,7 +17,6 @@ from dataclasses import dataclass
 class DevicePlan:
     description: str  # shown on the Train page, e.g. "1 x GPU (NVIDIA H100), mixed precision"
     strategy: object  # a tf.distribute.Strategy
-    mixed_precision: bool
 
 
 def plan_device() -> DevicePlan:
@@ -43,4 +42,4 @@ def plan_device() -> DevicePlan:
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     if mixed:
         description += ", mixed precision"
-    return DevicePlan(description, strategy, mixed)
+    return DevicePlan(description, strategy)

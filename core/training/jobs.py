@@ -70,8 +70,6 @@ def create_run(
         raise ConfigError(
             f"the {spec.title} model takes {', '.join(spec.representations)} data, not '{representation}'"
         )
-    if get_representation(representation, dataset.config).kind == "features":
-        raise ConfigError(f"the {spec.title} model cannot train on '{representation}'")
     longest = longest_piece(dataset, representation, "train")
     if longest <= train.seq_len:
         raise DatasetError(
@@ -210,6 +208,8 @@ def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
     """Train a run in this process, record how it ended, then start the next queued run.
 
     Returns the final status. Never raises for a training failure: it is recorded.
+    A stop requested before this process started is honoured (:func:`queue_again`
+    clears the flag when a run is queued, not here).
     """
     from core.training.trainer import train
 
@@ -221,7 +221,6 @@ def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
         pid=process.pid,
         pid_started_at=process.create_time(),
         started_at=run.started_at or utcnow(),
-        stop_requested=False,
         error=None,
         finished_at=None,
     )

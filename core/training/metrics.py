@@ -17,10 +17,7 @@ class FrameNLL(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, "float32")
-        y_pred = ops.cast(y_pred, "float32")
-        # Stable sigmoid cross-entropy from logits: max(x, 0) - x * z + log(1 + exp(-|x|)).
-        per_pitch = ops.relu(y_pred) - y_pred * y_true + ops.log1p(ops.exp(-ops.abs(y_pred)))
+        per_pitch = ops.binary_crossentropy(ops.cast(y_true, "float32"), ops.cast(y_pred, "float32"), from_logits=True)
         return super().update_state(ops.sum(per_pitch, axis=-1), sample_weight)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from core.config import DataConfig, TrainConfig, from_dict
 from core.data.conditioning import PREFIX_LENGTH, Conditioning, WindowControls
@@ -20,7 +19,7 @@ from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.data.windows import window_dataset, window_starts
 from core.errors import TrainingError
-from core.models import InputSpec, build_model, get_model_spec, input_spec_for, make_config
+from core.models import InputSpec, build_model, input_spec_for, make_config
 from core.store import runs as run_store
 
 
@@ -151,12 +150,6 @@ def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> Non
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
-def run_config(run) -> tuple[str, Any, TrainConfig, DataConfig]:
-    config = run.config
-    model_config = make_config(config["model"], config["model_config"])
-    return config["model"], model_config, from_dict(TrainConfig, config["train"]), from_dict(DataConfig, config["data"])
-
-
 def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None = None) -> str:
     """Train (or resume) a run to its end; returns the final status ("finished" or "stopped").
 
@@ -171,20 +164,19 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
     from core.training.device import plan_device
 
     run = run_store.get_run(run_id)
-    name, model_config, train_config, _ = run_config(run)
+    train_config = from_dict(TrainConfig, run.config["train"])
     folder = Path(run.checkpoint_dir)
     kind = get_representation(run.representation, dataset.config).kind
     device = plan_device()
     run_store.update_run(run_id, device=device.description)
     keras.utils.set_random_seed(train_config.seed + run.epoch)
-    total_steps = estimate_total_steps(dataset, run.representation, train_config)
     with device.strategy.scope():
         if (folder / "last.keras").exists():
             model = keras.models.load_model(folder / "last.keras")
         else:
-            model = build_model(name, model_config, model_input_spec(run.config, dataset.config))
-            if not get_model_spec(name).custom_train_step:
-                compile_model(model, kind, train_config, total_steps)
+            model_config = make_config(run.model, run.config["model_config"])
+            model = build_model(run.model, model_config, model_input_spec(run.config, dataset.config))
+            compile_model(model, kind, train_config, run.config["estimated_steps"])
     conditioning = run_conditioning(run.config)
     controls = (
         WindowControls(conditioning, dataset, get_representation(run.representation, dataset.config))
