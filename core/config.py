@@ -32,6 +32,13 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
+def check_config(checks: list[tuple[bool, str]], error: type[Exception] = ConfigError) -> None:
+    """Raise ``error`` with the message of the first failed check, as the config dataclasses' ``__post_init__`` do."""
+    for ok, message in checks:
+        if not ok:
+            raise error(message)
+
+
 @dataclass(frozen=True)
 class ValidationLimits:
     """What an input MIDI file may be before it is rejected."""
@@ -99,9 +106,7 @@ class DataConfig:
             (0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)"),
             (0 <= self.transpose_semitones <= 12, "transpose_semitones must be between 0 and 12"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        check_config(checks)
 
     def preprocessing_dict(self) -> dict[str, Any]:
         """The fields that decide what one file turns into (per-file cache key)."""
@@ -177,9 +182,7 @@ class TrainConfig:
             (self.steps_per_epoch >= 0 and self.validation_steps >= 0, "step counts must be >= 0"),
             (self.log_every_steps >= 1, "log_every_steps must be at least 1"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        check_config(checks)
 
     def seq_len_for_epoch(self, epoch: int) -> int:
         """Curriculum learning: the window grows geometrically from curriculum_start_len to seq_len."""

@@ -78,10 +78,7 @@ with build_tab:
         limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
         default_name = corpus if not limit else f"{corpus}-{limit}"
     else:
-        left, right = st.columns(2)
-        max_mb = left.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
-        max_minutes = right.number_input("Reject pieces longer than (minutes)", 1.0, 600.0, 30.0)
-        limits = ValidationLimits(max_file_bytes=int(max_mb * 2**20), max_duration_seconds=max_minutes * 60)
+        max_mb = st.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
         uploads = st.file_uploader(
             "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
         )
@@ -109,6 +106,10 @@ with build_tab:
             else:
                 if not uploads:
                     raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
+                # Longer pieces are refused as they are read, under the one length limit of the options.
+                limits = ValidationLimits(
+                    max_file_bytes=int(max_mb * 2**20), max_duration_seconds=config.max_duration_seconds
+                )
                 result = datasets.build_from_uploads(
                     name, [(f.name, f.getvalue()) for f in uploads], config, limits=limits, progress=progress
                 )

@@ -81,7 +81,9 @@ def test_size_and_length_limits_are_flags(tmp_path, capsys):
 
     folder = _folder(tmp_path)
     (folder / "long.mid").write_bytes(make_midi_bytes([(60 + i % 12, i * 10.0, i * 10.0 + 5) for i in range(14)]))
-    assert main(["dataset", "build", "--midi-dir", str(folder), "--name", "limited", "--max-minutes", "2"]) == 0
+    assert (
+        main(["dataset", "build", "--midi-dir", str(folder), "--name", "limited", "--max-duration-seconds", "120"]) == 0
+    )
     err = capsys.readouterr().err
     assert "rejected long.mid: the piece lasts 2min 15s, over the limit of 2min 00s" in err
 

@@ -29,7 +29,6 @@ def add_parser(commands, name: str) -> None:
     build.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
     add_dataclass_flags(build, DataConfig, "preprocessing options (defaults as in the app)", _ALIASES)
     build.add_argument("--max-file-mb", type=float, default=5.0, help="reject files larger than this (default 5)")
-    build.add_argument("--max-minutes", type=float, default=30.0, help="reject longer pieces (default 30)")
     build.set_defaults(handler=_build)
 
     listing = actions.add_parser("list", help="list datasets")
@@ -50,7 +49,10 @@ def _build(args: argparse.Namespace) -> int:
     from core.data import datasets
 
     config = dataclass_from_flags(DataConfig, args)
-    limits = ValidationLimits(max_file_bytes=int(args.max_file_mb * 2**20), max_duration_seconds=args.max_minutes * 60)
+    # Longer pieces are refused as they are read, under the config's one length limit.
+    limits = ValidationLimits(
+        max_file_bytes=int(args.max_file_mb * 2**20), max_duration_seconds=config.max_duration_seconds
+    )
     common = {
         "workers": args.workers,
         "progress": lambda done, total, _name: print_progress(done, total),

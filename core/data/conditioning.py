@@ -155,6 +155,11 @@ class Conditioning:
         }
 
     @classmethod
+    def of_run(cls, config: dict) -> Conditioning | None:
+        """The controls a run (its config.json) was trained with; None for an unconditioned run."""
+        return cls.from_json(config["conditioning"]) if config.get("conditioning") else None
+
+    @classmethod
     def from_json(cls, data: dict) -> Conditioning:
         """Raises:
         CheckpointError: For controls of an older layout (style, mode, density per piece)."""
@@ -193,12 +198,12 @@ def window_densities(values: np.ndarray, starts: np.ndarray, length: int, codec,
 
 def conditioning_for(dataset, codec, window_length: int) -> Conditioning:
     """The control vocabulary of a dataset: its styles, and the density tertiles of its train windows."""
-    from core.data.windows import window_starts
+    from core.data.windows import default_stride, window_starts
 
     values, offsets = dataset.encoded(codec.name)
     train = dataset.split_indices("train") or list(range(len(dataset.piece_meta)))
     length = max(1, min(window_length, max(int(offsets[p + 1] - offsets[p]) for p in train)))
-    starts = window_starts(offsets, train, length, max(1, length // 2))
+    starts = window_starts(offsets, train, length, default_stride(length))
     densities = window_densities(values, starts, length, codec, dataset.config.steps_per_quarter)
     low, high = np.quantile(densities, [1 / 3, 2 / 3]) if len(densities) else (0.0, 0.0)
     return Conditioning(codec.size, (style_of(dataset),), (float(low), float(high)))

@@ -15,6 +15,11 @@ from core.data.representations import get_representation
 from core.errors import DatasetError
 
 
+def default_stride(length: int) -> int:
+    """Windows overlap by half, as training, its step estimate and the density edges all cut them."""
+    return max(1, length // 2)
+
+
 def window_starts(offsets: np.ndarray, pieces: list[int], length: int, stride: int) -> np.ndarray:
     """Start positions (into the concatenated array) of every window inside one piece.
 
@@ -46,7 +51,7 @@ def window_dataset(
 
     Args:
         length: Window length in steps (tokens, frames or notes).
-        stride: Distance between window starts; default ``length // 2``.
+        stride: Distance between window starts; default :func:`default_stride`.
         transpose_semitones: Random shift in ``[-N, N]`` per window (kept inside
             the representation's pitch range); default: the dataset's setting
             for the train split, 0 for validation.
@@ -67,7 +72,7 @@ def window_dataset(
     codec = get_representation(representation, dataset.config)
     values, offsets = dataset.encoded(representation)
     pieces = dataset.split_indices(split)
-    starts = window_starts(offsets, pieces, length, stride or max(1, length // 2))
+    starts = window_starts(offsets, pieces, length, stride or default_stride(length))
     if len(starts) == 0:
         longest = max((int(offsets[p + 1] - offsets[p]) for p in pieces), default=0)
         raise DatasetError(

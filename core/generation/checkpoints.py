@@ -64,8 +64,7 @@ class CheckpointInfo:
 
     @property
     def conditioning(self) -> Conditioning | None:
-        data = self.config.get("conditioning")
-        return Conditioning.from_json(data) if data else None
+        return Conditioning.of_run(self.config)
 
     @property
     def codec(self) -> Representation:

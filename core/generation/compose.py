@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.config import to_dict
+from core.config import check_config, to_dict
 from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, tonic_index
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
@@ -137,9 +137,7 @@ class CompositionRequest:
             (len(self.programs) >= 1, "give at least one instrument"),
             (all(0 <= p <= 127 for p in self.programs), "instruments must be GM programs 0-127"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise GenerationError(message)
+        check_config(checks, GenerationError)
 
     def target_steps(self, steps_per_quarter: int) -> int:
         """Length of the new music in grid steps."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.config import check_config
 from core.errors import GenerationError
 
 if TYPE_CHECKING:
@@ -78,9 +79,7 @@ class SampleConfig:
                 f"need a beam width of at least {self.variations}",
             ),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise GenerationError(message)
+        check_config(checks, GenerationError)
 
 
 def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import ConfigError
+from core.config import check_config
 
 KINDS = ("tokens", "frames", "features")
 # How core.models.layers.CausalAttention scores a step against another.
 ATTENTION_SCORES = ("additive", "dot")
-
-
-def check_config(checks: list[tuple[bool, str]]) -> None:
-    """Raise the message of the first failed check, as the config dataclasses' ``__post_init__`` do.
-
-    Raises:
-        ConfigError: With the message paired with the first ``False``.
-    """
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
 
 
 @dataclass(frozen=True)

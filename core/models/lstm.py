@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.models.base import check_config
+from core.config import check_config
 from core.models.rnn import RNNConfig, recurrent_model
 
 if TYPE_CHECKING:

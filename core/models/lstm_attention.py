@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.models.base import ATTENTION_SCORES, check_config
+from core.config import check_config
+from core.models.base import ATTENTION_SCORES
 from core.models.lstm import LSTMConfig, lstm_layers
 from core.models.rnn import recurrent_model
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.models.base import check_config
+from core.config import check_config
 
 if TYPE_CHECKING:
     import keras

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.config import check_config
 from core.errors import ConfigError
-from core.models.base import check_config
 
 if TYPE_CHECKING:
     import keras

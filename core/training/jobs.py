@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from core.config import TrainConfig, to_dict
-from core.data.conditioning import conditioning_for
+from core.data.conditioning import Conditioning, conditioning_for
 from core.data.datasets import Dataset, list_datasets, load_dataset
 from core.data.representations import get_representation
 from core.errors import ConfigError, DatasetError, NeuroTuneError
@@ -35,7 +35,7 @@ from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, utcnow
 from core.training.checkpoints import write_json_atomically
-from core.training.trainer import estimate_total_steps, longest_piece, run_conditioning
+from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
 
@@ -119,7 +119,7 @@ def measure_tokens_per_step(dataset: Dataset, representation: str) -> float:
 
 def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:
     codec = get_representation(representation, dataset.config)
-    conditioning = run_conditioning(config)
+    conditioning = Conditioning.of_run(config)
     vocab = {"representation": representation, "kind": codec.kind, "size": codec.size}
     if codec.kind == "tokens":
         vocab["tokens"] = codec.token_names()

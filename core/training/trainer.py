@@ -17,7 +17,7 @@ from core.config import DataConfig, TrainConfig, from_dict
 from core.data.conditioning import PREFIX_LENGTH, Conditioning, WindowControls
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
-from core.data.windows import window_dataset, window_starts
+from core.data.windows import default_stride, window_dataset, window_starts
 from core.errors import TrainingError
 from core.models import InputSpec, build_model, input_spec_for, make_config
 from core.store import runs as run_store
@@ -44,16 +44,11 @@ def _xy(kind: str, prefix_length: int = 0):
     return split
 
 
-def run_conditioning(config: dict) -> Conditioning | None:
-    """The control vocabulary a run was trained with (None: unconditioned)."""
-    return Conditioning.from_json(config["conditioning"]) if config.get("conditioning") else None
-
-
 def model_input_spec(config: dict, data_config: DataConfig) -> InputSpec:
     """The input a run's model takes: the representation, plus control tokens and their prefix if conditioned."""
     train = from_dict(TrainConfig, config["train"])
     spec = input_spec_for(config["representation"], data_config, train.seq_len)
-    conditioning = run_conditioning(config)
+    conditioning = Conditioning.of_run(config)
     if conditioning is None:
         return spec
     return InputSpec(spec.kind, conditioning.vocab_size, spec.max_length + PREFIX_LENGTH, control_prefix=PREFIX_LENGTH)
@@ -118,7 +113,7 @@ def estimate_total_steps(dataset: Dataset, representation: str, train: TrainConf
     total = 0
     for epoch in range(train.epochs):
         length = train.seq_len_for_epoch(epoch) + 1
-        total += math.ceil(len(window_starts(offsets, pieces, length, max(1, length // 2))) / train.batch_size)
+        total += math.ceil(len(window_starts(offsets, pieces, length, default_stride(length))) / train.batch_size)
     return max(total, 1)
 
 
@@ -177,7 +172,7 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
             model_config = make_config(run.model, run.config["model_config"])
             model = build_model(run.model, model_config, model_input_spec(run.config, dataset.config))
             compile_model(model, kind, train_config, run.config["estimated_steps"])
-    conditioning = run_conditioning(run.config)
+    conditioning = Conditioning.of_run(run.config)
     controls = (
         WindowControls(conditioning, dataset, get_representation(run.representation, dataset.config))
         if conditioning
