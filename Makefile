@@ -11,8 +11,7 @@ run: setup
 	@echo "Preparing the bundled Bach chorales dataset 'bach' (a cache hit after the first time)..."
 	@$(BIN)/python -m core dataset build --corpus bach-chorales --name bach || \
 		echo "Could not prepare the 'bach' dataset; build it from the Dataset page."
-	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
-		--browser.gatherUsageStats false
+	$(BIN)/python -m core serve --port $(PORT)
 
 test: setup
 	$(BIN)/ruff check .

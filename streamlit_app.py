@@ -1,6 +1,8 @@
-"""NeuroTune's entry point: routing only (pages live in pages/, logic in core/)."""
+"""NeuroTune's entry point: routing and the shared sidebar only (pages live in pages/, logic in core/)."""
 
 import streamlit as st
+
+from ui.auth import sidebar_status
 
 st.set_page_config(page_title="NeuroTune", page_icon="🎼", layout="wide")
 
@@ -11,4 +13,6 @@ PAGES = [
     st.Page("pages/generate.py", title="Generate", icon="🎹", url_path="generate"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+sidebar_status()
+page.run()

@@ -1,9 +1,13 @@
 """All settings in one place, read from environment variables.
 
-``NEUROTUNE_HOME``         datasets, runs, generated pieces and the SQLite file (default ``./data``)
-``NEUROTUNE_DB_URL``       any SQLAlchemy URL (default a SQLite file under ``NEUROTUNE_HOME``)
-``NEUROTUNE_SOUNDFONT``    a ``.sf2`` file to render audio with (default: discovered)
-``NEUROTUNE_CHECKPOINTS``  shipped and new training runs (default ``checkpoints/``)
+``NEUROTUNE_HOME``            datasets, runs, generated pieces and the SQLite file (default ``./data``)
+``NEUROTUNE_DB_URL``          any SQLAlchemy URL (default a SQLite file under ``NEUROTUNE_HOME``)
+``NEUROTUNE_SOUNDFONT``       a ``.sf2`` file to render audio with (default: discovered)
+``NEUROTUNE_CHECKPOINTS``     shipped and new training runs (default ``checkpoints/``)
+``NEUROTUNE_ADDRESS``         the address the app serves on (default ``localhost``: this machine only)
+``NEUROTUNE_ADMIN_PASSWORD``  when set, needed for everything that changes state or costs a lot;
+                              also read from Streamlit's secrets file (``.streamlit/secrets.toml``)
+``NEUROTUNE_OPEN_COMPOSE``    ``1``: anyone who reaches the app may compose, even with a password set
 
 Settings are read on every call to :func:`get_settings`, so tests can point
 ``NEUROTUNE_HOME`` at a temporary folder with ``monkeypatch.setenv``.
@@ -12,18 +16,25 @@ Settings are read on every call to :func:`get_settings`, so tests can point
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PASSWORD_VARIABLE = "NEUROTUNE_ADMIN_PASSWORD"
+# Where Streamlit itself looks for secrets: the project's folder first, then the user's.
+SECRETS_FILES = (PROJECT_ROOT / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    db_url: str
+    db_url: str = field(repr=False)  # may hold a password: show it through core.access.mask_url
     soundfont: Path | None
     checkpoints: Path
+    address: str = "localhost"
+    admin_password: str | None = field(default=None, repr=False)
+    open_compose: bool = False
 
     @property
     def datasets_dir(self) -> Path:
@@ -40,6 +51,19 @@ class Settings:
         return self.home / "cache"
 
 
+def _secret_password() -> str | None:
+    """The admin password from Streamlit's secrets file, read without importing Streamlit."""
+    for path in SECRETS_FILES:
+        try:
+            secrets = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        value = secrets.get(PASSWORD_VARIABLE)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def get_settings() -> Settings:
     home = Path(os.environ.get("NEUROTUNE_HOME") or PROJECT_ROOT / "data").resolve()
     db_url = os.environ.get("NEUROTUNE_DB_URL") or f"sqlite:///{home / 'neurotune.db'}"
@@ -50,4 +74,7 @@ def get_settings() -> Settings:
         db_url=db_url,
         soundfont=Path(soundfont) if soundfont else None,
         checkpoints=checkpoints.resolve(),
+        address=os.environ.get("NEUROTUNE_ADDRESS", "").strip() or "localhost",
+        admin_password=os.environ.get(PASSWORD_VARIABLE) or _secret_password(),
+        open_compose=os.environ.get("NEUROTUNE_OPEN_COMPOSE", "").strip().lower() in ("1", "true", "yes"),
     )

@@ -7,7 +7,9 @@ from core.config import REPRESENTATIONS, DataConfig, ValidationLimits
 from core.data import datasets
 from core.data.corpora import list_corpora
 from core.errors import NeuroTuneError
+from ui.auth import require_admin
 from ui.charts import dataset_figures, piano_roll_figure
+from ui.text import plain, show_error
 from ui.widgets import audio_player
 
 st.title("📚 Dataset")
@@ -62,74 +64,81 @@ def show_report(reports) -> None:
     if rejected:
         st.warning(f"{len(rejected)} of {len(reports)} files were rejected:")
         for report in rejected[:50]:
-            st.error(f"**{report.name}**: {report.reason}")
+            st.error(f"**{plain(report.name)}**: {plain(report.reason)}")
     table = pd.DataFrame(
         [{"file": r.name, "status": "accepted" if r.accepted else "rejected", "reason": r.reason} for r in reports]
     )
     st.dataframe(table, hide_index=True, height=min(400, 40 + 35 * len(table)))
 
 
-with build_tab:
-    corpora = {c.name: c for c in list_corpora()}
-    source = st.radio("Source", ["Bundled corpus", "Upload MIDI files"], horizontal=True)
-    if source == "Bundled corpus":
-        corpus = st.selectbox("Corpus", list(corpora), format_func=lambda n: corpora[n].title)
-        st.caption(corpora[corpus].description)
-        limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
-        default_name = corpus if not limit else f"{corpus}-{limit}"
+def build(source: str, name: str, config: DataConfig, corpus: str, limit: int, max_mb: float, uploads) -> None:
+    """Build with a progress bar per file and a Cancel button (pressing it stops the script and the workers)."""
+    bar = st.progress(0.0, text="Starting...")
+    cancel = st.empty()
+    cancel.button("Cancel", key="cancel-build", help="Stops the build; nothing is saved")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{plain(message)} ({done}/{total})")
+
+    try:
+        if source == "Bundled corpus":
+            result = datasets.build_from_corpus(name, corpus, config, limit=limit or None, progress=progress)
+        else:
+            if not uploads:
+                raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
+            # Longer pieces are refused as they are read, under the one length limit of the options.
+            limits = ValidationLimits(
+                max_file_bytes=int(max_mb * 2**20), max_duration_seconds=config.max_duration_seconds
+            )
+            files = [(f.name, f.getvalue()) for f in uploads]
+            result = datasets.build_from_uploads(name, files, config, limits=limits, progress=progress)
+    except datasets.EmptyDatasetError as error:
+        show_error(error)
+        show_report(error.reports)
+    except NeuroTuneError as error:
+        show_error(error)
     else:
-        max_mb = st.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
-        uploads = st.file_uploader(
-            "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
+        stats = result.dataset.stats
+        verb = "was already built (cache hit)" if result.cache_hit else "is ready"
+        st.success(
+            f"Dataset **{plain(result.dataset.name)}** {verb}: {plural(stats['pieces'], 'piece')}, "
+            f"{plural(stats['notes'], 'note')}. See it under *Browse datasets*."
         )
-        default_name = "my-midi"
-    name = (
-        st.text_input(
+        st.session_state["dataset"] = result.dataset.name
+        show_report(result.reports)
+    finally:
+        bar.empty()
+        cancel.empty()
+
+
+with build_tab:
+    if require_admin("Building a dataset", "build"):
+        corpora = {c.name: c for c in list_corpora()}
+        source = st.radio("Source", ["Bundled corpus", "Upload MIDI files"], horizontal=True)
+        corpus, limit, max_mb, uploads = None, 0, 5.0, None
+        if source == "Bundled corpus":
+            corpus = st.selectbox("Corpus", list(corpora), format_func=lambda n: corpora[n].title)
+            st.caption(corpora[corpus].description)
+            limit = st.number_input("Use only the first N pieces (0 = all)", 0, 100000, 0)
+            default_name = corpus if not limit else f"{corpus}-{limit}"
+        else:
+            max_mb = st.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
+            uploads = st.file_uploader(
+                "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
+            )
+            default_name = "my-midi"
+        name = st.text_input(
             "Dataset name", key="dataset_name", placeholder=default_name, help="Leave empty to use the name shown"
         )
-        or default_name
-    )
-    try:
-        config = options_form()
-    except NeuroTuneError as error:
-        st.error(str(error))
-        config = None
-    if st.button("Build dataset", type="primary", disabled=config is None):
-        bar = st.progress(0.0, text="Starting...")
-
-        def progress(done: int, total: int, message: str) -> None:
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{message} ({done}/{total})")
-
         try:
-            if source == "Bundled corpus":
-                result = datasets.build_from_corpus(name, corpus, config, limit=limit or None, progress=progress)
-            else:
-                if not uploads:
-                    raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
-                # Longer pieces are refused as they are read, under the one length limit of the options.
-                limits = ValidationLimits(
-                    max_file_bytes=int(max_mb * 2**20), max_duration_seconds=config.max_duration_seconds
-                )
-                result = datasets.build_from_uploads(
-                    name, [(f.name, f.getvalue()) for f in uploads], config, limits=limits, progress=progress
-                )
-        except datasets.EmptyDatasetError as error:
-            bar.empty()
-            st.error(str(error))
-            show_report(error.reports)
+            config = options_form()
         except NeuroTuneError as error:
-            bar.empty()
-            st.error(str(error))
-        else:
-            bar.progress(1.0, text="Done")
-            stats = result.dataset.stats
-            verb = "was already built (cache hit)" if result.cache_hit else "is ready"
-            st.success(
-                f"Dataset **{result.dataset.name}** {verb}: {plural(stats['pieces'], 'piece')}, "
-                f"{plural(stats['notes'], 'note')}. See it under *Browse datasets*."
-            )
-            st.session_state["dataset"] = result.dataset.name
-            show_report(result.reports)
+            show_error(error)
+            config = None
+        if st.session_state.get("cancel-build"):
+            st.warning("Build cancelled: nothing was saved.")
+        if st.button("Build dataset", type="primary", disabled=config is None):
+            build(source, name or default_name, config, corpus, limit, max_mb, uploads)
 
 with browse_tab:
     records = datasets.list_datasets()
@@ -166,17 +175,18 @@ with browse_tab:
     with st.expander("Files and rejections"):
         st.dataframe(pd.DataFrame(dataset.files)[["name", "status", "reason"]], hide_index=True)
     with st.expander("Rename or delete"):
-        new_name = st.text_input("New name", dataset.name)
-        left, right = st.columns(2)
-        if left.button("Rename"):
-            try:
-                datasets.rename_dataset(dataset.name, new_name)
-                st.session_state["dataset"] = new_name.strip()
+        if require_admin("Renaming or deleting a dataset", "manage"):
+            new_name = st.text_input("New name", dataset.name)
+            left, right = st.columns(2)
+            if left.button("Rename"):
+                try:
+                    datasets.rename_dataset(dataset.name, new_name)
+                    st.session_state["dataset"] = new_name.strip()
+                    st.rerun()
+                except NeuroTuneError as error:
+                    show_error(error)
+            sure = right.checkbox("I want to delete this dataset and its files")
+            if right.button("Delete dataset", disabled=not sure):
+                datasets.delete_dataset(dataset.name)
+                st.session_state.pop("dataset", None)
                 st.rerun()
-            except NeuroTuneError as error:
-                st.error(str(error))
-        sure = right.checkbox("I want to delete this dataset and its files")
-        if right.button("Delete dataset", disabled=not sure):
-            datasets.delete_dataset(dataset.name)
-            st.session_state.pop("dataset", None)
-            st.rerun()

@@ -21,7 +21,9 @@ from core.generation.compose import (
 from core.generation.postprocess import SCALES, PostProcessing
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
 from core.generation.sampling import SampleConfig
+from ui.auth import may_compose, sign_in_form
 from ui.charts import piano_roll_figure
+from ui.text import plain, show_error
 from ui.widgets import audio_player, library_audio
 
 INSTRUMENTS = [pretty_midi.program_to_instrument_name(program) for program in range(128)]
@@ -50,7 +52,7 @@ e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (",
 try:
     composer = load_composer(str(info.path), (info.path / "model.keras").stat().st_mtime)
 except NeuroTuneError as error:
-    st.error(str(error))
+    show_error(error)
     st.stop()
 
 sampling_col, shape_col = st.columns(2)
@@ -170,7 +172,9 @@ def primer_notes():
     return None
 
 
-if st.button("Compose", type="primary"):
+if not may_compose():
+    sign_in_form("Composing", "compose")
+elif st.button("Compose", type="primary"):
     try:
         request = CompositionRequest(
             sampling=SampleConfig(
@@ -209,15 +213,15 @@ if st.button("Compose", type="primary"):
         progress.empty()
         st.session_state["composed"] = (str(info.path), result, saved)
     except NeuroTuneError as error:
-        st.error(str(error))
+        show_error(error)
 
 # Results stay on screen across reruns, but only under the model that made them.
 if st.session_state.get("composed", (None,))[0] == str(info.path):
     _, result, saved = st.session_state["composed"]
     name = info.name
     for warning in result.warnings:
-        st.warning(warning)
-    st.caption(f"Saved to the library as {', '.join(saved)}.")
+        st.warning(plain(warning))
+    st.caption(f"Saved to the library as {plain(', '.join(saved))}.")
     for number, composition in enumerate(result.compositions, start=1):
         with st.container(border=True):
             title = f"Variation {number}" + (

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from core.access import mask_url
 from core.settings import get_settings
+from ui.auth import is_admin
+from ui.text import plain
 
 st.title("🎼 NeuroTune")
 st.markdown(
@@ -36,9 +39,12 @@ st.markdown(
 )
 
 settings = get_settings()
-with st.expander("Where NeuroTune keeps things"):
-    st.markdown(
-        f"- Data folder (`NEUROTUNE_HOME`): `{settings.home}`\n"
-        f"- Database (`NEUROTUNE_DB_URL`): `{settings.db_url}`\n"
-        f"- Checkpoints (`NEUROTUNE_CHECKPOINTS`): `{settings.checkpoints}`"
-    )
+if is_admin():  # server paths are nobody else's business
+    with st.expander("Where NeuroTune keeps things"):
+        st.markdown(
+            f"- Data folder (`NEUROTUNE_HOME`): {plain(settings.home)}\n"
+            f"- Database (`NEUROTUNE_DB_URL`, password hidden): {plain(mask_url(settings.db_url))}\n"
+            f"- Checkpoints (`NEUROTUNE_CHECKPOINTS`): {plain(settings.checkpoints)}\n"
+            f"- Changes (building, training, deleting{'' if settings.open_compose else ', composing'}): "
+            + ("need the admin password" if settings.admin_password else "open: the app serves this machine only")
+        )

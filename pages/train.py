@@ -9,8 +9,10 @@ from core.errors import NeuroTuneError
 from core.models import get_model_spec, list_models
 from core.store import runs as run_store
 from core.training import jobs
+from ui.auth import require_admin
 from ui.charts import metric_curves_figure
 from ui.forms import dataclass_form
+from ui.text import plain, show_error
 
 st.title("🏋️ Train")
 start_tab, live_tab, all_tab = st.tabs(["Start a run", "Live run", "All runs"])
@@ -19,7 +21,7 @@ with start_tab:
     datasets = [r.name for r in list_datasets()]
     if not datasets:
         st.info("No dataset yet: build one on the Dataset page first.")
-    else:
+    elif require_admin("Starting a training run", "start"):
         left, right = st.columns(2)
         dataset = left.selectbox("Dataset", datasets)
         models = {m.name: m for m in list_models()}
@@ -35,10 +37,10 @@ with start_tab:
             try:
                 run = jobs.start_run(model, dataset, representation, model_options, TrainConfig(**train_options))
             except NeuroTuneError as error:
-                st.error(str(error))
+                show_error(error)
             else:
                 st.session_state["run"] = run.id
-                st.success(f"Run **{run.id}** is {run.status}. Follow it in the *Live run* tab.")
+                st.success(f"Run **{plain(run.id)}** is {run.status}. Follow it in the *Live run* tab.")
 
 
 def new_metric_rows(run_id: str) -> list[dict]:
@@ -87,14 +89,15 @@ with live_tab:
             index=ids.index(chosen) if chosen in ids else 0,
             format_func=lambda i: f"{i} ({next(r.status for r in runs if r.id == i)})",
         )
-        stop, resume = st.columns(2)
-        if stop.button("Stop", help="Stops at the next step and saves a checkpoint"):
-            jobs.request_stop(run_id)
-        if resume.button("Resume", help="Continue a stopped or failed run from its last checkpoint"):
-            try:
-                jobs.resume(run_id)
-            except NeuroTuneError as error:
-                st.error(str(error))
+        if require_admin("Stopping or resuming a run", "stop"):
+            stop, resume = st.columns(2)
+            if stop.button("Stop", help="Stops at the next step and saves a checkpoint"):
+                jobs.request_stop(run_id)
+            if resume.button("Resume", help="Continue a stopped or failed run from its last checkpoint"):
+                try:
+                    jobs.resume(run_id)
+                except NeuroTuneError as error:
+                    show_error(error)
         live_view(run_id)
 
 with all_tab:
@@ -122,10 +125,11 @@ with all_tab:
             rows = run_store.get_metrics(compare)
             st.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss by run", "loss"), key="compare")
         with st.expander("Delete a run"):
-            doomed = st.selectbox("Run to delete", [r.id for r in runs], key="doomed")
-            sure = st.checkbox("I want to delete this run and its checkpoints")
-            if st.button("Delete run", disabled=not sure):
-                jobs.delete_run(doomed)
-                st.rerun()
+            if require_admin("Deleting a run", "delete"):
+                doomed = st.selectbox("Run to delete", [r.id for r in runs], key="doomed")
+                sure = st.checkbox("I want to delete this run and its checkpoints")
+                if st.button("Delete run", disabled=not sure):
+                    jobs.delete_run(doomed)
+                    st.rerun()
     else:
         st.info("No runs yet.")

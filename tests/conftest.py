@@ -19,6 +19,9 @@ def neurotune_home(tmp_path, monkeypatch):
     monkeypatch.delenv("NEUROTUNE_DB_URL", raising=False)
     monkeypatch.delenv("NEUROTUNE_SOUNDFONT", raising=False)
     monkeypatch.setenv("NEUROTUNE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    for access in ("NEUROTUNE_ADMIN_PASSWORD", "NEUROTUNE_ADDRESS", "NEUROTUNE_OPEN_COMPOSE"):
+        monkeypatch.delenv(access, raising=False)
+    monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     return home
 
 

@@ -15,6 +15,7 @@ from core.data import datasets
 from core.data.uploads import SourceFile
 from core.store.library import list_pieces
 from tests.conftest import scale_piece
+from ui.text import plain
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
@@ -82,7 +83,7 @@ def test_dataset_page_reports_a_rejected_upload_and_keeps_the_good_ones():
     at.button[0].click().run()
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error)
-    assert "broken.mid" in errors and "not a MIDI file" in errors
+    assert plain("broken.mid") in errors and "not a MIDI file" in errors
     assert any("uploaded" in s.value for s in at.success)
     assert len(datasets.load_dataset("uploaded")) == 1
 
@@ -95,7 +96,7 @@ def test_dataset_page_only_bad_uploads_gives_a_clear_error():
     at.button[0].click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
-    assert "no usable pieces" in errors and "bad.mid" in errors
+    assert "no usable pieces" in errors and plain("bad.mid") in errors
 
 
 @pytest.fixture
@@ -210,3 +211,94 @@ def test_generate_page_shows_a_bad_primer_as_an_error():
     next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
     assert not at.exception, at.exception
     assert any("'H9'" in e.value for e in at.error)
+
+
+ADMIN_PASSWORD = "correct horse battery"
+
+
+def _texts(at: AppTest) -> str:
+    """Every piece of text the page shows, as Markdown source."""
+    kinds = ("markdown", "caption", "code", "text", "info", "warning", "error", "success", "title", "subheader")
+    return " ".join(str(element.value) for kind in kinds for element in at.get(kind))
+
+
+def test_home_page_never_shows_the_database_password(monkeypatch):
+    from core.access import mask_url
+
+    url = "postgresql+psycopg://neuro:s3cret-pw@db.example/neurotune"
+    monkeypatch.setenv("NEUROTUNE_DB_URL", url)
+    at = _app().run()
+    assert not at.exception, at.exception
+    shown = _texts(at)
+    assert "s3cret" not in shown
+    assert plain(mask_url(url)) in shown  # the URL itself is still there, masked
+    # With a password set, a visitor who has not signed in sees no server paths at all.
+    monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    shown = _texts(_app().run())
+    assert "s3cret" not in shown and "neurotune-home" not in shown
+
+
+def _click(at: AppTest, label: str) -> AppTest:
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def _sign_in(at: AppTest, password: str) -> AppTest:
+    next(t for t in at.text_input if t.label == "Admin password").set_value(password)
+    return _click(at, "Sign in")
+
+
+def test_with_an_admin_password_every_change_needs_signing_in_and_sign_out_closes_it(monkeypatch, stored_dataset):
+    monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    guarded = {"Build dataset", "Rename", "Delete dataset", "Start training", "Stop", "Resume", "Delete run"}
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    assert not at.exception, at.exception
+    assert guarded.isdisjoint(b.label for b in at.button)
+    assert next(m for m in at.metric if m.label == "Files accepted").value == "3"  # browsing stays open
+    _sign_in(at, "correct horse")
+    assert any(e.value == "Wrong password." for e in at.error)
+    assert guarded.isdisjoint(b.label for b in at.button)
+    at.switch_page("pages/train.py").run()
+    assert guarded.isdisjoint(b.label for b in at.button)
+
+    _sign_in(at, ADMIN_PASSWORD)
+    assert not at.exception, at.exception
+    assert "Start training" in [b.label for b in at.button]
+    at.switch_page("pages/dataset.py").run()
+    assert {"Build dataset", "Rename", "Delete dataset"} <= {b.label for b in at.button}
+    # The shared sidebar is drawn by the entry script (AppTest runs a switched-to page on its own).
+    at.switch_page("streamlit_app.py").run()
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    at.switch_page("pages/dataset.py").run()
+    assert guarded.isdisjoint(b.label for b in at.button)
+    # A changed password signs everybody out.
+    _sign_in(at, ADMIN_PASSWORD)
+    monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", ADMIN_PASSWORD + "!")
+    at.run()
+    assert "Build dataset" not in [b.label for b in at.button]
+
+
+def test_composing_needs_the_password_unless_the_organizer_opens_it(monkeypatch):
+    monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception, at.exception
+    assert "Compose" not in [b.label for b in at.button]
+    assert any("Composing needs the admin password" in i.value for i in at.info)
+    monkeypatch.setenv("NEUROTUNE_OPEN_COMPOSE", "1")
+    at.run()
+    assert "Compose" in [b.label for b in at.button]
+
+
+def test_file_names_are_shown_as_text_not_markdown():
+    name = "![x](https://images.example/probe.png) **bold** <b>.mid"
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    at.radio[0].set_value("Upload MIDI files").run()
+    at.file_uploader[0].set_value([("good.mid", scale_piece(length=24), "audio/midi"), (name, b"nope", "audio/midi")])
+    at.text_input[0].set_value("names")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    shown = _texts(at)
+    assert plain(name) in shown
+    assert "![x](" not in shown and "**bold**" not in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ def piano_roll_figure(
             hovertemplate="%{customdata[0]} at beat %{base:.2f}, %{x:.2f} beats, velocity %{customdata[1]}",
         )
     figure.update_layout(
-        title=title,
+        title=html.escape(title),  # a piece's name is user text; Plotly titles render HTML tags
         xaxis_title="time (quarter notes)",
         yaxis_title="pitch",
         barmode="overlay",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import dataset, generate, runs, train
+from core.cli import dataset, generate, runs, serve, train
 from core.errors import NeuroTuneError
 
-COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate}
+COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate, "serve": serve}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,64 @@
+"""``python -m core serve``: start the app, on this machine only unless an admin password guards it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from core.access import check_serving, is_local_address, mask_url
+from core.errors import AccessError
+from core.settings import PROJECT_ROOT, Settings, get_settings
+
+
+def add_parser(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="start the app (localhost unless NEUROTUNE_ADDRESS says otherwise)")
+    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--dry-run", action="store_true", help="print the server command instead of starting it")
+    parser.set_defaults(handler=_serve)
+
+
+def streamlit_command(settings: Settings, port: int) -> list[str]:
+    """The Streamlit server command for these settings.
+
+    Error details stay in the server log when strangers can reach the app: a
+    traceback tells an attacker more than it tells a listener.
+    """
+    if not 1 <= port <= 65535:
+        raise AccessError(f"the port must be between 1 and 65535, got {port}")
+    streamlit = shutil.which("streamlit", path=os.path.dirname(sys.executable)) or "streamlit"
+    return [
+        streamlit,
+        "run",
+        str(PROJECT_ROOT / "streamlit_app.py"),
+        "--server.address",
+        settings.address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.enableXsrfProtection",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "full" if is_local_address(settings.address) else "none",
+    ]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    check_serving(settings)
+    command = streamlit_command(settings, args.port)
+    guard = "changes need the admin password" if settings.admin_password else "no admin password: this machine only"
+    print(
+        f"NeuroTune on http://{settings.address}:{args.port} ({guard}); database {mask_url(settings.db_url)}",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        print(" ".join(command))
+        return 0
+    sys.stdout.flush()
+    os.execvp(command[0], command)  # the server replaces this process, so Ctrl-C and signals reach it
+    return 0
