@@ -55,7 +55,9 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     assert "no .mid or .midi files" in capsys.readouterr().err
     (empty / "bad.mid").write_bytes(b"nonsense")
     assert main(["dataset", "build", "--midi-dir", str(empty), "--name", "x"]) == 2
-    assert "no usable pieces" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "rejected bad.mid: not a MIDI file" in err  # each file's reason, not only the count
+    assert err.endswith("error: no usable pieces: all 1 files were rejected\n")
     assert (
         main(["dataset", "build", "--midi-dir", str(_folder(tmp_path)), "--name", "x", "--steps-per-quarter", "0"]) == 2
     )

@@ -13,7 +13,7 @@ import tensorflow as tf
 from core.config import DataConfig, TrainConfig
 from core.data import datasets
 from core.data.conditioning import PREFIX_LENGTH, Conditioning
-from core.data.representations import get_representation
+from core.data.representations import MELODY_FIRST_NOTE, MELODY_HOLD, get_representation
 from core.data.uploads import SourceFile
 from core.errors import CheckpointError, GenerationError
 from core.generation.checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
@@ -21,7 +21,7 @@ from core.generation.compose import Composer, CompositionRequest, Controls, guid
 from core.generation.decoding import step_decoder
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
-from core.generation.sampling import BANNED_LOGIT, SampleConfig, Sampler, filter_logits
+from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, Sampler, filter_logits
 from core.models import InputSpec, build_model, make_config
 from core.training import jobs
 from core.training.checkpoints import export_checkpoint
@@ -169,11 +169,11 @@ def test_beam_search_finds_a_likelier_sequence_than_greedy():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"temperature": 0}, "temperature must be above 0"),
-        ({"temperature": -1}, "temperature must be above 0"),
+        ({"temperature": 0}, "temperature must be between 0.01 and 100"),
+        ({"temperature": -1}, "temperature must be between 0.01 and 100"),
         ({"top_p": 0}, r"top-p must be in \(0, 1\]"),
         ({"top_p": 1.2}, r"top-p must be in \(0, 1\]"),
-        ({"beam_width": 0}, "beam width must be at least 1"),
+        ({"beam_width": 0}, "beam width must be between 1 and 16"),
         ({"top_k": -1}, "top-k must be 0"),
         ({"strategy": "beam", "beam_width": 2, "variations": 3}, "beam width of at least 3"),
         ({"strategy": "magic"}, "strategy must be one of"),
@@ -293,7 +293,6 @@ def test_primer_notes_outside_the_vocabulary_are_moved_with_a_warning(melody_com
     ("request_options", "message"),
     [
         ({"controls": Controls(style="jazz")}, "unknown style 'jazz'; this model knows tiny"),
-        ({"controls": Controls(density="frantic")}, "unknown density"),
         ({"bpm": 5}, "tempo must be between"),
         ({"bars": 0}, "bars must be in"),
         ({"programs": (200,)}, "GM programs"),
@@ -302,6 +301,31 @@ def test_primer_notes_outside_the_vocabulary_are_moved_with_a_warning(melody_com
 def test_bad_requests_are_refused(melody_composer, request_options, message):
     with pytest.raises(GenerationError, match=message):
         melody_composer.compose(CompositionRequest(**request_options))
+
+
+def _silent_decoder(composer, monkeypatch, music: list[int]):
+    """The composer's sampler writes the controls and then ``music`` (melody tokens), whatever it is asked."""
+    controls = composer.conditioning.prefix("tiny", "major", "medium", "C")
+    written = np.concatenate([controls, np.array(music, np.int32)])
+    monkeypatch.setattr(
+        composer.sampler, "run", lambda prefix, config, *rest, **options: Decoded([written] * config.variations)
+    )
+
+
+def test_a_composition_without_notes_is_an_error_that_says_why(melody_composer, monkeypatch):
+    _silent_decoder(melody_composer, monkeypatch, [MELODY_HOLD] * 16)
+    with pytest.raises(
+        GenerationError, match="the piece has no notes: the model wrote only rests and held silence; beam"
+    ):
+        melody_composer.compose(CompositionRequest(sampling=SampleConfig(strategy="beam", beam_width=2), bars=1))
+    with pytest.raises(GenerationError, match="variations 1, 2 of 2 have no notes: .* try another seed"):
+        melody_composer.compose(CompositionRequest(sampling=SampleConfig(variations=2), bars=1))
+    # One note in the last beat: phrase rests of one bar drop it.
+    _silent_decoder(melody_composer, monkeypatch, [MELODY_HOLD] * 12 + [MELODY_FIRST_NOTE + 39] + [MELODY_HOLD] * 3)
+    post = PostProcessing(phrase_rests=True, phrase_bars=1)
+    with pytest.raises(GenerationError, match="post-processing removed every note; turn phrase rests off"):
+        melody_composer.compose(CompositionRequest(sampling=SampleConfig(variations=2), bars=1, post=post))
+    assert len(melody_composer.compose(CompositionRequest(bars=1)).compositions[0].notes) == 1
 
 
 def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):
@@ -369,8 +393,14 @@ def test_cli_generate_writes_numbered_files_and_saves_to_the_library(trained, tm
     ("options", "message"),
     [
         (["--top-p", "1.5"], "top-p must be in (0, 1]"),
-        (["--temperature", "0"], "temperature must be above 0"),
-        (["--beam", "0", "--greedy"], None),  # --beam 0 means no beam search: greedy is fine
+        (["--temperature", "0"], "temperature must be between 0.01 and 100"),
+        (["--beam", "0"], "beam width must be between 1 and 16"),  # not quietly sampling instead
+        (["--greedy", "--n", "1"], None),
+        pytest.param(
+            ["--out", "/dev/full"],
+            "cannot write /dev/full: the disk is full",
+            marks=pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full"),
+        ),
         (["--primer-notes", "C4 Q4"], "Cannot read 'Q4'"),
         (["--scale", "C funky"], "unknown scale"),
         (["--tonic", "H"], "unknown tonic 'H'"),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from core.cli.options import add_dataclass_flags, dataclass_from_flags
 from core.cli.progress import print_progress
 from core.config import DataConfig, ValidationLimits
+from core.errors import ConfigError, DatasetError, describe_os_error
 
 # Short flags the README and issues use, mapped to DataConfig fields.
 _ALIASES = {"representations": ["--representation"], "transpose_semitones": ["--transpose"]}
@@ -45,9 +47,25 @@ def add_parser(commands, name: str) -> None:
     delete.set_defaults(handler=_delete)
 
 
+def _check_build_flags(args: argparse.Namespace) -> None:
+    """The build's own numbers, which no config checks: finite and in range, else one clear line."""
+    if not (math.isfinite(args.max_file_mb) and args.max_file_mb > 0):
+        raise ConfigError(f"--max-file-mb must be a positive number of megabytes, got {args.max_file_mb}")
+    for flag, value in (("--limit", args.limit), ("--workers", args.workers)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be at least 1, got {value}")
+
+
+def _print_rejected(reports) -> None:
+    for report in reports:
+        if not report.accepted:
+            print(f"rejected {report.name}: {report.reason}", file=sys.stderr)
+
+
 def _build(args: argparse.Namespace) -> int:
     from core.data import datasets
 
+    _check_build_flags(args)
     config = dataclass_from_flags(DataConfig, args)
     # Longer pieces are refused as they are read, under the config's one length limit.
     limits = ValidationLimits(
@@ -58,13 +76,19 @@ def _build(args: argparse.Namespace) -> int:
         "progress": lambda done, total, _name: print_progress(done, total),
         "overwrite": args.overwrite,
     }
-    if args.corpus:
-        print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)
-        result = datasets.build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)
-    else:
-        result = datasets.build_from_folder(args.name, args.midi_dir, config, limits=limits, **common)
-    for report in result.rejected:
-        print(f"rejected {report.name}: {report.reason}", file=sys.stderr)
+    try:
+        if args.corpus:
+            print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)
+            result = datasets.build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)
+        else:
+            result = datasets.build_from_folder(args.name, args.midi_dir, config, limits=limits, **common)
+    except datasets.EmptyDatasetError as error:
+        _print_rejected(error.reports)
+        raise
+    except OSError as error:  # a full disk or a folder that cannot be written, met while storing the dataset
+        place = f" {error.filename}" if error.filename else ""
+        raise DatasetError(f"cannot build the dataset{place}: {describe_os_error(error)}") from error
+    _print_rejected(result.rejected)
     stats = result.dataset.stats
     verb = "already built (cache hit)" if result.cache_hit else "built"
     print(

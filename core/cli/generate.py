@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import os
 from pathlib import Path
 
-from core.errors import GenerationError
+from core.errors import GenerationError, describe_os_error
 
 
 def add_parser(commands, name: str) -> None:
@@ -19,7 +22,7 @@ def add_parser(commands, name: str) -> None:
     sampling.add_argument("--top-k", type=int, default=0, help="0: off")
     sampling.add_argument("--top-p", type=float, default=1.0, help="1: off")
     sampling.add_argument("--greedy", action="store_true", help="always the most likely token")
-    sampling.add_argument("--beam", type=int, metavar="WIDTH", help="beam search with this width")
+    sampling.add_argument("--beam", type=int, metavar="WIDTH", help="beam search with this width (1 to 16)")
     sampling.add_argument("--length-penalty", type=float, default=1.0, help="beam scores / length ** this")
     sampling.add_argument("--seed", type=int, default=0)
     sampling.add_argument("--n", type=int, default=1, help="variations")
@@ -55,43 +58,60 @@ def numbered(path: Path, number: int, count: int) -> Path:
     return path if count == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
-def _request(args: argparse.Namespace, composer):
-    from core.data.conditioning import MOODS
-    from core.generation.compose import CompositionRequest, Controls
+def _check_writable(path: Path, flag: str) -> None:
+    """Refuse an output path that cannot be written, before minutes of composing: a folder, or a folder
+    that cannot be made or written to. Missing folders are made here.
+
+    Raises:
+        GenerationError: Saying which path and why.
+    """
+    if path.is_dir():
+        raise GenerationError(f"{flag} {path} is a folder; give a file name such as {path / 'piece.mid'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GenerationError(f"cannot write {flag} {path}: {describe_os_error(error)}") from error
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise GenerationError(f"cannot write {flag} {path}: this user may not write to {path.parent}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        raise GenerationError(f"cannot write {path}: {describe_os_error(error)}") from error
+
+
+def _request(args: argparse.Namespace):
+    """The request without its primer: every number and choice checked before the checkpoint loads (seconds)."""
+    from core.generation.compose import MAX_BARS, CompositionRequest, Controls
     from core.generation.postprocess import PostProcessing
-    from core.generation.primer import parse_note_text, primer_from_midi
     from core.generation.sampling import SampleConfig
 
     if args.primer and args.primer_notes:
         raise GenerationError("give either --primer or --primer-notes, not both")
-    primer = None
-    if args.primer:
-        if not args.primer.is_file():
-            raise GenerationError(f"no primer file at {args.primer}")
-        primer = primer_from_midi(args.primer.read_bytes(), composer.info.data_config, args.primer_bars)
-    elif args.primer_notes:
-        primer = parse_note_text(args.primer_notes, composer.steps_per_quarter)
-    strategy = "beam" if args.beam else "greedy" if args.greedy else "sample"
+    if args.beam is not None and args.greedy:
+        raise GenerationError("give either --beam or --greedy, not both")
+    if args.primer and not (math.isfinite(args.primer_bars) and 0 < args.primer_bars <= MAX_BARS):
+        raise GenerationError(f"--primer-bars must be in (0, {MAX_BARS}], got {args.primer_bars}")
+    strategy = "beam" if args.beam is not None else "greedy" if args.greedy else "sample"
     sampling = SampleConfig(
         strategy=strategy,
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
-        beam_width=args.beam or 4,
+        **({} if args.beam is None else {"beam_width": args.beam}),
         length_penalty=args.length_penalty,
         seed=args.seed,
         variations=args.n,
     )
-    modes_of_moods = {mood: mode for mode, mood in MOODS.items()}
-    mode = modes_of_moods.get((args.mode or "").lower(), args.mode)
     guidance = {} if args.guidance is None else {"guidance": args.guidance}
     return CompositionRequest(
         sampling=sampling,
         bars=args.bars,
         seconds=args.seconds,
         bpm=args.bpm,
-        primer=primer,
-        controls=Controls(args.style, mode, args.density, args.tonic, **guidance),
+        controls=Controls(args.style, args.mode, args.density, args.tonic, **guidance),
         post=PostProcessing(
             scale=args.scale,
             remove_duplicates=not args.keep_duplicates,
@@ -103,26 +123,45 @@ def _request(args: argparse.Namespace, composer):
     )
 
 
+def _primer(args: argparse.Namespace, composer):
+    """The primer on the model's grid, or None."""
+    from core.generation.primer import parse_note_text, primer_from_midi
+
+    if args.primer_notes:
+        return parse_note_text(args.primer_notes, composer.steps_per_quarter)
+    if not args.primer:
+        return None
+    if not args.primer.is_file():
+        raise GenerationError(f"no primer file at {args.primer}")
+    try:
+        data = args.primer.read_bytes()
+    except OSError as error:
+        raise GenerationError(f"cannot read the primer {args.primer}: {describe_os_error(error)}") from error
+    return primer_from_midi(data, composer.info.data_config, args.primer_bars)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from core.audio import render_wav
     from core.generation.compose import Composer, save_composition
 
+    request = _request(args)
+    _check_writable(args.out, "--out")
+    if args.wav:
+        _check_writable(args.wav, "--wav")
     composer = Composer.load(args.checkpoint)
-    request = _request(args, composer)
+    request = dataclasses.replace(request, primer=_primer(args, composer))
     result = composer.compose(request)
     for warning in result.warnings:
         print(f"warning: {warning}")
     count = len(result.compositions)
     for number, composition in enumerate(result.compositions, start=1):
         midi_path = numbered(args.out, number, count)
-        midi_path.parent.mkdir(parents=True, exist_ok=True)
-        midi_path.write_bytes(composition.midi)
+        _write(midi_path, composition.midi)
         written = [f"MIDI {midi_path}"]
         if args.wav:
             rendering = render_wav(composition.midi)
             wav_path = numbered(args.wav, number, count)
-            wav_path.parent.mkdir(parents=True, exist_ok=True)
-            wav_path.write_bytes(rendering.wav)
+            _write(wav_path, rendering.wav)
             written.append(f"WAV {wav_path} ({rendering.engine})")
             if rendering.notice:
                 print(f"note: {rendering.notice}")

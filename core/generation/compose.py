@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.config import check_config, to_dict
-from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, tonic_index
+from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS, TONICS, tonic_index
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
 from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, key_name
@@ -52,6 +52,8 @@ class Controls:
     """Steering of a conditioned model; None picks the model's default (its first style, major, medium density).
 
     Attributes:
+        mode: ``major`` or ``minor``, or the mood naming it (:data:`~core.data.conditioning.MOODS`: bright, dark).
+        density: One of :data:`~core.data.conditioning.DENSITIES`.
         tonic: A note name; with ``mode`` it picks the key. None: C major or A minor.
         guidance: How strongly the key and density are kept while composing, on top of
             the control tokens (:func:`guidance_bias`; about the nats taken off a note
@@ -65,8 +67,35 @@ class Controls:
     guidance: float = DEFAULT_GUIDANCE
 
     def __post_init__(self) -> None:
-        if not 0 <= self.guidance <= MAX_GUIDANCE:
-            raise GenerationError(f"guidance must be between 0 and {MAX_GUIDANCE}, got {self.guidance}")
+        # A mood names its mode (dark: minor); case does not matter.
+        if isinstance(self.mode, str):
+            typed = self.mode.strip().lower()
+            object.__setattr__(self, "mode", next((m for m, mood in MOODS.items() if mood == typed), typed))
+        if isinstance(self.density, str):
+            object.__setattr__(self, "density", self.density.strip().lower())
+        moods = ", ".join(f"{mood} ({mode})" for mode, mood in MOODS.items())
+        checks = [
+            (
+                0 <= self.guidance <= MAX_GUIDANCE,
+                f"guidance must be between 0 and {MAX_GUIDANCE:g}, got {self.guidance}",
+            ),
+            (
+                self.mode is None or self.mode in MODES,
+                f"unknown mode {self.mode!r}; use {' or '.join(MODES)}, or a mood: {moods}",
+            ),
+            (
+                self.density is None or self.density in DENSITIES,
+                f"unknown density {self.density!r}; use {', '.join(DENSITIES)}",
+            ),
+        ]
+        check_config(checks, GenerationError, config=self)
+        if self.tonic is not None:
+            try:
+                tonic_index(self.tonic)
+            except GenerationError:
+                raise GenerationError(
+                    f"unknown tonic {self.tonic!r}; use a note name: {', '.join(TONICS)} (or another spelling, e.g. Gb)"
+                ) from None
 
 
 def guidance_bias(
@@ -137,7 +166,7 @@ class CompositionRequest:
             (len(self.programs) >= 1, "give at least one instrument"),
             (all(0 <= p <= 127 for p in self.programs), "instruments must be GM programs 0-127"),
         ]
-        check_config(checks, GenerationError)
+        check_config(checks, GenerationError, config=self)
 
     def target_steps(self, steps_per_quarter: int) -> int:
         """Length of the new music in grid steps."""
@@ -253,7 +282,7 @@ class Composer:
         Raises:
             GenerationError: A length beyond the model's limit, a primer that leaves
                 no room, controls the model does not know, a strategy the
-                representation cannot use.
+                representation cannot use, or a piece without a single note.
         """
         warnings: list[str] = []
         primer = request.primer if request.primer is not None else np.zeros((0, 6), np.int32)
@@ -275,7 +304,7 @@ class Composer:
             max_polyphony=request.post.max_polyphony,
             logit_bias=guidance,
         )
-        compositions = []
+        compositions, written = [], []
         for index, sequence in enumerate(decoded.sequences):
             body = sequence[len(controls) :]
             notes = self.codec.decode(body)
@@ -287,7 +316,34 @@ class Composer:
             compositions.append(
                 self._finish(notes, request, primer_steps, sequence, decoded.scores[index] if decoded.scores else None)
             )
+            written.append(len(notes))
+        silent = [number for number, composition in enumerate(compositions, start=1) if len(composition.notes) == 0]
+        if silent:
+            raise self._silence_error(
+                request, silent, len(compositions), post_emptied=any(written[n - 1] for n in silent)
+            )
         return CompositionResult(compositions, warnings)
+
+    def _silence_error(
+        self, request: CompositionRequest, silent: list[int], count: int, post_emptied: bool
+    ) -> GenerationError:
+        """Why a request gave pieces without a note, and what to change: never a silent success."""
+        plural = len(silent) > 1
+        which = (
+            "the piece has"
+            if count == 1
+            else f"variation{'s' * plural} {', '.join(map(str, silent))} of {count} {'have' if plural else 'has'}"
+        )
+        if post_emptied:
+            return GenerationError(f"{which} no notes: post-processing removed every note; turn phrase rests off")
+        strategy = request.sampling.strategy
+        remedies = ["another seed", "a higher temperature"] if strategy == "sample" else ["sampling"]
+        remedies += ["a primer"] + (["stronger guidance"] if self.conditioning is not None else [])
+        advice = f"try {', '.join(remedies[:-1])} or {remedies[-1]}"
+        if strategy != "sample":
+            search = "beam search" if strategy == "beam" else "greedy decoding"
+            advice = f"{search} follows the likeliest tokens, and this model finds silence likeliest; {advice}"
+        return GenerationError(f"{which} no notes: the model wrote only rests and held silence; {advice}")
 
     def _token_budget(self, prefix_length: int, target_steps: int) -> int:
         rate = tokens_per_step(self.info) if self.codec.kind == "tokens" else 1.0

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.config import check_config
 from core.data.conditioning import tonic_index
 from core.data.piece import END, IS_DRUM, PITCH, PROGRAM, START, VELOCITY, empty_notes, sort_notes
 from core.errors import GenerationError
@@ -40,6 +41,9 @@ SCALES: dict[str, tuple[int, ...]] = {
 # Other names people type for the same scales.
 _SCALE_ALIASES = {"natural minor": "minor", "aeolian": "minor", "ionian": "major", "pentatonic": "major pentatonic"}
 _TONIC_PATTERN = re.compile(r"^([a-g])([#b]?)\s+(.+)$")
+# Bounds of the options: every MIDI pitch at once; the longest composition (256 bars of 4 beats).
+MAX_POLYPHONY = 128
+MAX_BEATS = 1024
 
 
 def _scale_error(text: str) -> GenerationError:
@@ -342,12 +346,21 @@ class PostProcessing:
     def __post_init__(self) -> None:
         if self.scale is not None:
             parse_scale(self.scale)
-        if self.max_polyphony < 0:
-            raise GenerationError(f"max_polyphony must be 0 (off) or more, got {self.max_polyphony}")
-        if self.phrase_bars < 1:
-            raise GenerationError(f"phrase_bars must be at least 1, got {self.phrase_bars}")
-        if self.max_note_beats < 0:
-            raise GenerationError(f"max_note_beats must be 0 (off) or more, got {self.max_note_beats}")
+        checks = [
+            (
+                0 <= self.max_polyphony <= MAX_POLYPHONY,
+                f"max_polyphony must be 0 (off) or up to {MAX_POLYPHONY} notes, got {self.max_polyphony}",
+            ),
+            (
+                1 <= self.phrase_bars <= MAX_BEATS // 4,
+                f"phrase_bars must be 1 to {MAX_BEATS // 4}, got {self.phrase_bars}",
+            ),
+            (
+                0 <= self.max_note_beats <= MAX_BEATS,
+                f"max_note_beats must be 0 (off) or up to {MAX_BEATS} beats, got {self.max_note_beats}",
+            ),
+        ]
+        check_config(checks, GenerationError, config=self)
 
     def apply(self, notes: np.ndarray, steps_per_bar: int) -> np.ndarray:
         """Cap note lengths, snap to the scale, remove duplicates, limit polyphony, add phrase rests, in that order.

@@ -36,6 +36,17 @@ STRATEGIES = ("sample", "greedy", "beam")
 BANNED_LOGIT = -1e9
 # MIDI pitches whose sounding state the note grammar tracks.
 PITCHES = 128
+# Temperatures outside these bounds break the banned-token rule in float32: above, BANNED_LOGIT / temperature
+# comes near real logits and control tokens get sampled; below, logits / temperature overflow to infinity.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0
+# Beam search runs every beam as a row of one batch through the model at each step and ranks width x vocab
+# candidates: time and memory grow with the width, and wider beams find likelier sequences, not better music.
+MAX_BEAM_WIDTH = 16
+MAX_VARIATIONS = 64
+MAX_LENGTH_PENALTY = 10.0
+# Seeds and top-k go into the compiled loops as int64 / int32 tensors; the library stores seeds as 32-bit integers.
+MAX_SEED = 2**31 - 1
+MAX_TOP_K = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class SampleConfig:
         temperature: Divides the logits before sampling: below 1 safer, above 1 wilder.
         top_k: Sample among the k most likely tokens only; 0: all.
         top_p: Sample among the most likely tokens whose probabilities add up to p (nucleus); 1: all.
-        beam_width: Sequences kept by beam search.
+        beam_width: Sequences kept by beam search, 1 to :data:`MAX_BEAM_WIDTH`.
         length_penalty: Beam scores are log-likelihood / length ** length_penalty
             (1: mean per token, 0: the plain sum, which favours short sequences).
         seed: Same seed, same piece.
@@ -67,19 +78,37 @@ class SampleConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
-            (self.temperature > 0, f"temperature must be above 0, got {self.temperature}"),
-            (self.top_k >= 0, f"top-k must be 0 (off) or a positive number of tokens, got {self.top_k}"),
+            (
+                MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE,
+                f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE:g} "
+                f"(greedy picks the most likely token), got {self.temperature}",
+            ),
+            (
+                0 <= self.top_k <= MAX_TOP_K,
+                f"top-k must be 0 (off) or a number of tokens up to {MAX_TOP_K}, got {self.top_k}",
+            ),
             (0 < self.top_p <= 1, f"top-p must be in (0, 1], got {self.top_p}"),
-            (self.beam_width >= 1, f"beam width must be at least 1, got {self.beam_width}"),
-            (self.length_penalty >= 0, f"length penalty must be >= 0, got {self.length_penalty}"),
-            (1 <= self.variations <= 64, f"variations must be between 1 and 64, got {self.variations}"),
+            (
+                1 <= self.beam_width <= MAX_BEAM_WIDTH,
+                f"beam width must be between 1 and {MAX_BEAM_WIDTH} (every beam is a row the compiled loop "
+                f"runs through the model at each step), got {self.beam_width}",
+            ),
+            (
+                0 <= self.length_penalty <= MAX_LENGTH_PENALTY,
+                f"length penalty must be between 0 and {MAX_LENGTH_PENALTY:g}, got {self.length_penalty}",
+            ),
+            (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED}, got {self.seed}"),
+            (
+                1 <= self.variations <= MAX_VARIATIONS,
+                f"variations must be between 1 and {MAX_VARIATIONS}, got {self.variations}",
+            ),
             (
                 self.strategy != "beam" or self.variations <= self.beam_width,
                 f"beam search returns at most beam-width sequences: {self.variations} variations "
                 f"need a beam width of at least {self.variations}",
             ),
         ]
-        check_config(checks, GenerationError)
+        check_config(checks, GenerationError, config=self)
 
 
 def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.errors import DatasetError
+from core.names import check_name
 from core.store.db import DatasetRecord, session_scope
 
 
 def add_dataset(record: DatasetRecord) -> DatasetRecord:
+    record.name = check_name("dataset", record.name, DatasetError)
     with session_scope() as session:
         session.add(record)
     return record
@@ -33,9 +35,7 @@ def list_dataset_records() -> list[DatasetRecord]:
 
 
 def rename_dataset_record(name: str, new_name: str) -> None:
-    new_name = new_name.strip()
-    if not new_name:
-        raise DatasetError("a dataset name cannot be empty")
+    new_name = check_name("dataset", new_name, DatasetError)
     if find_dataset(new_name) is not None:
         raise DatasetError(f"a dataset named '{new_name}' already exists")
     with session_scope() as session:

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from core.errors import StoreError, describe_os_error
 from core.settings import get_settings
+
+# Set either to a folder or database this user can write to.
+_FIX = "set NEUROTUNE_HOME (or NEUROTUNE_DB_URL) to a place this user can write to"
+# SQLite's words for a database it cannot use, and ours.
+_SQLITE_PROBLEMS = {
+    "readonly database": "it is read-only",
+    "unable to open database file": "it cannot be opened or created (a missing or read-only folder?)",
+    "disk is full": "the disk is full",
+    "disk i/o error": "reading or writing it failed (a full disk or a failing drive?)",
+    "database is locked": "another process holds it locked; try again in a moment",
+    "file is not a database": "the file is not a database",
+}
 
 
 def utcnow() -> datetime:
@@ -107,10 +122,49 @@ class PieceRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
+def database_location(url: str) -> str:
+    """Where a database is, for messages: a SQLite file's path, else the URL with its password masked."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "NEUROTUNE_DB_URL (not a database URL)"
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or "an in-memory SQLite database"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _is_unusable_database(error: BaseException) -> bool:
+    """A database that cannot be opened, written or reached; not a query that broke a rule (a bug or a taken name)."""
+    return isinstance(error, DatabaseError) and not isinstance(error, IntegrityError | ProgrammingError)
+
+
+def database_error(url: str, error: DatabaseError) -> StoreError:
+    """A :class:`StoreError` naming the database and what is wrong with it, from SQLAlchemy's error."""
+    detail = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
+    problem = next((words for key, words in _SQLITE_PROBLEMS.items() if key in detail.lower()), detail)
+    return StoreError(f"cannot use the database {database_location(url)}: {problem}; {_FIX}")
+
+
+def data_folder(path: Path) -> Path:
+    """``path``, created if missing: a folder under the data home that this user can write to.
+
+    Raises:
+        StoreError: The folder cannot be made (a file in the way, no permission, a read-only or full disk)
+            or is not writable.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot use the data folder {path}: {describe_os_error(error)}; {_FIX}") from error
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot use the data folder {path}: this user may not write to it; {_FIX}")
+    return path
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        data_folder(Path(url.removeprefix("sqlite:///")).parent)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -119,24 +173,46 @@ def _engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the training writer
             cursor.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as error:
+            raise StoreError(f"cannot use the database {database_location(url)}: {error}") from error
+    try:
+        Base.metadata.create_all(engine)
+    except DatabaseError as error:
+        engine.dispose()
+        if _is_unusable_database(error):
+            raise database_error(url, error) from error
+        raise
     return engine
 
 
 def get_engine() -> Engine:
+    """The engine of the configured database, its tables created on first use.
+
+    Raises:
+        StoreError: The database (or its folder) cannot be opened, created or written.
+    """
     return _engine(get_settings().db_url)
 
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    session = sessionmaker(get_engine(), expire_on_commit=False)()
+    """A session that commits on success and rolls back on error.
+
+    Raises:
+        StoreError: The database cannot be opened, read or written (read-only, full, locked, unreachable).
+    """
+    url = get_settings().db_url
+    session = sessionmaker(_engine(url), expire_on_commit=False)()
     try:
         yield session
         session.commit()
-    except Exception:
-        session.rollback()
+    except Exception as error:
+        with suppress(DatabaseError):  # a database that failed may fail to roll back; the error below says how
+            session.rollback()
+        if _is_unusable_database(error):
+            raise database_error(url, error) from error
         raise
     finally:
         session.close()
