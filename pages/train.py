@@ -43,9 +43,15 @@ with start_tab:
                 st.success(f"Run **{plain(run.id)}** is {run.status}. Follow it in the *Live run* tab.")
 
 
-def new_metric_rows(run_id: str) -> list[dict]:
-    """The run's metric rows; each redraw fetches only the rows logged since the last one."""
+def new_metric_rows(run_id: str, step: int) -> list[dict]:
+    """The run's metric rows; each redraw fetches only the rows logged since the last one.
+
+    A run resumed after a crash rewinds to its checkpoint and drops the rows past it (whose ids
+    the database may reuse): a cache that has gone past the run's step is thrown away.
+    """
     rows = st.session_state.setdefault("live-metric-rows", {}).setdefault(run_id, [])
+    if rows and rows[-1]["step"] > step:
+        rows.clear()
     rows += run_store.get_metrics([run_id], since_id=rows[-1]["id"] if rows else 0)
     return rows
 
@@ -65,7 +71,7 @@ def live_view(run_id: str) -> None:
     if run.status == "failed":
         st.error("The run failed:")
         st.code(run.error or "no error recorded")
-    rows = new_metric_rows(run_id)
+    rows = new_metric_rows(run_id, run.step)
     if rows:
         left, right = st.columns(2)
         left.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss", "loss"), key="live-loss")

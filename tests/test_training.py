@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -147,6 +149,41 @@ def test_background_job_runs_stops_and_resumes(dataset):
     again = run_store.get_run(run.id)
     assert again.status == "stopped" and again.epoch < 50, Path(run.checkpoint_dir, "train.log").read_text()
     assert again.step > stopped.step
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint_with_every_step_once(dataset):
+    """kill -9 mid-epoch, then ``train --resume``: the lost partial epoch is redone, not counted twice."""
+    epochs, steps_per_epoch = 3, 20
+    train = TrainConfig(**{**TINY_TRAIN, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "log_every_steps": 1})
+    run = jobs.start_run("lstm", "tiny", None, TINY_LSTM, train)
+    folder = Path(run.checkpoint_dir)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # mid-epoch, after the first checkpoint
+        current = run_store.get_run(run.id)
+        if current.epoch >= 1 and current.step % steps_per_epoch or current.status != "running":
+            break
+        time.sleep(0.01)
+    os.kill(run.pid, signal.SIGKILL)
+    os.waitpid(run.pid, 0)
+    killed = run_store.get_run(run.id)
+    assert killed.status == "running" and killed.epoch < epochs, (folder / "train.log").read_text()
+    (folder / ".history.json.tmp").write_text("[")  # what an interrupted atomic write leaves
+    (folder / ".last.tmp.keras").write_bytes(b"partial")
+    (folder / "notes.tmp").write_text("not ours")
+
+    jobs.queue_again(run.id)  # what `python -m core train --resume RUN_ID` does
+    steps = []
+    assert jobs.work(run.id, on_step=steps.append) == "finished", run_store.get_run(run.id).error
+
+    resumed_from = steps[0] - 1
+    assert 0 < resumed_from < killed.step and resumed_from % steps_per_epoch == 0  # from last.keras, not zero
+    finished = run_store.get_run(run.id)
+    assert finished.step == epochs * steps_per_epoch and finished.epoch == epochs
+    rows = run_store.get_metrics([run.id])
+    assert [m["step"] for m in rows if m["name"] == "loss"] == list(range(1, epochs * steps_per_epoch + 1))
+    # The killed worker's rows past the checkpoint are gone: otherwise their steps would appear twice.
+    assert max(Counter((m["name"], m["step"]) for m in rows).values()) == 1
+    assert not [p.name for p in folder.glob(".*.tmp*")] and (folder / "notes.tmp").exists()
 
 
 def test_a_vanished_process_is_marked_failed(dataset):

@@ -55,6 +55,17 @@ def add_metrics(run_id: str, step: int, epoch: int, values: dict[str, float]) ->
         )
 
 
+def delete_metrics_after(run_id: str, step: int) -> int:
+    """Delete a run's metric rows past ``step``; returns how many went.
+
+    A resumed run trains again the steps its crashed worker logged after its last checkpoint:
+    their old rows go, so that every step is charted once.
+    """
+    with session_scope() as session:
+        result = session.execute(delete(MetricRecord).where(MetricRecord.run_id == run_id, MetricRecord.step > step))
+        return result.rowcount
+
+
 def get_metrics(run_ids: list[str], since_id: int = 0) -> list[dict[str, Any]]:
     """Metric rows of some runs, oldest first; ``since_id`` fetches only newer rows (live polling)."""
     query = (

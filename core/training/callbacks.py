@@ -87,7 +87,6 @@ class RunRecorder(keras.callbacks.Callback):
         if "loss" in logs and self.kind == "tokens":
             values["epoch_perplexity"] = math.exp(min(logs["loss"], 50.0))
         run_store.add_metrics(self.run_id, self.step, epoch, values)
-        save_model_atomically(self.model, self.folder / "last.keras")
         improved = monitored is not None and (self.best is None or monitored < self.best)
         if improved:
             self.best = float(monitored)
@@ -95,10 +94,22 @@ class RunRecorder(keras.callbacks.Callback):
             save_model_atomically(self.model, self.folder / "model.keras")
         else:
             self.stale_epochs += 1
-        history_path = self.folder / "history.json"
-        history = json.loads(history_path.read_text()) if history_path.exists() else []
-        history.append({"epoch": epoch + 1, "step": self.step, "sequence_length": self.sequence_length, **values})
-        write_json_atomically(history_path, history)
+        entry = {
+            "epoch": epoch + 1,
+            "step": self.step,
+            "completed_epochs": completed,
+            "best_val_loss": self.best,
+            "sequence_length": self.sequence_length,
+            **values,
+        }
+
+        def record(checkpoint_sha256: str) -> None:
+            history_path = self.folder / "history.json"
+            history = json.loads(history_path.read_text()) if history_path.exists() else []
+            write_json_atomically(history_path, [*history, {**entry, "checkpoint_sha256": checkpoint_sha256}])
+
+        # last.keras goes last: resume starts from the history entry that names it (see rewind_history).
+        save_model_atomically(self.model, self.folder / "last.keras", before_replace=record)
         run_store.update_run(
             self.run_id,
             epoch=completed,

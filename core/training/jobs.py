@@ -257,7 +257,11 @@ def request_stop(run_id: str) -> RunRecord:
 
 
 def queue_again(run_id: str) -> RunRecord:
-    """Mark a stopped or failed run as queued; it will continue from last.keras and its curves."""
+    """Mark a stopped or failed run as queued; it will continue from last.keras and its curves.
+
+    A run still marked running whose process is gone (killed) is marked failed first, so it can be resumed.
+    """
+    reconcile()
     run = run_store.get_run(run_id)
     if run.status in ACTIVE:
         raise ConfigError(f"run {run_id} is already {run.status}")

@@ -4,7 +4,9 @@ A run's folder ``<NEUROTUNE_CHECKPOINTS>/<run-id>/`` holds ``model.keras`` (best
 validation loss so far), ``last.keras`` (latest, with optimizer state, to
 resume from), ``config.json``, ``vocab.json`` and ``history.json``. Every file
 is written to a temporary name and renamed, so a failed save (a full disk)
-never damages the previous checkpoint.
+never damages the previous checkpoint. At an epoch's end ``last.keras`` is
+replaced last, after the history entry that names it: a resumed run starts from
+exactly the step, epoch and best loss of the checkpoint it loads.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from core.data.windows import default_stride, window_dataset, window_starts
 from core.errors import TrainingError
 from core.models import InputSpec, build_model, input_spec_for, make_config
 from core.store import runs as run_store
+from core.store.db import RunRecord
+from core.training.checkpoints import remove_temporary_files, rewind_history
 
 
 def _xy(kind: str, prefix_length: int = 0):
@@ -145,6 +149,27 @@ def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> Non
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
+def rewind_to_checkpoint(run: RunRecord, folder: Path) -> RunRecord:
+    """Put a run back where its ``last.keras`` was saved: that step, epoch and best loss, no metric rows past it.
+
+    A worker killed mid-epoch has logged steps after its last checkpoint; they are trained
+    again, so their rows go (each step is charted once) and the step count goes back to the
+    checkpoint's (none is counted twice). Without a checkpoint the run starts from step 0.
+    Temporary files of interrupted saves are deleted.
+    """
+    remove_temporary_files(folder)
+    history = rewind_history(folder)
+    checkpoint = history[-1] if history else {}
+    step = checkpoint.get("step", 0)
+    run_store.delete_metrics_after(run.id, step)
+    return run_store.update_run(
+        run.id,
+        step=step,
+        epoch=checkpoint.get("completed_epochs", run.epoch if checkpoint else 0),
+        best_val_loss=checkpoint.get("best_val_loss", run.best_val_loss if checkpoint else None),
+    )
+
+
 def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None = None) -> str:
     """Train (or resume) a run to its end; returns the final status ("finished" or "stopped").
 
@@ -161,6 +186,7 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
     run = run_store.get_run(run_id)
     train_config = from_dict(TrainConfig, run.config["train"])
     folder = Path(run.checkpoint_dir)
+    run = rewind_to_checkpoint(run, folder)
     kind = get_representation(run.representation, dataset.config).kind
     device = plan_device()
     run_store.update_run(run_id, device=device.description)
