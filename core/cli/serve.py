@@ -22,7 +22,8 @@ def add_parser(commands, name: str) -> None:
 def streamlit_command(settings: Settings, port: int) -> list[str]:
     """The Streamlit server command for these settings.
 
-    Error details stay in the server log when strangers can reach the app: a
+    Error details stay in the server log whenever strangers may reach the app
+    (a public address, or a password set for serving behind a proxy): a
     traceback tells an attacker more than it tells a listener.
     """
     if not 1 <= port <= 65535:
@@ -40,10 +41,12 @@ def streamlit_command(settings: Settings, port: int) -> list[str]:
         "true",
         "--server.enableXsrfProtection",
         "true",
+        "--server.fileWatcherType",
+        "none",
         "--browser.gatherUsageStats",
         "false",
         "--client.showErrorDetails",
-        "full" if is_local_address(settings.address) else "none",
+        "full" if is_local_address(settings.address) and not settings.admin_password else "none",
     ]
 
 

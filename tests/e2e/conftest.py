@@ -81,10 +81,12 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the app, served on a free localhost port against a temporary NEUROTUNE_HOME."""
-    workdir = tmp_path_factory.mktemp("e2e-server")
+# The guarded server's admin password (served through ``python -m core serve``, as ``make run`` does).
+ADMIN_PASSWORD = "e2e admin password"
+
+
+def _serve(workdir: Path, command: list[str], extra_env: dict[str, str]) -> Iterator[str]:
+    """Run a server command on a free localhost port against a temporary NEUROTUNE_HOME; yield its URL."""
     log_path = workdir / "streamlit.log"
     port = _free_port()
     env = {
@@ -92,28 +94,21 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "NEUROTUNE_HOME": str(workdir / "neurotune-home"),
         "NEUROTUNE_CHECKPOINTS": str(workdir / "checkpoints"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        **extra_env,
     }
-    env.pop("NEUROTUNE_DB_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    for unset in (
+        "NEUROTUNE_DB_URL",
+        *(k for k in ("NEUROTUNE_ADMIN_PASSWORD", "NEUROTUNE_ADDRESS") if k not in extra_env),
+    ):
+        env.pop(unset, None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [part.replace("{port}", str(port)) for part in command],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -126,6 +121,37 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app, open (no admin password), as on a developer's own machine."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        "{port}",
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    yield from _serve(tmp_path_factory.mktemp("e2e-server"), command, {})
+
+
+@pytest.fixture(scope="session")
+def guarded_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app started by NeuroTune's own launcher with an admin password set."""
+    command = [sys.executable, "-m", "core", "serve", "--port", "{port}"]
+    env = {"NEUROTUNE_ADDRESS": "127.0.0.1", "NEUROTUNE_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    yield from _serve(tmp_path_factory.mktemp("e2e-guarded-server"), command, env)
 
 
 @pytest.fixture(scope="session")

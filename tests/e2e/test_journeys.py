@@ -143,3 +143,49 @@ def test_compose_one_short_variation_with_the_shipped_model_and_download_its_mid
     midi = download_info.value
     assert midi.suggested_filename.endswith(".mid")
     assert Path(midi.path()).read_bytes().startswith(b"MThd")
+
+
+def test_a_guarded_app_asks_strangers_for_the_password_and_shows_file_names_as_text(
+    page: Page, guarded_app_url: str
+) -> None:
+    from tests.e2e.conftest import ADMIN_PASSWORD
+
+    open_page(page, guarded_app_url, "Dataset")
+    build_tab = page.get_by_role("tabpanel", name="Build a dataset")
+    expect(build_tab.get_by_text("Building a dataset needs the admin password")).to_be_visible()
+    expect(page.get_by_role("button", name="Build dataset")).to_have_count(0)
+    password = build_tab.get_by_label("Admin password")
+    password.fill("not the password")
+    build_tab.get_by_role("button", name="Sign in").click()
+    expect(build_tab.get_by_text("Wrong password.")).to_be_visible()
+    password.fill(ADMIN_PASSWORD)
+    build_tab.get_by_role("button", name="Sign in").click()
+    build = build_tab.get_by_role("button", name="Build dataset")
+    expect(build).to_be_visible()
+    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as admin")).to_be_visible()
+
+    # A file whose name is Markdown for an image (and HTML): shown character for character, fetched never.
+    probe = f"{guarded_app_url}/app/static/probe.png"
+    shown_name = f"![x]({probe}) <b>bold</b>.mid"
+    build_tab.get_by_text("Upload MIDI files").click()
+    build_tab.locator("input[type=file]").set_input_files(
+        [
+            {"name": "good.mid", "mimeType": "audio/midi", "buffer": scale_piece(length=24)},
+            {"name": shown_name, "mimeType": "audio/midi", "buffer": b"not midi at all"},
+        ]
+    )
+    expect(build_tab.get_by_role("button", name="Remove good.mid")).to_be_visible()
+    build_tab.get_by_role("textbox", name="Dataset name").fill("e2e-names")
+    build_tab.get_by_role("textbox", name="Dataset name").press("Enter")
+    build.click()
+    expect(build_tab.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Dataset e2e-names is ready", timeout=BUILD_TIMEOUT_MS
+    )
+    rejection = build_tab.get_by_test_id("stAlertContentError")
+    expect(rejection).to_contain_text(shown_name)
+    expect(page.locator(f'img[src="{probe}"]')).to_have_count(0)
+    expect(rejection.locator("b")).to_have_count(0)
+
+    # Signing out closes the controls again.
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Build dataset")).to_have_count(0)
