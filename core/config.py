@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,8 +34,19 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-def check_config(checks: list[tuple[bool, str]], error: type[Exception] = ConfigError) -> None:
-    """Raise ``error`` with the message of the first failed check, as the config dataclasses' ``__post_init__`` do."""
+def check_config(checks: list[tuple[bool, str]], error: type[Exception] = ConfigError, config: Any = None) -> None:
+    """Raise ``error`` with the message of the first failed check, as the config dataclasses' ``__post_init__`` do.
+
+    Given the ``config`` itself, every number in its fields (tuples included) must first be finite:
+    NaN fails every range check in its own way (``nan > 0`` and ``nan <= 0`` are both False)
+    and infinity passes ``> 0``, so no range check below can be trusted with them.
+    """
+    if config is not None:
+        for item in dataclasses.fields(config):
+            value = getattr(config, item.name)
+            for number in value if isinstance(value, tuple) else (value,):
+                if isinstance(number, numbers.Real) and not math.isfinite(number):
+                    raise error(f"{item.name} must be a finite number, got {number}")
     for ok, message in checks:
         if not ok:
             raise error(message)
@@ -41,18 +54,34 @@ def check_config(checks: list[tuple[bool, str]], error: type[Exception] = Config
 
 @dataclass(frozen=True)
 class ValidationLimits:
-    """What an input MIDI file may be before it is rejected."""
+    """What an input MIDI file may be, and may cost to read, before it is rejected."""
 
     max_file_bytes: int = 5 * 1024 * 1024
-    max_duration_seconds: float = 30 * 60.0
+    # One length limit: the preprocessing filter's default (DataConfig is defined below).
+    max_duration_seconds: float = field(default_factory=lambda: DataConfig.max_duration_seconds)
+    # Structure, read from the chunk headers before any parsing. Events are bounded by track
+    # bytes / 2: the Bach chorales reach 8k, music21's largest test file 34k, a long piano
+    # performance a few 100k; 1M costs a worker 0.5 s and 135 MB (bench/ingest_limits.py).
+    max_tracks: int = 1024
+    max_events: int = 1_000_000
+    # Length in quarter notes (Bach: 265 at most): a tempo event can squeeze millions into the
+    # time limit, and every representation's arrays grow with it.
+    max_quarter_notes: int = 20_000
+    # Each file is read in a worker process under these limits (the memory is address space
+    # beyond the worker's own, so its resident peak stays under ~450 MB). Real files take
+    # 2-10 ms each, so a 5000-file upload needs well under the upload's budget.
+    max_file_cpu_seconds: float = 10.0
+    max_file_memory_bytes: int = 384 * 1024 * 1024
+    max_upload_cpu_seconds: float = 120.0
     # Zip archives: caps against zip bombs.
     max_zip_members: int = 5000
     max_zip_total_bytes: int = 500 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("max_file_bytes", "max_duration_seconds", "max_zip_members", "max_zip_total_bytes"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        check_config(
+            [(value > 0, f"{name} must be positive, got {value}") for name, value in values.items()], config=self
+        )
 
 
 @dataclass(frozen=True)
@@ -106,7 +135,7 @@ class DataConfig:
             (0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)"),
             (0 <= self.transpose_semitones <= 12, "transpose_semitones must be between 0 and 12"),
         ]
-        check_config(checks)
+        check_config(checks, config=self)
 
     def preprocessing_dict(self) -> dict[str, Any]:
         """The fields that decide what one file turns into (per-file cache key)."""
@@ -182,7 +211,7 @@ class TrainConfig:
             (self.steps_per_epoch >= 0 and self.validation_steps >= 0, "step counts must be >= 0"),
             (self.log_every_steps >= 1, "log_every_steps must be at least 1"),
         ]
-        check_config(checks)
+        check_config(checks, config=self)
 
     def seq_len_for_epoch(self, epoch: int) -> int:
         """Curriculum learning: the window grows geometrically from curriculum_start_len to seq_len."""

@@ -20,7 +20,7 @@ from core.generation.compose import (
 )
 from core.generation.postprocess import SCALES, PostProcessing
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
-from core.generation.sampling import SampleConfig
+from core.generation.sampling import MAX_BEAM_WIDTH, SampleConfig
 from ui.auth import may_compose, sign_in_form
 from ui.charts import piano_roll_figure
 from ui.text import plain, show_error
@@ -63,7 +63,7 @@ with sampling_col:
     temperature = left.slider("Temperature", 0.1, 2.0, 1.0, 0.05, disabled=strategy != "sample")
     top_p = right.slider("Top-p (nucleus)", 0.05, 1.0, 0.95, 0.05, disabled=strategy != "sample")
     top_k = left.number_input("Top-k (0: off)", 0, 1000, 0, disabled=strategy != "sample")
-    beam_width = right.number_input("Beam width", 1, 16, 4, disabled=strategy != "beam")
+    beam_width = right.number_input("Beam width", 1, MAX_BEAM_WIDTH, 4, disabled=strategy != "beam")
     length_penalty = left.slider("Length normalization", 0.0, 2.0, 1.0, 0.1, disabled=strategy != "beam")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same piece")
     variations = left.number_input(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
+import signal
+import sys
+import threading
+import time
 
 import numpy as np
+import psutil
 import pytest
 
 from core.config import DataConfig, ValidationLimits
-from core.data import datasets
+from core.data import datasets, ingest
 from core.data.representations import get_representation
 from core.data.uploads import SourceFile
 from core.errors import DatasetError
@@ -81,7 +88,7 @@ def test_nothing_usable_raises_with_reports_and_stores_nothing(neurotune_home):
 
 def test_same_inputs_and_config_is_a_cache_hit(monkeypatch):
     first = datasets.build_dataset("again", _files(3))
-    monkeypatch.setattr(datasets, "_process_file", lambda *a: pytest.fail("should not preprocess"))
+    monkeypatch.setattr(datasets, "ingest_files", lambda *a, **k: pytest.fail("should not preprocess"))
     second = datasets.build_dataset("again", _files(3))
     assert second.cache_hit and second.dataset.id == first.dataset.id
     # Another name, same files and config: preprocessing comes from the per-file cache.
@@ -134,3 +141,107 @@ def test_parallel_workers_give_the_same_dataset():
     parallel = datasets.build_dataset("parallel", files, workers=2)
     for i in range(20):
         assert np.array_equal(serial.piece(i).notes, parallel.dataset.piece(i).notes)
+
+
+def _misbehaving(name: str, data: bytes, config: DataConfig, limits: ValidationLimits):
+    """What the workers run in the tests below: a file's name asks for trouble, the rest is read as usual."""
+    if name.startswith("spin"):
+        while True:
+            pass
+    if name.startswith("hog"):
+        return str(len(bytearray(2 * limits.max_file_memory_bytes)))
+    if name.startswith("crash"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name.startswith("bug"):
+        return str(1 / 0)
+    if name.startswith("burn"):
+        started = time.process_time()
+        while time.process_time() - started < 0.05:
+            pass
+    if name.startswith("modules"):
+        return "tensorflow was imported" if "tensorflow" in sys.modules else "no tensorflow"
+    return ingest.process_file(name, data, config, limits)
+
+
+@pytest.fixture
+def misbehaving(monkeypatch):
+    monkeypatch.setattr(datasets, "ingest_files", functools.partial(ingest.ingest_files, process=_misbehaving))
+
+
+def _named(*names: str) -> list[SourceFile]:
+    return [SourceFile(name, scale_piece(offset=i, length=24)) for i, name in enumerate(names)]
+
+
+def test_a_file_over_a_limit_or_crashing_its_worker_is_rejected_and_the_batch_goes_on(misbehaving):
+    files = _named("a.mid", "spin.mid", "b.mid", "hog.mid", "crash.mid", "bug.mid", "c.mid")
+    limits = ValidationLimits(max_file_cpu_seconds=0.3, max_file_memory_bytes=32 * 2**20)
+    result = datasets.build_dataset("limits", files, limits=limits, workers=1)
+    assert sorted(p["name"] for p in result.dataset.piece_meta) == ["a.mid", "b.mid", "c.mid"]
+    reasons = {r.name: r.reason for r in result.rejected}
+    assert reasons == {
+        "spin.mid": "took more than 0.3 s of CPU to read",
+        "hog.mid": "needed more than 32 MB of memory to read",
+        "crash.mid": "the MIDI reader crashed on this file (SIGKILL)",
+        "bug.mid": "could not be read: internal error (ZeroDivisionError: division by zero)",
+    }
+
+
+def test_even_a_single_file_is_read_in_a_worker_without_tensorflow(misbehaving):
+    with pytest.raises(datasets.EmptyDatasetError) as caught:
+        datasets.build_from_uploads("one", [("crash.mid", scale_piece())])
+    assert caught.value.reports[0].reason == "the MIDI reader crashed on this file (SIGKILL)"
+    with pytest.raises(datasets.EmptyDatasetError) as caught:
+        datasets.build_from_uploads("one", [("modules.mid", scale_piece())])
+    assert caught.value.reports[0].reason == "no tensorflow"
+
+
+def test_once_the_upload_cpu_budget_is_spent_the_remaining_files_are_rejected(misbehaving):
+    files = _named("burn0.mid", "burn1.mid", "burn2.mid")
+    result = datasets.build_dataset("budget", files, limits=ValidationLimits(max_upload_cpu_seconds=0.02), workers=1)
+    assert [p["name"] for p in result.dataset.piece_meta] == ["burn0.mid"]
+    assert {r.name: r.reason for r in result.rejected} == {
+        name: "not read: this upload used up its CPU budget of 0.02 s on earlier files"
+        for name in ("burn1.mid", "burn2.mid")
+    }
+
+
+class _Stopped(Exception):
+    """What Streamlit raises inside the next st.* call when the user presses Stop."""
+
+
+def _nothing_stored(home) -> bool:
+    return datasets.list_datasets() == [] and not any((home / "datasets").glob("*"))
+
+
+def _workers_left() -> list[psutil.Process]:
+    return [child for child in psutil.Process().children(recursive=True) if "worker_main" in " ".join(child.cmdline())]
+
+
+def test_a_raising_progress_callback_kills_the_workers_at_once_and_stores_nothing(misbehaving, neurotune_home):
+    def progress(done: int, total: int, name: str) -> None:
+        if done:
+            raise _Stopped
+
+    started = time.monotonic()
+    with pytest.raises(_Stopped):
+        datasets.build_dataset("stopped", _named("a.mid", "spin1.mid", "spin2.mid"), workers=2, progress=progress)
+    assert time.monotonic() - started < 8  # the spinning worker was killed, not given its 10 s of CPU
+    assert _workers_left() == []
+    assert _nothing_stored(neurotune_home)
+
+
+def test_cancel_stops_the_build_between_files_and_stores_nothing(neurotune_home):
+    cancel = threading.Event()
+    seen = []
+
+    def progress(done: int, total: int, name: str) -> None:
+        seen.append(name)
+        if done:
+            cancel.set()
+
+    with pytest.raises(DatasetError, match="cancelled"):
+        datasets.build_dataset("cancelled", _files(4), workers=1, progress=progress, cancel=cancel)
+    assert len(seen) == 2 and _workers_left() == []
+    with pytest.raises(DatasetError, match="cancelled"):
+        datasets.build_from_uploads("cancelled", [("a.mid", scale_piece())], cancel=lambda: True)
+    assert _nothing_stored(neurotune_home)

@@ -62,7 +62,7 @@ def test_dataset_page_builds_a_bach_subset_and_shows_statistics():
     at.text_input[0].set_value("bach-tiny")
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert any("bach-tiny" in s.value and "is ready" in s.value for s in at.success)
+    assert any(plain("bach-tiny") in s.value and "is ready" in s.value for s in at.success)
     # The browse tab shows the new dataset's statistics and a piece.
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Files accepted"] == "3"

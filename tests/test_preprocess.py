@@ -7,22 +7,24 @@ import io
 import numpy as np
 import pretty_midi
 import pytest
+import symusic
 
 from core.config import DataConfig
-from core.data.midi_io import load_midi
+from core.data.midi_io import load_score
 from core.data.preprocess import (
     estimate_key,
     preprocess_midi,
     quantize,
     seconds_to_beats,
     shift_to_c,
+    tempo_changes,
 )
 from core.errors import InvalidMidiError
 from tests.conftest import make_midi_bytes
 
 
-def _midi(data: bytes) -> pretty_midi.PrettyMIDI:
-    return pretty_midi.PrettyMIDI(io.BytesIO(data))
+def _midi(data: bytes) -> symusic.Score:
+    return symusic.Score.from_midi(data)
 
 
 def test_quantize_snaps_to_the_grid_at_constant_tempo():
@@ -92,17 +94,17 @@ def test_preprocess_normalizes_key_and_bins_velocities():
     d_major = [62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62]
     data = make_midi_bytes([(p, i * 0.5, i * 0.5 + 0.5) for i, p in enumerate(d_major)], velocity=77)
     config = DataConfig(transpose_to_c=True, velocity_bins=8)
-    piece = preprocess_midi(load_midi(data), "d.mid", config)
+    piece = preprocess_midi(load_score(data), "d.mid", config)
     assert piece.key == "C major"
     assert piece.notes[0, 2] == 60
-    plain = preprocess_midi(load_midi(data), "d.mid", DataConfig(velocity_bins=8))
+    plain = preprocess_midi(load_score(data), "d.mid", DataConfig(velocity_bins=8))
     assert plain.key == "D major"
     assert len(set(plain.notes[:, 3])) == 1 and plain.notes[0, 3] != 77  # binned to the bin's representative
 
 
 def test_leading_silence_is_dropped_in_whole_bars():
     data = make_midi_bytes([(60, 4.5 + i * 0.5, 5.0 + i * 0.5) for i in range(10)])  # 120 BPM: starts in bar 3
-    piece = preprocess_midi(load_midi(data), "late.mid", DataConfig(min_duration_seconds=0))
+    piece = preprocess_midi(load_score(data), "late.mid", DataConfig(min_duration_seconds=0))
     assert piece.notes[0, 0] == 4  # 4.5 s = beat 9 = step 36; two whole bars (32 steps) removed
 
 
@@ -118,12 +120,24 @@ def test_leading_silence_is_dropped_in_whole_bars():
 def test_filters_reject_with_the_filter_named(config, message):
     notes = [(60 + i, i * 0.5, i * 0.5 + 0.5) for i in range(8)] + [(60, 6.0, 6.5)]  # 2 s gap, 6.5 s long
     with pytest.raises(InvalidMidiError, match=message):
-        preprocess_midi(load_midi(make_midi_bytes(notes)), "x.mid", config)
+        preprocess_midi(load_score(make_midi_bytes(notes)), "x.mid", config)
 
 
-def test_declared_key_signature_is_kept_next_to_the_estimate():
-    midi = _midi(make_midi_bytes([(62 + i % 8, i * 0.5, i * 0.5 + 0.5) for i in range(12)]))
-    midi.key_signature_changes.append(pretty_midi.KeySignature(14, 0.0))  # 14 = D minor
-    piece = preprocess_midi(midi, "k.mid", DataConfig())
-    assert piece.declared_key == "D minor"
-    assert piece.meta()["declared_key"] == "D minor"
+@pytest.mark.parametrize(("key_number", "name"), [(14, "D minor"), (6, "F# major"), (15, "Eb minor"), (5, "F major")])
+def test_declared_key_signature_is_kept_next_to_the_estimate(key_number, name):
+    midi = pretty_midi.PrettyMIDI(
+        io.BytesIO(make_midi_bytes([(62 + i % 8, i * 0.5, i * 0.5 + 0.5) for i in range(12)]))
+    )
+    midi.key_signature_changes.append(pretty_midi.KeySignature(key_number, 0.0))  # pretty_midi: 12-23 are minor
+    piece = preprocess_midi(midi, "k.mid", DataConfig())  # a pretty_midi object is read through symusic
+    assert piece.declared_key == name
+    assert piece.meta()["declared_key"] == name
+
+
+def test_tempi_are_read_as_pretty_midi_reads_them():
+    data = _two_tempo_midi()
+    assert tempo_changes(_midi(data)) == pretty_midi.PrettyMIDI(io.BytesIO(data)).get_tempo_changes()[1].tolist()
+    assert tempo_changes(_midi(data)) == [120.0, 60.0]
+    late = symusic.Score(480)
+    late.tempos.extend([symusic.Tempo(480, qpm=100.0), symusic.Tempo(960, qpm=100.0)])
+    assert tempo_changes(late) == [120.0, 100.0]  # 120 until the first tempo event; a repeat is dropped

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import stat
+import struct
 import zipfile
+
+import pytest
 
 from core.config import ValidationLimits
 from core.data.uploads import read_midi_dir, read_uploads, read_zip
@@ -78,3 +81,39 @@ def test_read_midi_dir_is_recursive(tmp_path):
     (tmp_path / "top.midi").write_bytes(scale_piece())
     (tmp_path / "readme.txt").write_text("no")
     assert [f.name for f in read_midi_dir(tmp_path)] == ["top.midi", "x/y/deep.mid"]
+
+
+def _damage_member(archive: bytes, name: str, how: str) -> bytes:
+    """Damage one member of a real zip: its checksum, its deflated bytes or its compression method."""
+    data = bytearray(archive)
+    info = zipfile.ZipFile(io.BytesIO(archive)).getinfo(name)
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + struct.unpack_from("<H", data, central + 28)[0]] != name.encode():
+        central = data.find(b"PK\x01\x02", central + 4)
+    if how == "crc":
+        struct.pack_into("<I", data, central + 16, info.CRC ^ 0xFFFF)
+    elif how == "deflate":  # an invalid block type
+        name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+        start = info.header_offset + 30 + name_length + extra_length
+        data[start : start + info.compress_size] = b"\xff" * info.compress_size
+    else:  # method 99 (AES), in the local and the central header
+        struct.pack_into("<H", data, info.header_offset + 8, 99)
+        struct.pack_into("<H", data, central + 10, 99)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("how", "detail"), [("crc", "Bad CRC-32"), ("deflate", "invalid block type"), ("method", "not supported")]
+)
+def test_a_member_whose_data_is_damaged_is_reported_and_the_others_kept(how, detail):
+    members = {"a.mid": scale_piece(0, 64), "b.mid": scale_piece(3, 64), "c.mid": scale_piece(5, 64)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    damaged = _damage_member(buffer.getvalue(), "b.mid", how)
+    files, rejections = read_zip("set.zip", damaged)
+    assert [f.name for f in files] == ["set.zip/a.mid", "set.zip/c.mid"]
+    assert [f.data for f in files] == [members["a.mid"], members["c.mid"]]
+    assert [r.name for r in rejections] == ["set.zip/b.mid"]
+    assert rejections[0].reason.startswith("cannot be read from the archive (") and detail in rejections[0].reason

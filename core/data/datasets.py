@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,21 +27,19 @@ from pathlib import Path
 import numpy as np
 
 from core.config import DataConfig, ValidationLimits, from_dict, stable_hash, to_dict
-from core.data.midi_io import load_midi
+from core.data.ingest import Cancel, check_cancel, ingest_files
 from core.data.piece import QuantizedPiece
-from core.data.preprocess import preprocess_midi
 from core.data.representations import get_representation
 from core.data.stats import dataset_statistics
 from core.data.uploads import Rejection, SourceFile
-from core.errors import DatasetError, InvalidMidiError
+from core.errors import DatasetError
+from core.names import check_name
 from core.settings import get_settings
 from core.store import datasets as store
 from core.store.db import DatasetRecord
 
 Progress = Callable[[int, int, str], None]
 SPLITS = ("train", "validation")
-# Below this many files the process pool costs more than it saves.
-_MIN_FILES_FOR_POOL = 16
 
 
 @dataclass
@@ -161,15 +158,6 @@ def _save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     os.replace(temporary, path)
 
 
-def _process_file(name: str, data: bytes, config: DataConfig, limits: ValidationLimits):
-    """Worker: validate and preprocess one file. Returns (meta, notes) or a reason string."""
-    try:
-        piece = preprocess_midi(load_midi(data, limits), name, config)
-    except InvalidMidiError as error:
-        return str(error)
-    return piece.meta(), piece.notes
-
-
 def _piece_cache_path(sha256: str, config: DataConfig, limits: ValidationLimits) -> Path:
     key = stable_hash([config.cache_key(), to_dict(limits)])
     return get_settings().cache_dir / "pieces" / f"{sha256[:32]}-{key}.npz"
@@ -190,8 +178,15 @@ def _preprocess_all(
     limits: ValidationLimits,
     workers: int,
     progress: Progress | None,
+    cancel: Cancel | None = None,
 ) -> list:
-    """Preprocess every file, using the per-file cache; results in input order."""
+    """Preprocess every file, using the per-file cache; results in input order.
+
+    Files not in the cache are read in sandboxed worker processes
+    (:mod:`core.data.ingest`), even a single one. ``progress`` is called as
+    each result comes in; if it raises, the workers are killed and the
+    exception goes on up.
+    """
     results: list = [None] * len(files)
     todo = []
     for index, sha in enumerate(hashes):
@@ -216,15 +211,16 @@ def _preprocess_all(
 
     if progress:
         progress(done, len(files), "cached" if done else "starting")
-    if workers > 1 and len(todo) >= _MIN_FILES_FOR_POOL:
-        context = multiprocessing.get_context("spawn")  # safe inside Streamlit's threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_process_file, files[i].name, files[i].data, config, limits): i for i in todo}
-            for future in as_completed(futures):
-                finish(futures[future], future.result())
-    else:
-        for index in todo:
-            finish(index, _process_file(files[index].name, files[index].data, config, limits))
+    check_cancel(cancel)
+    if not todo:
+        return results
+    outcomes = ingest_files(
+        [(files[i].name, files[i].data) for i in todo], config, limits, workers=workers, cancel=cancel
+    )
+    with closing(outcomes):
+        for outcome in outcomes:
+            finish(todo[outcome.index], outcome.result)
+            check_cancel(cancel)
     return results
 
 
@@ -250,6 +246,7 @@ def build_dataset(
     limits: ValidationLimits | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
     overwrite: bool = False,
 ) -> BuildResult:
     """Preprocess ``files`` into a stored, registered dataset called ``name``.
@@ -261,11 +258,15 @@ def build_dataset(
     Args:
         rejections: Files refused before preprocessing (e.g. unsafe zip
             members), kept in the report.
-        progress: Called as ``progress(done, total, current_file_name)``.
+        progress: Called as ``progress(done, total, current_file_name)`` as
+            each file's result comes in; an exception it raises stops the
+            build (workers killed, nothing stored) and goes on up.
+        cancel: A ``threading.Event`` or a callable returning True to stop
+            the build between files.
         overwrite: Replace an existing dataset of that name built differently.
 
     Raises:
-        DatasetError: empty name, a name taken by a different build.
+        DatasetError: empty name, a name taken by a different build, cancelled.
         EmptyDatasetError: no file was usable (its ``reports`` say why).
     """
     config = config or DataConfig()
@@ -273,6 +274,7 @@ def build_dataset(
     name = name.strip()
     if not name:
         raise DatasetError("give the dataset a name")
+    check_name("dataset", name, DatasetError)
     hashes = [hashlib.sha256(f.data).hexdigest() for f in files]
     cache_key = stable_hash(
         [
@@ -297,7 +299,7 @@ def build_dataset(
             )
         delete_dataset(name)
 
-    results = _preprocess_all(files, hashes, config, limits, workers or os.cpu_count() or 1, progress)
+    results = _preprocess_all(files, hashes, config, limits, workers or os.cpu_count() or 1, progress, cancel)
     reports = [FileReport(r.name, False, r.reason) for r in rejections]
     accepted: list[tuple[int, dict, np.ndarray]] = []
     first_seen: dict[str, str] = {}
@@ -390,6 +392,7 @@ def build_from_uploads(
     *,
     limits: ValidationLimits | None = None,
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
     overwrite: bool = False,
 ) -> BuildResult:
     """Build from uploaded ``.mid/.midi`` files and zips of them (read safely)."""
@@ -405,12 +408,16 @@ def build_from_uploads(
         rejections=rejections,
         limits=limits,
         progress=progress,
+        cancel=cancel,
         overwrite=overwrite,
     )
 
 
 def build_from_folder(name: str, folder: Path, config: DataConfig | None = None, **options) -> BuildResult:
-    """Build from every ``.mid/.midi`` file under ``folder``."""
+    """Build from every ``.mid/.midi`` file under ``folder``.
+
+    ``options`` are :func:`build_dataset`'s (limits, workers, progress, cancel, overwrite).
+    """
     from core.data.uploads import read_midi_dir
 
     if not Path(folder).is_dir():
@@ -429,6 +436,7 @@ def build_from_corpus(
     limit: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
     overwrite: bool = False,
 ) -> BuildResult:
     """Build from a bundled corpus, converting it to MIDI first (cached after the first time).
@@ -452,5 +460,6 @@ def build_from_corpus(
         rejections=rejections,
         workers=workers,
         progress=progress,
+        cancel=cancel,
         overwrite=overwrite,
     )

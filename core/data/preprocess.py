@@ -1,15 +1,19 @@
-"""Parse, filter, quantize and normalize one MIDI file into a QuantizedPiece.
+"""Filter, quantize and normalize one parsed MIDI file into a QuantizedPiece.
 
-Runs in worker processes, so everything here is a pure function of the file
-and the :class:`~core.config.DataConfig`.
+Works on a symusic score in ticks, so a note's position in quarter notes is
+``tick / ticks_per_quarter`` whatever the tempo map. Runs in worker
+processes, so everything here is a pure function of the file and the
+:class:`~core.config.DataConfig`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pretty_midi
+import symusic
 
 from core.config import DataConfig
+from core.data.midi_io import DEFAULT_QPM, as_score, end_seconds, note_table, tempo_map, ticks_to_seconds
 from core.data.piece import END, PITCH, START, VELOCITY, QuantizedPiece, empty_notes, sort_notes
 from core.data.representations import bin_velocity, trim_overlaps
 from core.errors import InvalidMidiError
@@ -21,7 +25,7 @@ MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
-def seconds_to_beats(midi: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndarray:
+def seconds_to_beats(score: symusic.Score, times: np.ndarray) -> np.ndarray:
     """Map times in seconds to positions in quarter notes, following the tempo map.
 
     Args:
@@ -30,15 +34,13 @@ def seconds_to_beats(midi: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndar
     Returns:
         shape=(n,), quarter notes since the start.
     """
-    change_times, tempi = midi.get_tempo_changes()
-    if len(change_times) == 0:
-        change_times, tempi = np.array([0.0]), np.array([120.0])
-    beats_at_change = np.concatenate([[0.0], np.cumsum(np.diff(change_times) * tempi[:-1] / 60.0)])
-    segment = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, len(change_times) - 1)
-    return beats_at_change[segment] + (times - change_times[segment]) * tempi[segment] / 60.0
+    change_ticks, change_seconds, seconds_per_tick = tempo_map(score)
+    segment = np.clip(np.searchsorted(change_seconds, times, side="right") - 1, 0, len(change_seconds) - 1)
+    ticks = change_ticks[segment] + (times - change_seconds[segment]) / seconds_per_tick[segment]
+    return ticks / score.ticks_per_quarter
 
 
-def quantize(midi: pretty_midi.PrettyMIDI, config: DataConfig) -> np.ndarray:
+def quantize(score: symusic.Score, config: DataConfig) -> np.ndarray:
     """Snap every kept note onto the step grid.
 
     Drum tracks and unwanted programs are dropped first; a note shorter than
@@ -48,18 +50,15 @@ def quantize(midi: pretty_midi.PrettyMIDI, config: DataConfig) -> np.ndarray:
     Returns:
         int32, shape=(n, 6), see :data:`core.data.piece.NOTE_COLUMNS`.
     """
-    rows = []
-    for instrument in midi.instruments:
-        if instrument.is_drum and config.drop_drums:
-            continue
-        if config.programs and (instrument.is_drum or instrument.program not in config.programs):
-            continue
-        for note in instrument.notes:
-            rows.append((note.start, note.end, note.pitch, note.velocity, instrument.program, instrument.is_drum))
-    if not rows:
+    table = note_table(score)
+    is_drum = table[:, 5].astype(bool)
+    keep = ~is_drum if config.drop_drums else np.ones(len(table), dtype=bool)
+    if config.programs:
+        keep &= ~is_drum & np.isin(table[:, 4], config.programs)
+    table = table[keep]
+    if len(table) == 0:
         return empty_notes()
-    table = np.array(rows, dtype=np.float64)
-    steps = np.rint(seconds_to_beats(midi, table[:, :2].ravel()) * config.steps_per_quarter).reshape(-1, 2)
+    steps = np.rint(table[:, :2] * config.steps_per_quarter / score.ticks_per_quarter)  # exact ties
     notes = np.empty((len(table), 6), dtype=np.int32)
     notes[:, START] = steps[:, 0]
     notes[:, END] = np.maximum(steps[:, 1], steps[:, 0] + 1)
@@ -111,24 +110,45 @@ def shift_to_c(tonic: int, mode: str) -> int:
     return (target - tonic + 6) % 12 - 6
 
 
-def longest_silence_seconds(midi: pretty_midi.PrettyMIDI) -> float:
+def longest_silence_seconds(score: symusic.Score) -> float:
     """Longest stretch after the first note in which nothing sounds."""
-    spans = sorted((n.start, n.end) for inst in midi.instruments for n in inst.notes)
-    longest, sounding_until = 0.0, spans[0][1] if spans else 0.0
-    for start, end in spans[1:]:
-        longest = max(longest, start - sounding_until)
-        sounding_until = max(sounding_until, end)
-    return longest
+    table = note_table(score)
+    if len(table) < 2:
+        return 0.0
+    spans = ticks_to_seconds(score, table[:, :2].ravel()).reshape(-1, 2)
+    spans = spans[np.argsort(spans[:, 0], kind="stable")]
+    sounding_until = np.maximum.accumulate(spans[:, 1])
+    return max(0.0, float((spans[1:, 0] - sounding_until[:-1]).max()))
 
 
-def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig) -> QuantizedPiece:
+def tempo_changes(score: symusic.Score) -> list[float]:
+    """The tempi in quarter notes per minute, from the start on, repeats dropped.
+
+    As pretty_midi reads them: 120 until a tempo event replaces it, tempo
+    events at tick 0 replace each other, a later one counts when it changes the tempo.
+    """
+    columns = score.tempos.numpy()
+    order = np.argsort(columns["time"], kind="stable")
+    ticks, microseconds = columns["time"][order], columns["mspq"][order].astype(np.float64)
+    at_start = microseconds[ticks == 0]
+    sequence = np.concatenate([at_start[-1:] if len(at_start) else [6e7 / DEFAULT_QPM], microseconds[ticks > 0]])
+    changed = np.concatenate([[True], sequence[1:] != sequence[:-1]])
+    return (6e7 / sequence[changed]).tolist()
+
+
+def preprocess_midi(midi: symusic.Score | pretty_midi.PrettyMIDI, name: str, config: DataConfig) -> QuantizedPiece:
     """Filter, quantize and normalize a validated file.
+
+    Args:
+        midi: The file as :func:`~core.data.midi_io.load_score` read it (a
+            pretty_midi object is converted).
 
     Raises:
         InvalidMidiError: the file does not pass the config's filters; the
             message names the filter and the file's value.
     """
-    duration = midi.get_end_time()
+    score = as_score(midi)
+    duration = end_seconds(score)
     if duration < config.min_duration_seconds:
         raise InvalidMidiError(
             f"filtered out: lasts {duration:.1f} s, under min_duration {config.min_duration_seconds} s"
@@ -137,12 +157,12 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
         raise InvalidMidiError(
             f"filtered out: lasts {duration:.0f} s, over max_duration {config.max_duration_seconds} s"
         )
-    silence = longest_silence_seconds(midi)
+    silence = longest_silence_seconds(score)
     if silence > config.max_silence_seconds:
         raise InvalidMidiError(
             f"filtered out: has {silence:.1f} s of silence, over max_silence {config.max_silence_seconds} s"
         )
-    notes = quantize(midi, config)
+    notes = quantize(score, config)
     if len(notes) == 0:
         raise InvalidMidiError("filtered out: no notes left after dropping drums and unwanted programs")
     if not config.min_notes <= len(notes) <= config.max_notes:
@@ -150,8 +170,9 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
             f"filtered out: {len(notes)} notes, outside min_notes..max_notes = {config.min_notes}..{config.max_notes}"
         )
     numerator, denominator = 4, 4
-    if midi.time_signature_changes:
-        first = midi.time_signature_changes[0]
+    signatures = [change for change in score.time_signatures if change.numerator > 0 and change.denominator > 0]
+    if signatures:  # a damaged one (x/0, 0/x) reads as absent
+        first = min(signatures, key=lambda change: change.time)
         numerator, denominator = first.numerator, first.denominator
     # Drop leading silence in whole bars, so bar lines stay where they were.
     steps_per_bar = max(1, config.steps_per_quarter * numerator * 4 // denominator)
@@ -161,16 +182,25 @@ def preprocess_midi(midi: pretty_midi.PrettyMIDI, name: str, config: DataConfig)
         notes = transpose_notes(notes, shift_to_c(tonic, mode))
         tonic = 0 if mode == "major" else 9
     notes[:, VELOCITY] = bin_velocity(notes[:, VELOCITY], config.velocity_bins)
-    _, tempi = midi.get_tempo_changes()
-    declared = midi.key_signature_changes[0].key_number if midi.key_signature_changes else None
+    tempi = tempo_changes(score)
+    declared = _declared_key(score)
     return QuantizedPiece(
         name=name,
         notes=notes,
         steps_per_quarter=config.steps_per_quarter,
-        tempo_bpm=float(tempi[0]) if len(tempi) else 120.0,
+        tempo_bpm=tempi[0],
         time_signature=(numerator, denominator),
         key=key_name(tonic, mode),
-        declared_key=None if declared is None else key_name(declared % 12, "minor" if declared >= 12 else "major"),
-        duration_seconds=float(duration),
-        tempos=[float(t) for t in tempi] or [120.0],
+        declared_key=None if declared is None else key_name(*declared),
+        duration_seconds=duration,
+        tempos=tempi,
     )
+
+
+def _declared_key(score: symusic.Score) -> tuple[int, str] | None:
+    """The first key signature as (tonic pitch class, mode), or None; a signature counts sharps (flats < 0)."""
+    if not len(score.key_signatures):
+        return None
+    first = min(score.key_signatures, key=lambda change: change.time)
+    minor = bool(first.tonality)
+    return (first.key * 7 + (9 if minor else 0)) % 12, "minor" if minor else "major"

@@ -71,6 +71,18 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _member_error(error: Exception) -> str:
+    """Why a member's data could not be read; the other members go on.
+
+    zipfile passes on its decompressors' errors as they are: zlib.error or
+    EOFError for damaged deflate data, BadZipFile for a CRC mismatch or a bad
+    local header, NotImplementedError for an unsupported compression method,
+    lzma and bz2 errors, so every exception counts against the member alone.
+    """
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return f"cannot be read from the archive ({detail[:200]})"
+
+
 def read_zip(
     name: str, data: bytes, limits: ValidationLimits | None = None
 ) -> tuple[list[SourceFile], list[Rejection]]:
@@ -84,8 +96,9 @@ def read_zip(
     try:
         archive = zipfile.ZipFile(BytesIO(data))
         members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith(_IGNORED_PREFIXES)]
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        return [], [Rejection(name, f"not a valid zip archive ({error})")]
+    except Exception as error:  # BadZipFile, NotImplementedError (a later zip version), OSError, ...
+        detail = " ".join(str(error).split()) or type(error).__name__
+        return [], [Rejection(name, f"not a valid zip archive ({detail[:200]})")]
     if len(members) > limits.max_zip_members:
         return [], [
             Rejection(name, f"the archive holds {len(members)} files, over the limit of {limits.max_zip_members}")
@@ -117,8 +130,8 @@ def read_zip(
         try:
             with archive.open(info) as member:
                 content = member.read(min(limits.max_file_bytes, budget) + 1)
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
-            rejections.append(Rejection(member_name, f"cannot be read from the archive ({error})"))
+        except Exception as error:  # any decompression error is the member's alone (see _member_error)
+            rejections.append(Rejection(member_name, _member_error(error)))
             continue
         if len(content) > budget:
             rejections.append(

@@ -9,9 +9,8 @@ import numpy as np
 import pretty_midi
 
 from core.config import DataConfig
-from core.data.midi_io import load_midi
+from core.data.ingest import ingest_one
 from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
-from core.data.preprocess import preprocess_midi
 from core.errors import GenerationError
 
 PRIMER_VELOCITY = 100
@@ -157,5 +156,5 @@ def primer_from_midi(data: bytes, config: DataConfig, bars: float, beats_per_bar
     Raises:
         InvalidMidiError: A file that is not usable MIDI (corrupt, empty, drums only, ...).
     """
-    piece = preprocess_midi(load_midi(data), "primer", config)
-    return first_bars(piece.notes, bars, beats_per_bar * config.steps_per_quarter)
+    _, notes = ingest_one("primer", data, config)  # read in a sandboxed worker, as dataset uploads are
+    return first_bars(notes, bars, beats_per_bar * config.steps_per_quarter)

@@ -33,7 +33,7 @@ from core.errors import ConfigError, DatasetError, NeuroTuneError
 from core.models import get_model_spec, make_config
 from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
-from core.store.db import RunRecord, utcnow
+from core.store.db import RunRecord, data_folder, utcnow
 from core.training.checkpoints import write_json_atomically
 from core.training.trainer import estimate_total_steps, longest_piece
 
@@ -133,8 +133,7 @@ def _write_run_files(folder: Path, config: dict, dataset: Dataset, representatio
 @contextmanager
 def _scheduler_lock() -> Iterator[None]:
     """One scheduler at a time on this machine, so two pages never start the same run twice."""
-    path = get_settings().home / "scheduler.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = data_folder(get_settings().home) / "scheduler.lock"
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
