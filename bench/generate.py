@@ -124,8 +124,8 @@ def measure_decoders(window: int, tokens: int, naive_tokens: int, repeats: int) 
 
 def load_composer():
     """The shipped checkpoint (else the first one) loaded for composing, or (None, None, reason)."""
+    from core.checkpoints import list_checkpoints
     from core.errors import CheckpointError
-    from core.generation.checkpoints import list_checkpoints
     from core.generation.compose import Composer
 
     checkpoints = list_checkpoints()
@@ -142,13 +142,12 @@ def load_composer():
 
 
 def measure_compose(repeats: int) -> tuple[dict, bytes | None]:
-    from core.generation.checkpoints import tokens_per_step
     from core.generation.compose import BEATS_PER_BAR, CompositionRequest
 
     info, composer, reason = load_composer()
     if composer is None:
         return {"compose_1000_s": None, "compose_reason": reason}, None
-    bars = COMPOSE_TOKENS / (tokens_per_step(info) * BEATS_PER_BAR * composer.steps_per_quarter)
+    bars = COMPOSE_TOKENS / (info.tokens_per_step * BEATS_PER_BAR * composer.steps_per_quarter)
     request = CompositionRequest(bars=bars)
     composer.compose(request)  # traces the loop
     seconds, written, result = [], [], None

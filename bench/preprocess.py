@@ -29,7 +29,7 @@ def _peak_mb(who: int) -> float:
 
 def run_build(limit: int | None, workers: int, rebuild: bool) -> dict:
     """In this (fresh) process: build, optionally build again, and report times and memory."""
-    from core.data.datasets import build_from_corpus
+    from core.data.build import build_from_corpus
 
     started = time.perf_counter()
     result = build_from_corpus("bach", "bach-chorales", limit=limit, workers=workers)

@@ -5,7 +5,7 @@ function the Generate page calls), with no post-processing, and measures what
 came out:
 
 - key: for each mood (major/minor) and each of ``--tonics``, the share of pieces
-  whose estimated key (Krumhansl-Schmuckler, :func:`core.data.preprocess.estimate_key`)
+  whose estimated key (Krumhansl-Schmuckler, :func:`core.music.theory.estimate_key`)
   is the asked key (``key_accuracy``, chance 1/24) and the share in the asked mode
   (``mode_accuracy``, chance about 1/2);
 - density: the mean onsets per quarter note at each density level, which should
@@ -48,11 +48,11 @@ def main() -> None:
 
     import numpy as np
 
-    from core.data.conditioning import DENSITIES, MODES, tonic_index
-    from core.data.preprocess import estimate_key
+    from core.data.conditioning import DENSITIES, MODES
     from core.evaluation.metrics import note_density
     from core.generation.compose import DEFAULT_GUIDANCE, Composer, CompositionRequest, Controls
     from core.generation.sampling import SampleConfig
+    from core.music.theory import estimate_key, tonic_index
 
     composer = Composer.load(args.checkpoint)
     if composer.conditioning is None:

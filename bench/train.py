@@ -30,7 +30,8 @@ MODEL_OPTIONS = {
 
 def _setup(model: str, steps: int):
     from core.config import TrainConfig
-    from core.data.datasets import build_from_corpus, load_dataset
+    from core.data.build import build_from_corpus
+    from core.data.datasets import load_dataset
     from core.errors import DatasetError
     from core.training import jobs
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.config import REPRESENTATIONS, DataConfig, ValidationLimits
 from core.data import datasets
+from core.data.build import EmptyDatasetError, build_from_corpus, build_from_uploads
 from core.data.corpora import list_corpora
 from core.errors import NeuroTuneError
 from ui.auth import require_admin
@@ -82,7 +83,7 @@ def build(source: str, name: str, config: DataConfig, corpus: str, limit: int, m
 
     try:
         if source == "Bundled corpus":
-            result = datasets.build_from_corpus(name, corpus, config, limit=limit or None, progress=progress)
+            result = build_from_corpus(name, corpus, config, limit=limit or None, progress=progress)
         else:
             if not uploads:
                 raise NeuroTuneError("choose one or more .mid, .midi or .zip files first")
@@ -91,8 +92,8 @@ def build(source: str, name: str, config: DataConfig, corpus: str, limit: int, m
                 max_file_bytes=int(max_mb * 2**20), max_duration_seconds=config.max_duration_seconds
             )
             files = [(f.name, f.getvalue()) for f in uploads]
-            result = datasets.build_from_uploads(name, files, config, limits=limits, progress=progress)
-    except datasets.EmptyDatasetError as error:
+            result = build_from_uploads(name, files, config, limits=limits, progress=progress)
+    except EmptyDatasetError as error:
         show_error(error)
         show_report(error.reports)
     except NeuroTuneError as error:

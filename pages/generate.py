@@ -4,12 +4,11 @@ import pandas as pd
 import pretty_midi
 import streamlit as st
 
-from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS, TONICS
+from core.checkpoints import list_checkpoints
+from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.datasets import list_datasets, load_dataset
-from core.data.preprocess import PITCH_CLASS_NAMES
 from core.errors import NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
-from core.generation.checkpoints import list_checkpoints
 from core.generation.compose import (
     BEATS_PER_BAR,
     DEFAULT_GUIDANCE,
@@ -18,9 +17,10 @@ from core.generation.compose import (
     Controls,
     save_composition,
 )
-from core.generation.postprocess import SCALES, PostProcessing
+from core.generation.postprocess import PostProcessing
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
 from core.generation.sampling import MAX_BEAM_WIDTH, SampleConfig
+from core.music.theory import PITCH_CLASS_NAMES, SCALES, TONICS
 from ui.auth import may_compose, sign_in_form
 from ui.charts import piano_roll_figure
 from ui.text import plain, show_error
@@ -50,7 +50,7 @@ c.metric("Representation", info.representation)
 d.metric("Validation loss", f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
 e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (", shipped" if info.shipped else ""))
 try:
-    composer = load_composer(str(info.path), (info.path / "model.keras").stat().st_mtime)
+    composer = load_composer(str(info.path), info.folder.model.stat().st_mtime)
 except NeuroTuneError as error:
     show_error(error)
     st.stop()

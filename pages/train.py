@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.checkpoints import run_config
 from core.config import TrainConfig
 from core.data.datasets import list_datasets
 from core.errors import NeuroTuneError
@@ -61,10 +62,15 @@ def live_view(run_id: str) -> None:
     """Redrawn every 2 s from the store, so reloads and other tabs see the same run."""
     jobs.reconcile()
     run = run_store.get_run(run_id)
-    estimated = run.config.get("estimated_steps") or 1
+    try:
+        config = run_config(run)
+    except NeuroTuneError as error:
+        show_error(error)
+        return
+    estimated = config.estimated_steps or 1
     a, b, c, d = st.columns(4)
     a.metric("Status", run.status)
-    b.metric("Epoch", f"{run.epoch} / {run.config['train']['epochs']}")
+    b.metric("Epoch", f"{run.epoch} / {config.train.epochs}")
     c.metric("Step", run.step)
     d.metric("Best validation loss", f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")
     st.progress(min(run.step / estimated, 1.0), text=f"Device: {run.device or 'starting...'}")

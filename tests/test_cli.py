@@ -92,11 +92,11 @@ def test_size_and_length_limits_are_flags(tmp_path, capsys):
 
 def test_train_then_list_show_and_export_the_run(tmp_path, capsys):
     from core.config import DataConfig
-    from core.data import datasets
+    from core.data.build import build_dataset
     from core.data.uploads import SourceFile
 
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
-    datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
+    build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
     assert main(["train", "--model", "lstm"]) == 2
     assert "give --dataset and --model" in capsys.readouterr().err
 

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.data.conditioning import KEYS, Conditioning, key_of, style_of, tonic_index
-from core.errors import CheckpointError, GenerationError
+from core.data.conditioning import KEYS, Conditioning, key_of, style_of
+from core.errors import CheckpointError, ConfigError
+from core.music.theory import tonic_index
 
 CONDITIONING = Conditioning(base_size=100, styles=("bach-chorales", "irish-folk"), density_edges=(2.0, 3.0))
 
@@ -25,9 +26,9 @@ def test_tonic_names_are_read_as_pitch_classes(name, pitch_class):
 
 
 def test_unknown_controls_are_refused_with_what_the_model_knows():
-    with pytest.raises(GenerationError, match="unknown tonic 'H'"):
+    with pytest.raises(ConfigError, match="unknown tonic 'H'"):
         CONDITIONING.prefix("bach-chorales", "major", "medium", "H")
-    with pytest.raises(GenerationError, match="this model knows bach-chorales, irish-folk"):
+    with pytest.raises(ConfigError, match="this model knows bach-chorales, irish-folk"):
         CONDITIONING.prefix("jazz", "major", "medium", "C")
 
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from core.config import DataConfig, ValidationLimits
-from core.data import datasets, ingest
+from core.data import build, datasets, ingest
 from core.data.representations import get_representation
 from core.data.uploads import SourceFile
 from core.errors import DatasetError
@@ -29,7 +29,7 @@ def _files(count: int) -> list[SourceFile]:
 
 
 def test_build_stores_arrays_manifest_and_record(neurotune_home):
-    result = datasets.build_dataset("tiny", _files(5), DataConfig(validation_fraction=0.2))
+    result = build.build_dataset("tiny", _files(5), DataConfig(validation_fraction=0.2))
     dataset = result.dataset
     assert not result.cache_hit and len(dataset) == 5
     assert dataset.path.parent == neurotune_home / "datasets"
@@ -49,12 +49,12 @@ def test_build_stores_arrays_manifest_and_record(neurotune_home):
 
 def test_split_is_by_piece_seeded_and_never_overlaps():
     config = DataConfig(validation_fraction=0.3, seed=3)
-    dataset = datasets.build_dataset("split", _files(10), config).dataset
+    dataset = build.build_dataset("split", _files(10), config).dataset
     train, validation = dataset.split_indices("train"), dataset.split_indices("validation")
     assert len(validation) == 3 and sorted(train + validation) == list(range(10))
-    again = datasets.build_dataset("split2", _files(10), config).dataset
+    again = build.build_dataset("split2", _files(10), config).dataset
     assert again.split_indices("validation") == validation
-    other = datasets.build_dataset("split3", _files(10), DataConfig(validation_fraction=0.3, seed=4)).dataset
+    other = build.build_dataset("split3", _files(10), DataConfig(validation_fraction=0.3, seed=4)).dataset
     assert other.split_indices("validation") != validation
 
 
@@ -66,7 +66,7 @@ def test_rejected_files_are_reported_and_the_rest_go_through():
         SourceFile("short.mid", make_midi_bytes([(60, 0, 0.5)])),
         SourceFile("copy.mid", scale_piece(offset=0, length=24)),
     ]
-    result = datasets.build_dataset("mixed", files)
+    result = build.build_dataset("mixed", files)
     reasons = {r.name: r.reason for r in result.rejected}
     assert len(result.dataset) == 3
     assert "corrupt or truncated" in reasons["broken.mid"]
@@ -79,38 +79,38 @@ def test_rejected_files_are_reported_and_the_rest_go_through():
 
 
 def test_nothing_usable_raises_with_reports_and_stores_nothing(neurotune_home):
-    with pytest.raises(datasets.EmptyDatasetError, match="all 1 files were rejected") as caught:
-        datasets.build_dataset("bad", [SourceFile("x.mid", b"nope")])
+    with pytest.raises(build.EmptyDatasetError, match="all 1 files were rejected") as caught:
+        build.build_dataset("bad", [SourceFile("x.mid", b"nope")])
     assert caught.value.reports[0].reason.startswith("not a MIDI file")
     assert datasets.list_datasets() == []
     assert not any((neurotune_home / "datasets").glob("*"))
 
 
 def test_same_inputs_and_config_is_a_cache_hit(monkeypatch):
-    first = datasets.build_dataset("again", _files(3))
-    monkeypatch.setattr(datasets, "ingest_files", lambda *a, **k: pytest.fail("should not preprocess"))
-    second = datasets.build_dataset("again", _files(3))
+    first = build.build_dataset("again", _files(3))
+    monkeypatch.setattr(build, "ingest_files", lambda *a, **k: pytest.fail("should not preprocess"))
+    second = build.build_dataset("again", _files(3))
     assert second.cache_hit and second.dataset.id == first.dataset.id
     # Another name, same files and config: preprocessing comes from the per-file cache.
-    third = datasets.build_dataset("other", _files(3))
+    third = build.build_dataset("other", _files(3))
     assert not third.cache_hit and len(third.dataset) == 3
 
 
 def test_a_different_build_under_a_taken_name_needs_overwrite():
-    datasets.build_dataset("taken", _files(2))
+    build.build_dataset("taken", _files(2))
     with pytest.raises(DatasetError, match="already exists"):
-        datasets.build_dataset("taken", _files(3))
-    result = datasets.build_dataset("taken", _files(3), overwrite=True)
+        build.build_dataset("taken", _files(3))
+    result = build.build_dataset("taken", _files(3), overwrite=True)
     assert len(result.dataset) == 3 and len(datasets.list_datasets()) == 1
 
 
 def test_rename_and_delete_remove_files():
-    dataset = datasets.build_dataset("old", _files(2)).dataset
+    dataset = build.build_dataset("old", _files(2)).dataset
     datasets.rename_dataset("old", "new")
     assert datasets.load_dataset("new").id == dataset.id
     with pytest.raises(DatasetError, match="no dataset named 'old'"):
         datasets.load_dataset("old")
-    datasets.build_dataset("other", _files(1))
+    build.build_dataset("other", _files(1))
     with pytest.raises(DatasetError, match="already exists"):
         datasets.rename_dataset("new", "other")
     datasets.delete_dataset("new")
@@ -128,7 +128,7 @@ def test_build_from_uploads_reads_zips_and_limits():
         archive.writestr("../escape.mid", scale_piece(2, 24))
     uploads = [("top.mid", scale_piece(0, 24)), ("set.zip", buffer.getvalue()), ("huge.mid", scale_piece(3, 200))]
     limits = ValidationLimits(max_file_bytes=len(scale_piece(3, 200)) - 1)
-    result = datasets.build_from_uploads("up", uploads, limits=limits)
+    result = build.build_from_uploads("up", uploads, limits=limits)
     assert sorted(p["name"] for p in result.dataset.piece_meta) == ["set.zip/inner/a.mid", "top.mid"]
     reasons = {r.name: r.reason for r in result.rejected}
     assert "escape" in reasons["set.zip/../escape.mid"] and "limit" in reasons["huge.mid"]
@@ -136,9 +136,9 @@ def test_build_from_uploads_reads_zips_and_limits():
 
 def test_parallel_workers_give_the_same_dataset():
     files = _files(20)
-    serial = datasets.build_dataset("serial", files, workers=1).dataset
+    serial = build.build_dataset("serial", files, workers=1).dataset
     shutil.rmtree(get_settings().cache_dir)  # make the second build preprocess again, in worker processes
-    parallel = datasets.build_dataset("parallel", files, workers=2)
+    parallel = build.build_dataset("parallel", files, workers=2)
     for i in range(20):
         assert np.array_equal(serial.piece(i).notes, parallel.dataset.piece(i).notes)
 
@@ -165,7 +165,7 @@ def _misbehaving(name: str, data: bytes, config: DataConfig, limits: ValidationL
 
 @pytest.fixture
 def misbehaving(monkeypatch):
-    monkeypatch.setattr(datasets, "ingest_files", functools.partial(ingest.ingest_files, process=_misbehaving))
+    monkeypatch.setattr(build, "ingest_files", functools.partial(ingest.ingest_files, process=_misbehaving))
 
 
 def _named(*names: str) -> list[SourceFile]:
@@ -175,7 +175,7 @@ def _named(*names: str) -> list[SourceFile]:
 def test_a_file_over_a_limit_or_crashing_its_worker_is_rejected_and_the_batch_goes_on(misbehaving):
     files = _named("a.mid", "spin.mid", "b.mid", "hog.mid", "crash.mid", "bug.mid", "c.mid")
     limits = ValidationLimits(max_file_cpu_seconds=0.3, max_file_memory_bytes=32 * 2**20)
-    result = datasets.build_dataset("limits", files, limits=limits, workers=1)
+    result = build.build_dataset("limits", files, limits=limits, workers=1)
     assert sorted(p["name"] for p in result.dataset.piece_meta) == ["a.mid", "b.mid", "c.mid"]
     reasons = {r.name: r.reason for r in result.rejected}
     assert reasons == {
@@ -187,17 +187,17 @@ def test_a_file_over_a_limit_or_crashing_its_worker_is_rejected_and_the_batch_go
 
 
 def test_even_a_single_file_is_read_in_a_worker_without_tensorflow(misbehaving):
-    with pytest.raises(datasets.EmptyDatasetError) as caught:
-        datasets.build_from_uploads("one", [("crash.mid", scale_piece())])
+    with pytest.raises(build.EmptyDatasetError) as caught:
+        build.build_from_uploads("one", [("crash.mid", scale_piece())])
     assert caught.value.reports[0].reason == "the MIDI reader crashed on this file (SIGKILL)"
-    with pytest.raises(datasets.EmptyDatasetError) as caught:
-        datasets.build_from_uploads("one", [("modules.mid", scale_piece())])
+    with pytest.raises(build.EmptyDatasetError) as caught:
+        build.build_from_uploads("one", [("modules.mid", scale_piece())])
     assert caught.value.reports[0].reason == "no tensorflow"
 
 
 def test_once_the_upload_cpu_budget_is_spent_the_remaining_files_are_rejected(misbehaving):
     files = _named("burn0.mid", "burn1.mid", "burn2.mid")
-    result = datasets.build_dataset("budget", files, limits=ValidationLimits(max_upload_cpu_seconds=0.02), workers=1)
+    result = build.build_dataset("budget", files, limits=ValidationLimits(max_upload_cpu_seconds=0.02), workers=1)
     assert [p["name"] for p in result.dataset.piece_meta] == ["burn0.mid"]
     assert {r.name: r.reason for r in result.rejected} == {
         name: "not read: this upload used up its CPU budget of 0.02 s on earlier files"
@@ -224,7 +224,7 @@ def test_a_raising_progress_callback_kills_the_workers_at_once_and_stores_nothin
 
     started = time.monotonic()
     with pytest.raises(_Stopped):
-        datasets.build_dataset("stopped", _named("a.mid", "spin1.mid", "spin2.mid"), workers=2, progress=progress)
+        build.build_dataset("stopped", _named("a.mid", "spin1.mid", "spin2.mid"), workers=2, progress=progress)
     assert time.monotonic() - started < 8  # the spinning worker was killed, not given its 10 s of CPU
     assert _workers_left() == []
     assert _nothing_stored(neurotune_home)
@@ -240,8 +240,8 @@ def test_cancel_stops_the_build_between_files_and_stores_nothing(neurotune_home)
             cancel.set()
 
     with pytest.raises(DatasetError, match="cancelled"):
-        datasets.build_dataset("cancelled", _files(4), workers=1, progress=progress, cancel=cancel)
+        build.build_dataset("cancelled", _files(4), workers=1, progress=progress, cancel=cancel)
     assert len(seen) == 2 and _workers_left() == []
     with pytest.raises(DatasetError, match="cancelled"):
-        datasets.build_from_uploads("cancelled", [("a.mid", scale_piece())], cancel=lambda: True)
+        build.build_from_uploads("cancelled", [("a.mid", scale_piece())], cancel=lambda: True)
     assert _nothing_stored(neurotune_home)

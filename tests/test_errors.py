@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from core.cli import main
 from core.config import DataConfig, TrainConfig
 from core.data import datasets
+from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import ConfigError, DatasetError, GenerationError, StoreError, describe_os_error
 from core.generation.compose import CompositionRequest, Controls
@@ -120,9 +121,9 @@ def test_names_keep_their_words_and_lose_their_edges():
 def test_datasets_with_bad_names_are_neither_built_nor_renamed(capsys):
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=24)) for i in range(2)]
     with pytest.raises(DatasetError, match="control characters"):
-        datasets.build_dataset("a\nb", files)
+        build_dataset("a\nb", files)
     assert store.list_dataset_records() == []
-    datasets.build_dataset("good", files)
+    build_dataset("good", files)
     with pytest.raises(DatasetError, match="at most 100 characters"):
         datasets.rename_dataset("good", "y" * 101)
     assert main(["dataset", "rename", "good", "bad\tname"]) == 2
@@ -157,7 +158,7 @@ def test_a_read_only_database_is_a_store_error(neurotune_home, monkeypatch):
     assert store.list_dataset_records() == []  # reading still works
     files = [SourceFile("p.mid", scale_piece(length=24))]
     with pytest.raises(StoreError, match=f"cannot use the database file:{database}.*: it is read-only; set"):
-        datasets.build_dataset("ro", files)
+        build_dataset("ro", files)
 
 
 def test_database_problems_are_named_and_passwords_masked():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -10,21 +9,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from core.checkpoints import checkpoint_info, export_checkpoint, list_checkpoints
 from core.config import DataConfig, TrainConfig
-from core.data import datasets
+from core.data.build import build_dataset
 from core.data.conditioning import PREFIX_LENGTH, Conditioning
 from core.data.representations import MELODY_FIRST_NOTE, MELODY_HOLD, get_representation
 from core.data.uploads import SourceFile
 from core.errors import CheckpointError, GenerationError
-from core.generation.checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
 from core.generation.compose import Composer, CompositionRequest, Controls, guidance_bias
 from core.generation.decoding import step_decoder
+from core.generation.loading import load_checkpoint
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
 from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, Sampler, filter_logits
 from core.models import InputSpec, build_model, make_config
 from core.training import jobs
-from core.training.checkpoints import export_checkpoint
 from tests.conftest import scale_piece
 from tests.decoders import BigramDecoder
 
@@ -195,7 +194,7 @@ def trained(tmp_path_factory):
         patch.setenv("NEUROTUNE_HOME", str(home))
         patch.setenv("NEUROTUNE_CHECKPOINTS", str(home / "checkpoints"))
         files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
-        datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
+        build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
         train = TrainConfig(epochs=1, batch_size=8, seq_len=16, warmup_steps=1)
         melody = jobs.create_run("lstm", "tiny", "melody", TINY["lstm"], train)
         roll = jobs.create_run("transformer", "tiny", "pianoroll", TINY["transformer"], train)
@@ -214,9 +213,8 @@ def test_a_conditioned_run_records_its_controls(trained):
     conditioning = info.conditioning
     assert isinstance(conditioning, Conditioning) and conditioning.base_size == 90
     assert conditioning.styles == ("tiny",)  # uploads take the dataset name as their style
-    assert info.config["tokens_per_step"] == 1.0
-    vocab = json.loads((info.path / "vocab.json").read_text())
-    assert vocab["size"] == 90 + conditioning.size and vocab["tokens"][-1] == "DENSITY_dense"
+    assert info.config.tokens_per_step == info.tokens_per_step == 1.0
+    assert conditioning.token_names()[-1] == "DENSITY_dense"
 
 
 def test_compose_gives_pieces_of_the_asked_length_with_metrics(melody_composer):
@@ -326,6 +324,16 @@ def test_a_composition_without_notes_is_an_error_that_says_why(melody_composer, 
     with pytest.raises(GenerationError, match="post-processing removed every note; turn phrase rests off"):
         melody_composer.compose(CompositionRequest(sampling=SampleConfig(variations=2), bars=1, post=post))
     assert len(melody_composer.compose(CompositionRequest(bars=1)).compositions[0].notes) == 1
+
+
+def test_a_silent_variation_among_others_is_dropped_with_a_warning(melody_composer, monkeypatch):
+    controls = melody_composer.conditioning.prefix("tiny", "major", "medium", "C")
+    silent = np.concatenate([controls, [MELODY_HOLD] * 16]).astype(np.int32)
+    music = np.concatenate([controls, [MELODY_FIRST_NOTE + 39] + [MELODY_HOLD] * 15]).astype(np.int32)
+    monkeypatch.setattr(melody_composer.sampler, "run", lambda *args, **options: Decoded([silent, music]))
+    result = melody_composer.compose(CompositionRequest(sampling=SampleConfig(variations=2), bars=1))
+    assert [len(c.notes) for c in result.compositions] == [1]
+    assert any(w.startswith("variation 1 of 2 has no notes") and "the other variations are kept" in w for w in result.warnings)
 
 
 def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data import datasets
+from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.store.library import list_pieces
 from tests.conftest import scale_piece
@@ -102,7 +103,7 @@ def test_dataset_page_only_bad_uploads_gives_a_clear_error():
 @pytest.fixture
 def stored_dataset():
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=24)) for i in range(3)]
-    return datasets.build_dataset("stored", files).dataset
+    return build_dataset("stored", files).dataset
 
 
 def test_browse_rename_and_delete(stored_dataset):

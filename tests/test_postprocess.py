@@ -10,17 +10,16 @@ import pytest
 from core.data.piece import END, IS_DRUM, PITCH, PROGRAM, START, VELOCITY, sort_notes
 from core.errors import GenerationError
 from core.generation.postprocess import (
-    SCALES,
     PostProcessing,
     assign_voices,
     limit_polyphony,
     parse_scale,
     remove_duplicate_notes,
     rests_at_phrase_ends,
-    scale_pitch_classes,
     set_programs,
     snap_to_scale,
 )
+from core.music.theory import SCALES, scale_pitch_classes
 from tests.conftest import make_notes as _notes
 
 
@@ -81,8 +80,10 @@ def test_scale_pitch_classes():
     assert scale_pitch_classes(2, "minor") == frozenset({2, 4, 5, 7, 9, 10, 0})
     assert scale_pitch_classes(9, "major pentatonic") == frozenset({9, 11, 1, 4, 6})
     assert scale_pitch_classes(0, "chromatic") == frozenset(range(12))
-    with pytest.raises(GenerationError):
+    with pytest.raises(ValueError, match="unknown scale 'bogus'"):
         scale_pitch_classes(0, "bogus")
+    with pytest.raises(GenerationError, match="harmonic minor"):
+        snap_to_scale(_notes((0, 4, 60)), 0, "bogus")
 
 
 # === Snapping ===

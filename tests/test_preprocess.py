@@ -11,15 +11,9 @@ import symusic
 
 from core.config import DataConfig
 from core.data.midi_io import load_score
-from core.data.preprocess import (
-    estimate_key,
-    preprocess_midi,
-    quantize,
-    seconds_to_beats,
-    shift_to_c,
-    tempo_changes,
-)
+from core.data.preprocess import preprocess_midi, quantize, seconds_to_beats, tempo_changes
 from core.errors import InvalidMidiError
+from core.music.theory import estimate_key, shift_to_c
 from tests.conftest import make_midi_bytes
 
 

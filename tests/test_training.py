@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from core.checkpoints import CheckpointFolder, run_config, save_model_atomically
 from core.config import DataConfig, TrainConfig
-from core.data import datasets
+from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import ConfigError, DatasetError, TrainingError
 from core.store import runs as run_store
 from core.training import jobs
-from core.training.checkpoints import save_model_atomically
 from tests.conftest import scale_piece
 
 TINY_LSTM = {"embedding_dim": 8, "units": 16, "layers": 1}
@@ -27,7 +27,7 @@ TINY_TRAIN = {"epochs": 2, "batch_size": 8, "seq_len": 16, "warmup_steps": 2, "l
 @pytest.fixture
 def dataset():
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
-    return datasets.build_dataset("tiny", files, DataConfig(validation_fraction=0.25)).dataset
+    return build_dataset("tiny", files, DataConfig(validation_fraction=0.25)).dataset
 
 
 def _run(model="lstm", options=TINY_LSTM, representation=None, **train):
@@ -42,14 +42,16 @@ def test_a_run_trains_logs_metrics_and_checkpoints(dataset):
     names = {m["name"] for m in run_store.get_metrics([run.id])}
     assert {"loss", "accuracy", "top5_accuracy", "learning_rate", "tokens_per_s"} <= names
     assert {"val_loss", "val_perplexity", "val_accuracy", "val_top5_accuracy"} <= names
-    folder = Path(run.checkpoint_dir)
-    for name in ("model.keras", "last.keras", "config.json", "vocab.json", "history.json"):
-        assert (folder / name).exists(), name
-    config = json.loads((folder / "config.json").read_text())
-    assert config["dataset_id"] == dataset.id and config["dataset_hash"] == dataset.manifest["cache_key"]
-    assert config["model"] == "lstm" and config["representation"] == "melody"
-    assert len(json.loads((folder / "history.json").read_text())) == 2
-    assert json.loads((folder / "vocab.json").read_text())["tokens"][:2] == ["HOLD", "REST"]
+    folder = CheckpointFolder(Path(run.checkpoint_dir))
+    for path in (folder.model, folder.last, folder.config, folder.history):
+        assert path.exists(), path.name
+    assert not (folder.path / "vocab.json").exists()  # never read, no longer written
+    config = folder.read_config()
+    assert config == run_config(run) and json.loads(folder.config.read_text())["format_version"] == 1
+    assert config.dataset_id == dataset.id and config.dataset_hash == dataset.manifest["cache_key"]
+    assert config.model == "lstm" and config.representation == "melody" and config.model_config.units == 16
+    assert config.tokens_per_step == 1.0 and config.conditioning.styles == ("tiny",)
+    assert len(folder.read_history()) == 2
 
 
 def test_pianoroll_runs_log_frame_metrics(dataset):

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from core.config import DataConfig
-from core.data import datasets
+from core.data.build import build_dataset
+from core.data.conditioning import KEYS, key_of
 from core.data.representations import get_representation
 from core.data.uploads import SourceFile
-from core.data.windows import window_dataset, window_starts
+from core.data.windows import WindowControls, conditioning_for, window_dataset, window_densities, window_starts
 from core.errors import DatasetError
 from tests.conftest import scale_piece
 
@@ -17,7 +18,7 @@ from tests.conftest import scale_piece
 @pytest.fixture
 def dataset():
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=32)) for i in range(6)]
-    return datasets.build_dataset("win", files, DataConfig(validation_fraction=0.34, transpose_semitones=3)).dataset
+    return build_dataset("win", files, DataConfig(validation_fraction=0.34, transpose_semitones=3)).dataset
 
 
 def test_window_starts_stay_inside_pieces():
@@ -60,16 +61,8 @@ def test_too_long_windows_are_a_clear_error(dataset):
 
 
 def test_control_prefixes_go_before_each_window_and_move_with_its_transposition():
-    from core.data.conditioning import (
-        KEYS,
-        WindowControls,
-        conditioning_for,
-        key_of,
-        window_densities,
-    )
-
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=8 + 8 * i)) for i in range(3)]
-    dataset = datasets.build_dataset("prefixed", files, DataConfig(validation_fraction=0.0)).dataset
+    dataset = build_dataset("prefixed", files, DataConfig(validation_fraction=0.0)).dataset
     codec = get_representation("melody", dataset.config)
     conditioning = conditioning_for(dataset, codec, window_length=8)
     assert conditioning.styles == ("prefixed",) and conditioning.density_edges[0] <= conditioning.density_edges[1]

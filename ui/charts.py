@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from pretty_midi import note_number_to_name, program_to_instrument_name
 
 from core.data.piece import END, PITCH, PROGRAM, START, VELOCITY
-from core.data.preprocess import PITCH_CLASS_NAMES
+from core.music.theory import PITCH_CLASS_NAMES
 
 _COMPACT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300}
 

@@ -63,7 +63,7 @@ def _print_rejected(reports) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from core.data import datasets
+    from core.data.build import EmptyDatasetError, build_from_corpus, build_from_folder
 
     _check_build_flags(args)
     config = dataclass_from_flags(DataConfig, args)
@@ -79,10 +79,10 @@ def _build(args: argparse.Namespace) -> int:
     try:
         if args.corpus:
             print(f"building from the {args.corpus} corpus (converted to MIDI once, then cached)...", file=sys.stderr)
-            result = datasets.build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)
+            result = build_from_corpus(args.name, args.corpus, config, limit=args.limit, **common)
         else:
-            result = datasets.build_from_folder(args.name, args.midi_dir, config, limits=limits, **common)
-    except datasets.EmptyDatasetError as error:
+            result = build_from_folder(args.name, args.midi_dir, config, limits=limits, **common)
+    except EmptyDatasetError as error:
         _print_rejected(error.reports)
         raise
     except OSError as error:  # a full disk or a folder that cannot be written, met while storing the dataset

@@ -40,6 +40,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from core.checkpoints import run_config
     from core.training import jobs
 
     jobs.reconcile()
@@ -59,7 +60,7 @@ def _show(args: argparse.Namespace) -> int:
                 "final_metrics": run.final_metrics,
                 "error": run.error,
                 "checkpoint_dir": run.checkpoint_dir,
-                "config": run.config,
+                "config": run_config(run).to_dict(),
                 "created_at": run.created_at.isoformat(),
                 "finished_at": run.finished_at and run.finished_at.isoformat(),
             },
@@ -94,8 +95,8 @@ def _delete(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from core.checkpoints import export_checkpoint
     from core.training import jobs
-    from core.training.checkpoints import export_checkpoint
 
     run = jobs.run_store.get_run(args.run_id)
     folder = export_checkpoint(Path(run.checkpoint_dir), Path(args.to))

@@ -44,6 +44,7 @@ def add_parser(commands, name: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from core.checkpoints import run_config
     from core.store import runs as run_store
     from core.training import jobs
 
@@ -55,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
         train = dataclass_from_flags(TrainConfig, args)
         run = jobs.create_run(args.model, args.dataset, args.representation, dict(args.model_option), train)
     print(f"run {run.id}: {run.model} on '{run.dataset}' ({run.representation}), checkpoints in {run.checkpoint_dir}")
-    total = run.config["estimated_steps"]
+    total = run_config(run).estimated_steps
     status = jobs.work(run.id, on_step=lambda step: print_progress(step, total, "step "))
     print(file=sys.stderr)
     run = run_store.get_run(run.id)

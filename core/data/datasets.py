@@ -1,4 +1,4 @@
-"""Build, store, load, rename and delete preprocessed datasets.
+"""Stored datasets: read, list, rename and delete them (building one is :mod:`core.data.build`).
 
 A dataset lives in ``<NEUROTUNE_HOME>/datasets/<id>/``::
 
@@ -13,70 +13,23 @@ on demand, so a dataset built with default options feeds every model.
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
-import os
 import shutil
-import uuid
-from collections.abc import Callable, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from core.config import DataConfig, ValidationLimits, from_dict, stable_hash, to_dict
-from core.data.ingest import Cancel, check_cancel, ingest_files
+from core.checkpoints import write_atomically
+from core.config import DataConfig, from_dict
 from core.data.piece import QuantizedPiece
 from core.data.representations import get_representation
-from core.data.stats import dataset_statistics
-from core.data.uploads import Rejection, SourceFile
 from core.errors import DatasetError
-from core.names import check_name
-from core.settings import get_settings
 from core.store import datasets as store
 from core.store.db import DatasetRecord
 
-Progress = Callable[[int, int, str], None]
 SPLITS = ("train", "validation")
-
-
-@dataclass
-class FileReport:
-    """What happened to one input file."""
-
-    name: str
-    accepted: bool
-    reason: str = ""
-    sha256: str = ""
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "status": "accepted" if self.accepted else "rejected",
-            "reason": self.reason,
-            "sha256": self.sha256,
-        }
-
-
-class EmptyDatasetError(DatasetError):
-    """Nothing usable remained; ``reports`` says why for each file."""
-
-    def __init__(self, message: str, reports: list[FileReport]):
-        super().__init__(message)
-        self.reports = reports
-
-
-@dataclass
-class BuildResult:
-    dataset: Dataset
-    reports: list[FileReport] = field(default_factory=list)
-    cache_hit: bool = False
-
-    @property
-    def rejected(self) -> list[FileReport]:
-        return [r for r in self.reports if not r.accepted]
 
 
 class Dataset:
@@ -148,222 +101,15 @@ class Dataset:
         offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
         values = np.concatenate(parts) if parts else np.zeros((0,))
         cache.parent.mkdir(exist_ok=True)
-        _save_npz_atomically(cache, values=values, offsets=offsets)
+        save_npz_atomically(cache, values=values, offsets=offsets)
         return values, offsets
 
 
-def _save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
-
-
-def _piece_cache_path(sha256: str, config: DataConfig, limits: ValidationLimits) -> Path:
-    key = stable_hash([config.cache_key(), to_dict(limits)])
-    return get_settings().cache_dir / "pieces" / f"{sha256[:32]}-{key}.npz"
-
-
-def _load_cached_piece(path: Path):
-    try:
-        with np.load(path) as arrays:
-            return json.loads(str(arrays["meta"])), arrays["notes"]
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged cache entry is recomputed
-
-
-def _preprocess_all(
-    files: Sequence[SourceFile],
-    hashes: Sequence[str],
-    config: DataConfig,
-    limits: ValidationLimits,
-    workers: int,
-    progress: Progress | None,
-    cancel: Cancel | None = None,
-) -> list:
-    """Preprocess every file, using the per-file cache; results in input order.
-
-    Files not in the cache are read in sandboxed worker processes
-    (:mod:`core.data.ingest`), even a single one. ``progress`` is called as
-    each result comes in; if it raises, the workers are killed and the
-    exception goes on up.
-    """
-    results: list = [None] * len(files)
-    todo = []
-    for index, sha in enumerate(hashes):
-        cached = _load_cached_piece(_piece_cache_path(sha, config, limits))
-        if cached is None:
-            todo.append(index)
-        else:
-            results[index] = cached
-    done = len(files) - len(todo)
-
-    def finish(index: int, result) -> None:
-        nonlocal done
-        results[index] = result
-        if not isinstance(result, str):
-            meta, notes = result
-            path = _piece_cache_path(hashes[index], config, limits)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _save_npz_atomically(path, meta=np.array(json.dumps(meta)), notes=notes)
-        done += 1
-        if progress:
-            progress(done, len(files), files[index].name)
-
-    if progress:
-        progress(done, len(files), "cached" if done else "starting")
-    check_cancel(cancel)
-    if not todo:
-        return results
-    outcomes = ingest_files(
-        [(files[i].name, files[i].data) for i in todo], config, limits, workers=workers, cancel=cancel
-    )
-    with closing(outcomes):
-        for outcome in outcomes:
-            finish(todo[outcome.index], outcome.result)
-            check_cancel(cancel)
-    return results
-
-
-def _split(count: int, config: DataConfig) -> list[str]:
-    """Assign whole pieces to train or validation, seeded; both non-empty when possible."""
-    order = np.random.default_rng(config.seed).permutation(count)
-    n_validation = int(round(count * config.validation_fraction))
-    if config.validation_fraction > 0 and count >= 2:
-        n_validation = min(max(n_validation, 1), count - 1)
-    splits = ["train"] * count
-    for index in order[:n_validation]:
-        splits[index] = "validation"
-    return splits
-
-
-def build_dataset(
-    name: str,
-    files: Sequence[SourceFile],
-    config: DataConfig | None = None,
-    *,
-    source: str = "upload",
-    rejections: Sequence[Rejection] = (),
-    limits: ValidationLimits | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    overwrite: bool = False,
-) -> BuildResult:
-    """Preprocess ``files`` into a stored, registered dataset called ``name``.
-
-    Rebuilding the same name from the same files and config is a cache hit;
-    files already preprocessed with the same config (in any dataset) are read
-    from the per-file cache.
-
-    Args:
-        rejections: Files refused before preprocessing (e.g. unsafe zip
-            members), kept in the report.
-        progress: Called as ``progress(done, total, current_file_name)`` as
-            each file's result comes in; an exception it raises stops the
-            build (workers killed, nothing stored) and goes on up.
-        cancel: A ``threading.Event`` or a callable returning True to stop
-            the build between files.
-        overwrite: Replace an existing dataset of that name built differently.
-
-    Raises:
-        DatasetError: empty name, a name taken by a different build, cancelled.
-        EmptyDatasetError: no file was usable (its ``reports`` say why).
-    """
-    config = config or DataConfig()
-    limits = limits or ValidationLimits()
-    name = name.strip()
-    if not name:
-        raise DatasetError("give the dataset a name")
-    check_name("dataset", name, DatasetError)
-    hashes = [hashlib.sha256(f.data).hexdigest() for f in files]
-    cache_key = stable_hash(
-        [
-            to_dict(config),
-            to_dict(limits),
-            sorted(zip((f.name for f in files), hashes)),
-            sorted((r.name, r.reason) for r in rejections),
-        ]
-    )
-    existing = store.find_dataset(name)
-    if existing is not None:
-        if existing.cache_key == cache_key and (Path(existing.path) / "manifest.json").exists():
-            dataset = Dataset(Path(existing.path), existing.name)
-            reports = [
-                FileReport(f["name"], f["status"] == "accepted", f["reason"], f["sha256"]) for f in dataset.files
-            ]
-            return BuildResult(dataset, reports, cache_hit=True)
-        if not overwrite:
-            raise DatasetError(
-                f"a dataset named '{name}' already exists with other files or options; "
-                "choose another name or overwrite it"
-            )
-        delete_dataset(name)
-
-    results = _preprocess_all(files, hashes, config, limits, workers or os.cpu_count() or 1, progress, cancel)
-    reports = [FileReport(r.name, False, r.reason) for r in rejections]
-    accepted: list[tuple[int, dict, np.ndarray]] = []
-    first_seen: dict[str, str] = {}
-    for index, (source_file, sha, result) in enumerate(zip(files, hashes, results)):
-        if isinstance(result, str):
-            reports.append(FileReport(source_file.name, False, result, sha))
-        elif sha in first_seen:
-            reports.append(FileReport(source_file.name, False, f"duplicate of {first_seen[sha]}", sha))
-        else:
-            first_seen[sha] = source_file.name
-            reports.append(FileReport(source_file.name, True, "", sha))
-            accepted.append((index, *result))
-    if not accepted:
-        raise EmptyDatasetError(
-            f"no usable pieces: all {len(reports)} files were rejected" if reports else "no MIDI files were given",
-            reports,
-        )
-
-    dataset_id = uuid.uuid4().hex[:12]
-    root = get_settings().datasets_dir
-    staging = root / f".{dataset_id}.building"
-    (staging / "midi").mkdir(parents=True)
-    pieces_meta = []
-    splits = _split(len(accepted), config)
-    for number, ((index, meta, _), split) in enumerate(zip(accepted, splits)):
-        (staging / "midi" / f"{number:05d}.mid").write_bytes(files[index].data)
-        pieces_meta.append({**meta, "name": files[index].name, "sha256": hashes[index], "split": split})
-    notes = [n for _, _, n in accepted]
-    offsets = np.concatenate([[0], np.cumsum([len(n) for n in notes])]).astype(np.int64)
-    np.savez(staging / "notes.npz", notes=np.concatenate(notes).astype(np.int32), offsets=offsets)
-    pieces = [QuantizedPiece.from_meta(m, n) for m, n in zip(pieces_meta, notes)]
-    stats = dataset_statistics(pieces, splits)
-    stats["files_accepted"] = len(accepted)
-    stats["files_rejected"] = len(reports) - len(accepted)
-    manifest = {
-        "id": dataset_id,
-        "name": name,
-        "source": source,
-        "cache_key": cache_key,
-        "config": to_dict(config),
-        "limits": to_dict(limits),
-        "pieces": pieces_meta,
-        "files": [r.to_json() for r in reports],
-        "stats": stats,
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    final = root / dataset_id
-    os.replace(staging, final)
-    dataset = Dataset(final)
-    for representation in config.representations:
-        dataset.encoded(representation)
-    store.add_dataset(
-        DatasetRecord(
-            id=dataset_id,
-            name=name,
-            source=source,
-            path=str(final),
-            cache_key=cache_key,
-            config=manifest["config"],
-            files=manifest["files"],
-            stats=stats,
-        )
-    )
-    return BuildResult(dataset, reports, cache_hit=False)
+def save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` through the one atomic writer, so a reader never sees half a file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomically(path, buffer.getvalue())
 
 
 def load_dataset(name: str) -> Dataset:
@@ -383,83 +129,3 @@ def delete_dataset(name: str) -> None:
     """Remove the dataset's record and every file it stored."""
     record = store.delete_dataset_record(name)
     shutil.rmtree(record.path, ignore_errors=True)
-
-
-def build_from_uploads(
-    name: str,
-    uploads: Sequence[tuple[str, bytes]],
-    config: DataConfig | None = None,
-    *,
-    limits: ValidationLimits | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    overwrite: bool = False,
-) -> BuildResult:
-    """Build from uploaded ``.mid/.midi`` files and zips of them (read safely)."""
-    from core.data.uploads import read_uploads
-
-    limits = limits or ValidationLimits()
-    files, rejections = read_uploads(uploads, limits)
-    return build_dataset(
-        name,
-        files,
-        config,
-        source="upload",
-        rejections=rejections,
-        limits=limits,
-        progress=progress,
-        cancel=cancel,
-        overwrite=overwrite,
-    )
-
-
-def build_from_folder(name: str, folder: Path, config: DataConfig | None = None, **options) -> BuildResult:
-    """Build from every ``.mid/.midi`` file under ``folder``.
-
-    ``options`` are :func:`build_dataset`'s (limits, workers, progress, cancel, overwrite).
-    """
-    from core.data.uploads import read_midi_dir
-
-    if not Path(folder).is_dir():
-        raise DatasetError(f"{folder} is not a folder")
-    files = read_midi_dir(Path(folder))
-    if not files:
-        raise DatasetError(f"no .mid or .midi files under {folder}")
-    return build_dataset(name, files, config, source=f"folder:{folder}", **options)
-
-
-def build_from_corpus(
-    name: str,
-    corpus: str,
-    config: DataConfig | None = None,
-    *,
-    limit: int | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    overwrite: bool = False,
-) -> BuildResult:
-    """Build from a bundled corpus, converting it to MIDI first (cached after the first time).
-
-    Pieces music21 cannot convert are listed as rejected files with the reason.
-    """
-    from core.data.corpora import build_corpus
-
-    def converting(done: int, total: int) -> None:
-        if progress:
-            progress(done, total, "converting the corpus to MIDI")
-
-    corpus_build = build_corpus(corpus, limit=limit, workers=workers, progress=converting)
-    files = [SourceFile(path.name, path.read_bytes()) for path in corpus_build.files]
-    rejections = [Rejection(piece, reason) for piece, reason in corpus_build.skipped]
-    return build_dataset(
-        name,
-        files,
-        config,
-        source=f"corpus:{corpus}",
-        rejections=rejections,
-        workers=workers,
-        progress=progress,
-        cancel=cancel,
-        overwrite=overwrite,
-    )

@@ -15,14 +15,9 @@ import symusic
 from core.config import DataConfig
 from core.data.midi_io import DEFAULT_QPM, as_score, end_seconds, note_table, tempo_map, ticks_to_seconds
 from core.data.piece import END, PITCH, START, VELOCITY, QuantizedPiece, empty_notes, sort_notes
-from core.data.representations import bin_velocity, trim_overlaps
+from core.data.representations.base import bin_velocity, trim_overlaps
 from core.errors import InvalidMidiError
-
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-# Krumhansl-Kessler key profiles (Krumhansl 1990, "Cognitive Foundations of Musical Pitch").
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+from core.music.theory import estimate_key, key_name, shift_to_c
 
 
 def seconds_to_beats(score: symusic.Score, times: np.ndarray) -> np.ndarray:
@@ -66,48 +61,11 @@ def quantize(score: symusic.Score, config: DataConfig) -> np.ndarray:
     return trim_overlaps(sort_notes(notes))
 
 
-def pitch_class_histogram(notes: np.ndarray) -> np.ndarray:
-    """Duration-weighted pitch-class histogram, shape=(12,), summing to 1 (zeros if empty)."""
-    histogram = np.zeros(12)
-    if len(notes):
-        np.add.at(histogram, notes[:, PITCH] % 12, notes[:, END] - notes[:, START])
-    total = histogram.sum()
-    return histogram / total if total else histogram
-
-
-def estimate_key(notes: np.ndarray) -> tuple[int, str]:
-    """Krumhansl-Schmuckler key finding: correlate the pitch-class histogram with 24 key profiles.
-
-    Returns:
-        (tonic pitch class 0-11, "major" | "minor"); ``(0, "major")`` when empty.
-    """
-    histogram = pitch_class_histogram(notes)
-    if not histogram.any():
-        return 0, "major"
-    best = (-np.inf, 0, "major")
-    for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-        for tonic in range(12):
-            score = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
-            if score > best[0]:
-                best = (score, tonic, mode)
-    return best[1], best[2]
-
-
-def key_name(tonic: int, mode: str) -> str:
-    return f"{PITCH_CLASS_NAMES[tonic % 12]} {mode}"
-
-
 def transpose_notes(notes: np.ndarray, semitones: int) -> np.ndarray:
     """Shift pitched notes by ``semitones``, dropping any that leave 0..127."""
     shifted = notes.copy()
     shifted[:, PITCH] += semitones
     return shifted[(shifted[:, PITCH] >= 0) & (shifted[:, PITCH] <= 127)]
-
-
-def shift_to_c(tonic: int, mode: str) -> int:
-    """The smallest shift (-6..5) that takes the key to C major or A minor."""
-    target = 0 if mode == "major" else 9
-    return (target - tonic + 6) % 12 - 6
 
 
 def longest_silence_seconds(score: symusic.Score) -> float:

@@ -1,18 +1,22 @@
-"""Fixed-length training windows as a ``tf.data`` pipeline.
+"""Fixed-length training windows as a ``tf.data`` pipeline, with their control tokens.
 
 Only the window start positions are materialized (one integer per window);
 each window is sliced from the stored arrays when the pipeline asks for it,
 and transposition augmentation is applied on the fly to the train split.
+A conditioned model gets the control tokens of :mod:`core.data.conditioning`
+before each window: :func:`conditioning_for` measures a dataset's windows to
+fix the vocabulary, :class:`WindowControls` computes each window's tokens.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.data.conditioning import WindowControls
+from core.data.conditioning import Conditioning, key_of, style_of
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.errors import DatasetError
+from core.music.theory import TONICS
 
 
 def default_stride(length: int) -> int:
@@ -32,6 +36,96 @@ def window_starts(offsets: np.ndarray, pieces: list[int], length: int, stride: i
         if offsets[p + 1] - offsets[p] >= length
     ]
     return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+
+# === Control tokens ===
+
+
+def token_onsets(codec) -> np.ndarray:
+    """1 for every token id that starts a note, else 0, int32 shape=(size,)."""
+    note_on_pitch, _ = codec.token_pitches()
+    return (note_on_pitch >= 0).astype(np.int32)
+
+
+def window_densities(values: np.ndarray, starts: np.ndarray, length: int, codec, steps_per_quarter: int) -> np.ndarray:
+    """Onsets per quarter note of every window of ``length`` tokens starting at ``starts``.
+
+    The same measure :meth:`WindowControls.prefix_tf` takes inside the pipeline.
+
+    Args:
+        values: Token ids of the concatenated pieces, shape=(T,).
+        starts: Window starts into ``values``, shape=(n,).
+        codec: The token representation of ``values``.
+
+    Returns:
+        float64, shape=(n,).
+    """
+    onsets = np.concatenate([[0], np.cumsum(token_onsets(codec)[values])])
+    steps = np.concatenate([[0], np.cumsum(codec.token_steps()[values])])
+    quarters = np.maximum(steps[starts + length] - steps[starts], 1) / steps_per_quarter
+    return (onsets[starts + length] - onsets[starts]) / quarters
+
+
+def conditioning_for(dataset, codec, window_length: int) -> Conditioning:
+    """The control vocabulary of a dataset: its styles, and the density tertiles of its train windows."""
+    values, offsets = dataset.encoded(codec.name)
+    train = dataset.split_indices("train") or list(range(len(dataset.piece_meta)))
+    length = max(1, min(window_length, max(int(offsets[p + 1] - offsets[p]) for p in train)))
+    starts = window_starts(offsets, train, length, default_stride(length))
+    densities = window_densities(values, starts, length, codec, dataset.config.steps_per_quarter)
+    low, high = np.quantile(densities, [1 / 3, 2 / 3]) if len(densities) else (0.0, 0.0)
+    return Conditioning(codec.size, (style_of(dataset),), (float(low), float(high)))
+
+
+class WindowControls:
+    """Puts the control tokens before each training window, inside the ``tf.data`` pipeline.
+
+    Style comes from the dataset, key from the window's piece (moved with the
+    window's transposition); density is measured on the window itself.
+    """
+
+    def __init__(self, conditioning: Conditioning, dataset, codec):
+        style = style_of(dataset)
+        # A style unknown to the conditioning (the dataset was renamed after training) takes the first style.
+        self.style_id = conditioning.base_size + conditioning.styles.index(
+            style if style in conditioning.styles else conditioning.styles[0]
+        )
+        self.conditioning = conditioning
+        self.keys = np.array([key_of(meta) for meta in dataset.piece_meta], dtype=np.int32)
+        self.token_steps = codec.token_steps()
+        self.token_onsets = token_onsets(codec)
+        self.steps_per_quarter = dataset.config.steps_per_quarter
+
+    def prefix_tf(self, piece, window, shift):
+        """Control tokens of one window, int32 shape=(PREFIX_LENGTH,).
+
+        Args:
+            piece: Index of the window's piece (scalar tensor).
+            window: The (transposed) window of token ids.
+            shift: Semitones the window was transposed by.
+        """
+        import tensorflow as tf
+
+        conditioning = self.conditioning
+        key = tf.gather(tf.constant(self.keys), piece)
+        tonics = len(TONICS)
+        moved_key = key // tonics * tonics + tf.math.floormod(key % tonics + tf.cast(shift, tf.int32), tonics)
+        window = tf.cast(window, tf.int32)
+        onsets = tf.reduce_sum(tf.gather(tf.constant(self.token_onsets), window))
+        steps = tf.maximum(tf.reduce_sum(tf.gather(tf.constant(self.token_steps), window)), 1)
+        density = tf.cast(onsets, tf.float32) * self.steps_per_quarter / tf.cast(steps, tf.float32)
+        # Same rule as Conditioning.density_of: the number of edges at or below the density.
+        level = tf.reduce_sum(tf.cast(tf.constant(conditioning.density_edges, tf.float32) <= density, tf.int32))
+        return tf.stack(
+            [
+                tf.constant(self.style_id),
+                conditioning.key_base + moved_key,
+                conditioning.density_base + level,
+            ]
+        )
+
+
+# === The pipeline ===
 
 
 def window_dataset(

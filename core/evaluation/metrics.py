@@ -15,9 +15,8 @@ from collections import Counter
 import numpy as np
 
 from core.data.piece import END, IS_DRUM, PITCH, START
-from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, pitch_class_histogram
 from core.errors import ConfigError
-from core.generation.postprocess import scale_pitch_classes
+from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, pitch_class_histogram, scale_pitch_classes
 
 METRIC_LABELS: dict[str, str] = {
     "pitch_range": "Pitch range (semitones)",
@@ -195,7 +194,7 @@ def repetition_rate(notes: np.ndarray, steps_per_bar: int) -> float:
 def tonal_stability(notes: np.ndarray) -> float:
     r"""Correlation of the piece's pitch-class histogram with its best-fitting key profile.
 
-    The key is the one :func:`core.data.preprocess.estimate_key` finds
+    The key is the one :func:`core.music.theory.estimate_key` finds
     (Krumhansl-Schmuckler); its score is the metric, near 1 for a piece that
     stays in one key, lower for chromatic or modulating music. A histogram
     with all 12 classes equal fits no key and scores 0.

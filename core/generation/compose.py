@@ -15,22 +15,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.config import check_config, to_dict
-from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS, TONICS, tonic_index
+from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
-from core.data.preprocess import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, key_name
 from core.data.representations import (
     DEFAULT_VELOCITY,
     MELODY_REST,
     Representation,
     velocity_to_bin,
 )
-from core.errors import GenerationError
+from core.errors import ConfigError, GenerationError
 from core.evaluation.metrics import piece_metrics
-from core.generation.checkpoints import LoadedCheckpoint, load_checkpoint, tokens_per_step
+from core.generation.loading import LoadedCheckpoint, load_checkpoint
 from core.generation.postprocess import PostProcessing, assign_voices, set_programs
 from core.generation.primer import fit_pitch_range
 from core.generation.sampling import SampleConfig, Sampler
+from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, TONICS, estimate_key, key_name, tonic_index
 
 BEATS_PER_BAR = 4
 # Control guidance: the strength the page and CLI start at, and the most they take.
@@ -92,7 +92,7 @@ class Controls:
         if self.tonic is not None:
             try:
                 tonic_index(self.tonic)
-            except GenerationError:
+            except ValueError:
                 raise GenerationError(
                     f"unknown tonic {self.tonic!r}; use a note name: {', '.join(TONICS)} (or another spelling, e.g. Gb)"
                 ) from None
@@ -270,7 +270,10 @@ class Composer:
         mode = controls.mode or MODES[0]
         density = controls.density or DENSITIES[1]
         tonic = controls.tonic or DEFAULT_TONICS[mode]
-        prefix = self.conditioning.prefix(controls.style or self.conditioning.styles[0], mode, density, tonic)
+        try:
+            prefix = self.conditioning.prefix(controls.style or self.conditioning.styles[0], mode, density, tonic)
+        except ConfigError as error:  # a control this model was not trained with
+            raise GenerationError(str(error)) from None
         if not controls.guidance:
             return prefix, None
         vocab = self.conditioning.vocab_size
@@ -282,7 +285,8 @@ class Composer:
         Raises:
             GenerationError: A length beyond the model's limit, a primer that leaves
                 no room, controls the model does not know, a strategy the
-                representation cannot use, or a piece without a single note.
+                representation cannot use, or no variation with a single note
+                (silent variations among others are dropped with a warning).
         """
         warnings: list[str] = []
         primer = request.primer if request.primer is not None else np.zeros((0, 6), np.int32)
@@ -319,9 +323,14 @@ class Composer:
             written.append(len(notes))
         silent = [number for number, composition in enumerate(compositions, start=1) if len(composition.notes) == 0]
         if silent:
-            raise self._silence_error(
+            error = self._silence_error(
                 request, silent, len(compositions), post_emptied=any(written[n - 1] for n in silent)
             )
+            if len(silent) == len(compositions):
+                raise error
+            # The others are music: keep them, and say which were dropped and why.
+            warnings.append(f"{error}; the other variations are kept")
+            compositions = [c for number, c in enumerate(compositions, start=1) if number not in silent]
         return CompositionResult(compositions, warnings)
 
     def _silence_error(
@@ -346,7 +355,7 @@ class Composer:
         return GenerationError(f"{which} no notes: the model wrote only rests and held silence; {advice}")
 
     def _token_budget(self, prefix_length: int, target_steps: int) -> int:
-        rate = tokens_per_step(self.info) if self.codec.kind == "tokens" else 1.0
+        rate = self.info.tokens_per_step if self.codec.kind == "tokens" else 1.0
         expected = prefix_length + math.ceil(target_steps * rate)
         limit = self.max_tokens
         if limit is not None and expected > limit:

@@ -18,28 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import check_config
-from core.data.conditioning import tonic_index
 from core.data.piece import END, IS_DRUM, PITCH, PROGRAM, START, VELOCITY, empty_notes, sort_notes
 from core.errors import GenerationError
+from core.music.theory import SCALES, scale_name, scale_pitch_classes, tonic_index
 
-# Intervals above the tonic, in semitones.
-SCALES: dict[str, tuple[int, ...]] = {
-    "major": (0, 2, 4, 5, 7, 9, 11),
-    "minor": (0, 2, 3, 5, 7, 8, 10),
-    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
-    "melodic minor": (0, 2, 3, 5, 7, 9, 11),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "lydian": (0, 2, 4, 6, 7, 9, 11),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "locrian": (0, 1, 3, 5, 6, 8, 10),
-    "major pentatonic": (0, 2, 4, 7, 9),
-    "minor pentatonic": (0, 3, 5, 7, 10),
-    "blues": (0, 3, 5, 6, 7, 10),
-    "chromatic": tuple(range(12)),
-}
-# Other names people type for the same scales.
-_SCALE_ALIASES = {"natural minor": "minor", "aeolian": "minor", "ionian": "major", "pentatonic": "major pentatonic"}
 _TONIC_PATTERN = re.compile(r"^([a-g])([#b]?)\s+(.+)$")
 # Bounds of the options: every MIDI pitch at once; the longest composition (256 bars of 4 beats).
 MAX_POLYPHONY = 128
@@ -53,12 +35,6 @@ def _scale_error(text: str) -> GenerationError:
     )
 
 
-def _canonical_scale(name: str) -> str | None:
-    name = " ".join(name.lower().replace("-", " ").replace("_", " ").split())
-    name = _SCALE_ALIASES.get(name, name)
-    return name if name in SCALES else None
-
-
 def parse_scale(text: str) -> tuple[int, str]:
     """Read a scale as a user types it: ``"D minor"``, ``"f# harmonic minor"``, ``"Db major"``.
 
@@ -66,29 +42,17 @@ def parse_scale(text: str) -> tuple[int, str]:
     is pitch class 11); a few aliases are accepted (``"aeolian"`` is ``"minor"``).
 
     Returns:
-        (tonic pitch class 0-11, scale name as a key of :data:`SCALES`).
+        (tonic pitch class 0-11, scale name as a key of :data:`~core.music.theory.SCALES`).
 
     Raises:
         GenerationError: the text is not a tonic followed by a known scale; the
             message lists the scale names.
     """
     match = _TONIC_PATTERN.match(" ".join(str(text).lower().split()))
-    scale = _canonical_scale(match.group(3)) if match else None
+    scale = scale_name(match.group(3)) if match else None
     if match is None or scale is None:
         raise _scale_error(text)
     return tonic_index(match.group(1) + match.group(2)), scale
-
-
-def scale_pitch_classes(tonic: int, scale: str) -> frozenset[int]:
-    """The pitch classes (0-11) of ``scale`` on ``tonic``.
-
-    Raises:
-        GenerationError: ``scale`` is not a name in :data:`SCALES` (or an alias).
-    """
-    name = _canonical_scale(scale)
-    if name is None:
-        raise _scale_error(scale)
-    return frozenset((int(tonic) + interval) % 12 for interval in SCALES[name])
 
 
 def snap_to_scale(notes: np.ndarray, tonic: int, scale: str) -> np.ndarray:
@@ -103,7 +67,7 @@ def snap_to_scale(notes: np.ndarray, tonic: int, scale: str) -> np.ndarray:
     Args:
         notes: int32, shape=(n, 6).
         tonic: Pitch class 0-11.
-        scale: A name in :data:`SCALES`.
+        scale: A name in :data:`~core.music.theory.SCALES`.
 
     Returns:
         int32, shape=(n, 6), canonical order.
@@ -111,6 +75,8 @@ def snap_to_scale(notes: np.ndarray, tonic: int, scale: str) -> np.ndarray:
     Raises:
         GenerationError: unknown scale.
     """
+    if scale_name(scale) is None:
+        raise _scale_error(scale)
     classes = scale_pitch_classes(tonic, scale)
     if len(notes) == 0:
         return empty_notes()

@@ -12,6 +12,7 @@ from core.config import DataConfig
 from core.data.ingest import ingest_one
 from core.data.piece import END, PITCH, START, VELOCITY, empty_notes, sort_notes
 from core.errors import GenerationError
+from core.music.theory import note_number
 
 PRIMER_VELOCITY = 100
 NOTE_TEXT_EXAMPLE = "C4 E4 G4:2 R:0.5 C4+E4+G4:1.5"
@@ -26,9 +27,9 @@ def _token_error(token: str, problem: str) -> GenerationError:
 
 
 def _note_number(name: str, token: str) -> int:
-    """MIDI number of a note name, read by ``pretty_midi.note_name_to_number`` (C4 = 60, Cb4 = 59)."""
+    """MIDI number of a note name, read as pretty_midi reads it (C4 = 60, Cb4 = 59)."""
     try:
-        pitch = pretty_midi.note_name_to_number(name)
+        pitch = note_number(name)
     except ValueError:
         raise _token_error(token, f"{name!r} is not a note name with an octave") from None
     if not 0 <= pitch <= 127:

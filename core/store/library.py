@@ -7,7 +7,6 @@ parameters, seed) so it can be made again, and its metrics so it can be compared
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.checkpoints import write_atomically
 from core.errors import LibraryError
 from core.settings import get_settings
 from core.store.db import PieceRecord, session_scope
@@ -26,13 +26,6 @@ MAX_TITLE_LENGTH = 200
 def library_dir() -> Path:
     """The folder holding one sub-folder per piece."""
     return get_settings().home / "library"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write under a temporary name, then rename, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def _check_suffix(suffix: str) -> None:
@@ -92,9 +85,9 @@ def save_piece(
     audio_path = folder / f"piece{audio_suffix}" if audio is not None else None
     try:
         folder.mkdir(parents=True)
-        _write_atomically(midi_path, midi)
+        write_atomically(midi_path, midi)
         if audio is not None and audio_path is not None:
-            _write_atomically(audio_path, audio)
+            write_atomically(audio_path, audio)
     except OSError as error:
         shutil.rmtree(folder, ignore_errors=True)
         raise LibraryError(f"could not write the piece to {folder}: {error.strerror or error}") from None

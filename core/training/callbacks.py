@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import keras
 
+from core.checkpoints import CheckpointFolder, save_model_atomically
 from core.config import TrainConfig
 from core.store import runs as run_store
-from core.training.checkpoints import save_model_atomically, write_json_atomically
 
 STOP_POLL_SECONDS = 1.0  # how often a running fit() reads the stop flag from the store
 
@@ -23,7 +21,7 @@ class RunRecorder(keras.callbacks.Callback):
     def __init__(
         self,
         run_id: str,
-        folder: Path,
+        folder: CheckpointFolder,
         train: TrainConfig,
         kind: str,
         step: int,
@@ -91,7 +89,7 @@ class RunRecorder(keras.callbacks.Callback):
         if improved:
             self.best = float(monitored)
             self.stale_epochs = 0
-            save_model_atomically(self.model, self.folder / "model.keras")
+            save_model_atomically(self.model, self.folder.model)
         else:
             self.stale_epochs += 1
         entry = {
@@ -104,12 +102,10 @@ class RunRecorder(keras.callbacks.Callback):
         }
 
         def record(checkpoint_sha256: str) -> None:
-            history_path = self.folder / "history.json"
-            history = json.loads(history_path.read_text()) if history_path.exists() else []
-            write_json_atomically(history_path, [*history, {**entry, "checkpoint_sha256": checkpoint_sha256}])
+            self.folder.append_history({**entry, "checkpoint_sha256": checkpoint_sha256})
 
         # last.keras goes last: resume starts from the history entry that names it (see rewind_history).
-        save_model_atomically(self.model, self.folder / "last.keras", before_replace=record)
+        save_model_atomically(self.model, self.folder.last, before_replace=record)
         run_store.update_run(
             self.run_id,
             epoch=completed,

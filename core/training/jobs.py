@@ -25,16 +25,16 @@ from typing import Any
 
 import psutil
 
-from core.config import TrainConfig, to_dict
-from core.data.conditioning import Conditioning, conditioning_for
+from core.checkpoints import CheckpointFolder, RunConfig, run_config
+from core.config import TrainConfig
 from core.data.datasets import Dataset, list_datasets, load_dataset
 from core.data.representations import get_representation
+from core.data.windows import conditioning_for
 from core.errors import ConfigError, DatasetError, NeuroTuneError
 from core.models import get_model_spec, make_config
 from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, data_folder, utcnow
-from core.training.checkpoints import write_json_atomically
 from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
@@ -77,26 +77,25 @@ def create_run(
             f"in the {representation} representation (the longest has {longest} steps); choose at most {longest - 1}"
         )
     run_id = new_run_id(model)
-    folder = get_settings().checkpoints / run_id
-    folder.mkdir(parents=True)
-    config = {
-        "run_id": run_id,
-        "model": model,
-        "model_config": to_dict(model_config),
-        "train": to_dict(train),
-        "representation": representation,
-        "dataset": dataset.name,
-        "dataset_id": dataset.id,
-        "dataset_hash": dataset.manifest["cache_key"],
-        "data": dataset.manifest["config"],
-        "estimated_steps": estimate_total_steps(dataset, representation, train),
-    }
     codec = get_representation(representation, dataset.config)
-    if codec.kind == "tokens":
-        config["tokens_per_step"] = measure_tokens_per_step(dataset, representation)
-        if train.conditioning:
-            config["conditioning"] = conditioning_for(dataset, codec, train.seq_len).to_json()
-    _write_run_files(folder, config, dataset, representation)
+    tokens = codec.kind == "tokens"
+    config = RunConfig(
+        run_id=run_id,
+        model=model,
+        model_config=model_config,
+        train=train,
+        representation=representation,
+        dataset=dataset.name,
+        dataset_id=dataset.id,
+        dataset_hash=dataset.manifest["cache_key"],
+        data=dataset.config,
+        estimated_steps=estimate_total_steps(dataset, representation, train),
+        tokens_per_step=measure_tokens_per_step(dataset, representation) if tokens else None,
+        conditioning=conditioning_for(dataset, codec, train.seq_len) if tokens and train.conditioning else None,
+    )
+    folder = CheckpointFolder(get_settings().checkpoints / run_id)
+    folder.path.mkdir(parents=True)
+    folder.write_config(config)
     return run_store.add_run(
         RunRecord(
             id=run_id,
@@ -104,8 +103,8 @@ def create_run(
             dataset=dataset.name,
             representation=representation,
             status="queued",
-            config=config,
-            checkpoint_dir=str(folder),
+            config=config.to_dict(),
+            checkpoint_dir=str(folder.path),
         )
     )
 
@@ -115,19 +114,6 @@ def measure_tokens_per_step(dataset: Dataset, representation: str) -> float:
     values, _ = dataset.encoded(representation)
     steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())
     return len(values) / max(steps, 1)
-
-
-def _write_run_files(folder: Path, config: dict, dataset: Dataset, representation: str) -> None:
-    codec = get_representation(representation, dataset.config)
-    conditioning = Conditioning.of_run(config)
-    vocab = {"representation": representation, "kind": codec.kind, "size": codec.size}
-    if codec.kind == "tokens":
-        vocab["tokens"] = codec.token_names()
-    if conditioning is not None:
-        vocab["size"] = conditioning.vocab_size
-        vocab["tokens"] += conditioning.token_names()
-    write_json_atomically(folder / "config.json", config)
-    write_json_atomically(folder / "vocab.json", vocab)
 
 
 @contextmanager
@@ -239,8 +225,9 @@ def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
 
 def dataset_of(run: RunRecord) -> Dataset:
     """The run's dataset, by id (it may have been renamed since)."""
+    dataset_id = run_config(run).dataset_id
     for record in list_datasets():
-        if record.id == run.config["dataset_id"]:
+        if record.id == dataset_id:
             return Dataset(Path(record.path), record.name)
     raise DatasetError(f"the dataset '{run.dataset}' this run was trained on has been deleted")
 

@@ -1,12 +1,11 @@
 """The trainer: teacher forcing on tf.data windows through ``keras.Model.fit``, with our callbacks.
 
-A run's folder ``<NEUROTUNE_CHECKPOINTS>/<run-id>/`` holds ``model.keras`` (best
-validation loss so far), ``last.keras`` (latest, with optimizer state, to
-resume from), ``config.json``, ``vocab.json`` and ``history.json``. Every file
-is written to a temporary name and renamed, so a failed save (a full disk)
-never damages the previous checkpoint. At an epoch's end ``last.keras`` is
-replaced last, after the history entry that names it: a resumed run starts from
-exactly the step, epoch and best loss of the checkpoint it loads.
+A run's folder (:mod:`core.checkpoints`) holds ``model.keras`` (best validation
+loss so far), ``last.keras`` (latest, with optimizer state, to resume from), the
+run's ``config.json`` and ``history.json``, each written atomically. At an
+epoch's end ``last.keras`` is replaced last, after the history entry that names
+it: a resumed run starts from exactly the step, epoch and best loss of the
+checkpoint it loads.
 """
 
 from __future__ import annotations
@@ -15,16 +14,16 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from core.config import DataConfig, TrainConfig, from_dict
-from core.data.conditioning import PREFIX_LENGTH, Conditioning, WindowControls
+from core.checkpoints import CheckpointFolder, RunConfig, run_config
+from core.config import DataConfig, TrainConfig
+from core.data.conditioning import PREFIX_LENGTH
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
-from core.data.windows import default_stride, window_dataset, window_starts
+from core.data.windows import WindowControls, default_stride, window_dataset, window_starts
 from core.errors import TrainingError
-from core.models import InputSpec, build_model, input_spec_for, make_config
+from core.models import InputSpec, build_model, input_spec_for
 from core.store import runs as run_store
 from core.store.db import RunRecord
-from core.training.checkpoints import remove_temporary_files, rewind_history
 
 
 def _xy(kind: str, prefix_length: int = 0):
@@ -48,11 +47,10 @@ def _xy(kind: str, prefix_length: int = 0):
     return split
 
 
-def model_input_spec(config: dict, data_config: DataConfig) -> InputSpec:
+def model_input_spec(config: RunConfig, data_config: DataConfig) -> InputSpec:
     """The input a run's model takes: the representation, plus control tokens and their prefix if conditioned."""
-    train = from_dict(TrainConfig, config["train"])
-    spec = input_spec_for(config["representation"], data_config, train.seq_len)
-    conditioning = Conditioning.of_run(config)
+    spec = input_spec_for(config.representation, data_config, config.train.seq_len)
+    conditioning = config.conditioning
     if conditioning is None:
         return spec
     return InputSpec(spec.kind, conditioning.vocab_size, spec.max_length + PREFIX_LENGTH, control_prefix=PREFIX_LENGTH)
@@ -149,7 +147,7 @@ def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> Non
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
-def rewind_to_checkpoint(run: RunRecord, folder: Path) -> RunRecord:
+def rewind_to_checkpoint(run: RunRecord, folder: CheckpointFolder) -> RunRecord:
     """Put a run back where its ``last.keras`` was saved: that step, epoch and best loss, no metric rows past it.
 
     A worker killed mid-epoch has logged steps after its last checkpoint; they are trained
@@ -157,8 +155,8 @@ def rewind_to_checkpoint(run: RunRecord, folder: Path) -> RunRecord:
     checkpoint's (none is counted twice). Without a checkpoint the run starts from step 0.
     Temporary files of interrupted saves are deleted.
     """
-    remove_temporary_files(folder)
-    history = rewind_history(folder)
+    folder.remove_temporary_files()
+    history = folder.rewind_history()
     checkpoint = history[-1] if history else {}
     step = checkpoint.get("step", 0)
     run_store.delete_metrics_after(run.id, step)
@@ -184,21 +182,21 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
     from core.training.device import plan_device
 
     run = run_store.get_run(run_id)
-    train_config = from_dict(TrainConfig, run.config["train"])
-    folder = Path(run.checkpoint_dir)
+    config = run_config(run)
+    train_config = config.train
+    folder = CheckpointFolder(Path(run.checkpoint_dir))
     run = rewind_to_checkpoint(run, folder)
     kind = get_representation(run.representation, dataset.config).kind
     device = plan_device()
     run_store.update_run(run_id, device=device.description)
     keras.utils.set_random_seed(train_config.seed + run.epoch)
     with device.strategy.scope():
-        if (folder / "last.keras").exists():
-            model = keras.models.load_model(folder / "last.keras")
+        if folder.last.exists():
+            model = keras.models.load_model(folder.last)
         else:
-            model_config = make_config(run.model, run.config["model_config"])
-            model = build_model(run.model, model_config, model_input_spec(run.config, dataset.config))
-            compile_model(model, kind, train_config, run.config["estimated_steps"])
-    conditioning = Conditioning.of_run(run.config)
+            model = build_model(run.model, config.model_config, model_input_spec(config, dataset.config))
+            compile_model(model, kind, train_config, config.estimated_steps)
+    conditioning = config.conditioning
     controls = (
         WindowControls(conditioning, dataset, get_representation(run.representation, dataset.config))
         if conditioning

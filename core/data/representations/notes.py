@@ -1,0 +1,87 @@
+"""Continuous per-note features: pitch, duration, gap to the previous onset, velocity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from core.data.piece import END, PITCH, START, VELOCITY, sort_notes
+from core.data.representations.base import FULL_RANGE, Representation, masked_pitch_bounds_tf, notes_from_columns
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class NotesRepresentation(Representation):
+    """Continuous per-note features in [0, 1], one row per note in canonical order.
+
+    Columns: pitch / 127, duration / D, steps since the previous onset / D (0 for
+    the first note), velocity / 127, with ``D = 16 * steps_per_quarter`` (four 4/4
+    bars); durations and gaps longer than D are clipped to D. Decoding rounds back
+    to steps, with durations of at least one step; the first onset lands on step
+    ``round(features[0, 2] * D)``, so encoded pieces come back starting at step 0.
+
+    Attributes:
+        steps_per_quarter: Grid resolution, which sets D.
+    """
+
+    name: ClassVar[str] = "notes"
+    kind: ClassVar[str] = "features"
+    steps_per_quarter: int = 4
+
+    @property
+    def size(self) -> int:
+        return 4
+
+    @property
+    def pitch_range(self) -> tuple[int, int]:
+        return FULL_RANGE
+
+    @property
+    def time_scale_steps(self) -> int:
+        """D: the number of steps that maps to 1.0 for durations and gaps."""
+        return 16 * self.steps_per_quarter
+
+    def encode(self, notes: np.ndarray) -> np.ndarray:
+        """Returns float32, shape=(n, 4)."""
+        notes = sort_notes(notes)
+        scale = np.float32(self.time_scale_steps)
+        max_midi = np.float32(127)
+        gaps = np.diff(notes[:, START], prepend=notes[:1, START])
+        features = np.stack(
+            [
+                notes[:, PITCH].astype(np.float32) / max_midi,
+                (notes[:, END] - notes[:, START]).astype(np.float32) / scale,
+                gaps.astype(np.float32) / scale,
+                notes[:, VELOCITY].astype(np.float32) / max_midi,
+            ],
+            axis=1,
+        )
+        return np.clip(features, 0, 1).astype(np.float32)
+
+    def decode(self, array: np.ndarray) -> np.ndarray:
+        """Args: array: shape=(n, 4); values outside [0, 1] are clipped first."""
+        features = np.clip(np.asarray(array, dtype=np.float64).reshape(-1, 4), 0, 1)
+        scale = self.time_scale_steps
+        starts = np.cumsum(np.rint(features[:, 2] * scale))
+        durations = np.maximum(np.rint(features[:, 1] * scale), 1)
+        pitches = np.rint(features[:, 0] * 127)
+        velocities = np.maximum(np.rint(features[:, 3] * 127), 1)
+        return notes_from_columns(starts, starts + durations, pitches, velocities)
+
+    def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        import tensorflow as tf
+
+        pitches = tf.round(tf.convert_to_tensor(window)[..., 0] * 127.0)
+        return masked_pitch_bounds_tf(pitches, tf.ones_like(pitches, dtype=tf.bool))
+
+    def transpose_tf(self, window: tf.Tensor, shift: int | tf.Tensor) -> tf.Tensor:
+        import tensorflow as tf
+
+        window = tf.convert_to_tensor(window)
+        # Integer pitch first, then one division: bit-identical to encoding the transposed notes.
+        pitches = tf.round(window[..., :1] * 127.0) + tf.cast(shift, window.dtype)
+        return tf.concat([pitches / 127.0, window[..., 1:]], axis=-1)
