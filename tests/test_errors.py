@@ -226,3 +226,26 @@ def test_dataset_build_refuses_numbers_that_are_not_finite(tmp_path, capsys):
     for flag in ("--min-duration-seconds", "--validation-fraction"):
         assert main(["dataset", "build", "--midi-dir", str(tmp_path), "--name", "x", flag, "nan"]) == 2
         assert "must be a finite number, got nan" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_storing_a_dataset_is_one_clear_error_and_leaves_nothing_behind(monkeypatch, neurotune_home):
+    import errno
+
+    import numpy as np
+
+    from core.data import build
+    from tests.conftest import scale_piece
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    savez = np.savez
+    monkeypatch.setattr(np, "savez", full)
+    files = [build.SourceFile("a.mid", scale_piece(length=24))]
+    with pytest.raises(DatasetError, match="cannot write the dataset under .*the disk is full"):
+        build.build_dataset("full-disk", files)
+    monkeypatch.setattr(np, "savez", savez)
+    assert not list((neurotune_home / "datasets").glob(".*.building"))
+    assert (
+        build.build_dataset("full-disk", files).dataset.name == "full-disk"
+    )  # the same build works once there is room

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -26,11 +27,11 @@ from core.data.ingest import Cancel, check_cancel, ingest_files
 from core.data.piece import QuantizedPiece
 from core.data.stats import dataset_statistics
 from core.data.uploads import Rejection, SourceFile, read_midi_dir, read_uploads
-from core.errors import DatasetError
+from core.errors import DatasetError, describe_os_error
 from core.names import check_name
 from core.settings import get_settings
 from core.store import datasets as store
-from core.store.db import DatasetRecord
+from core.store.db import DatasetRecord, data_folder
 
 Progress = Callable[[int, int, str], None]
 
@@ -117,8 +118,11 @@ def _preprocess_all(
         if not isinstance(result, str):
             meta, notes = result
             path = _piece_cache_path(hashes[index], config, limits)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_npz_atomically(path, meta=np.array(json.dumps(meta)), notes=notes)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_npz_atomically(path, meta=np.array(json.dumps(meta)), notes=notes)
+            except OSError:
+                pass  # the cache only saves time; storing the dataset itself reports a full disk
         done += 1
         if progress:
             progress(done, len(files), files[index].name)
@@ -215,9 +219,9 @@ def build_dataset(
 
     results = _preprocess_all(files, hashes, config, limits, workers or os.cpu_count() or 1, progress, cancel)
     reports = [FileReport(r.name, False, r.reason) for r in rejections]
-    accepted: list[tuple[int, dict, np.ndarray]] = []
+    accepted: list[tuple[SourceFile, str, dict, np.ndarray]] = []
     first_seen: dict[str, str] = {}
-    for index, (source_file, sha, result) in enumerate(zip(files, hashes, results)):
+    for source_file, sha, result in zip(files, hashes, results):
         if isinstance(result, str):
             reports.append(FileReport(source_file.name, False, result, sha))
         elif sha in first_seen:
@@ -225,7 +229,7 @@ def build_dataset(
         else:
             first_seen[sha] = source_file.name
             reports.append(FileReport(source_file.name, True, "", sha))
-            accepted.append((index, *result))
+            accepted.append((source_file, sha, *result))
     if not accepted:
         raise EmptyDatasetError(
             f"no usable pieces: all {len(reports)} files were rejected" if reports else "no MIDI files were given",
@@ -233,35 +237,17 @@ def build_dataset(
         )
 
     dataset_id = uuid.uuid4().hex[:12]
-    root = get_settings().datasets_dir
+    root = data_folder(get_settings().datasets_dir)
     staging = root / f".{dataset_id}.building"
-    (staging / "midi").mkdir(parents=True)
-    pieces_meta = []
-    splits = _split(len(accepted), config)
-    for number, ((index, meta, _), split) in enumerate(zip(accepted, splits)):
-        (staging / "midi" / f"{number:05d}.mid").write_bytes(files[index].data)
-        pieces_meta.append({**meta, "name": files[index].name, "sha256": hashes[index], "split": split})
-    notes = [n for _, _, n in accepted]
-    offsets = np.concatenate([[0], np.cumsum([len(n) for n in notes])]).astype(np.int64)
-    np.savez(staging / "notes.npz", notes=np.concatenate(notes).astype(np.int32), offsets=offsets)
-    pieces = [QuantizedPiece.from_meta(m, n) for m, n in zip(pieces_meta, notes)]
-    stats = dataset_statistics(pieces, splits)
-    stats["files_accepted"] = len(accepted)
-    stats["files_rejected"] = len(reports) - len(accepted)
-    manifest = {
-        "id": dataset_id,
-        "name": name,
-        "source": source,
-        "cache_key": cache_key,
-        "config": to_dict(config),
-        "limits": to_dict(limits),
-        "pieces": pieces_meta,
-        "files": [r.to_json() for r in reports],
-        "stats": stats,
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    final = root / dataset_id
-    os.replace(staging, final)
+    try:
+        head = {"id": dataset_id, "name": name, "source": source, "cache_key": cache_key}
+        manifest = _write_dataset(staging, head, config, limits, accepted, reports)
+        final = root / dataset_id
+        os.replace(staging, final)
+    except OSError as error:  # a full disk or a folder taken away: nothing half-written stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DatasetError(f"cannot write the dataset under {root}: {describe_os_error(error)}") from error
+    stats = manifest["stats"]
     dataset = Dataset(final)
     for representation in config.representations:
         dataset.encoded(representation)
@@ -278,6 +264,40 @@ def build_dataset(
         )
     )
     return BuildResult(dataset, reports, cache_hit=False)
+
+
+def _write_dataset(
+    staging: Path,
+    head: dict,
+    config: DataConfig,
+    limits: ValidationLimits,
+    accepted: list[tuple[SourceFile, str, dict, np.ndarray]],
+    reports: list[FileReport],
+) -> dict:
+    """Write the accepted (file, sha256, meta, notes) into ``staging`` with the manifest; returns the manifest."""
+    (staging / "midi").mkdir(parents=True)
+    pieces_meta = []
+    splits = _split(len(accepted), config)
+    for number, ((source_file, sha, meta, _), split) in enumerate(zip(accepted, splits)):
+        (staging / "midi" / f"{number:05d}.mid").write_bytes(source_file.data)
+        pieces_meta.append({**meta, "name": source_file.name, "sha256": sha, "split": split})
+    notes = [n for *_, n in accepted]
+    offsets = np.concatenate([[0], np.cumsum([len(n) for n in notes])]).astype(np.int64)
+    np.savez(staging / "notes.npz", notes=np.concatenate(notes).astype(np.int32), offsets=offsets)
+    pieces = [QuantizedPiece.from_meta(m, n) for m, n in zip(pieces_meta, notes)]
+    stats = dataset_statistics(pieces, splits)
+    stats["files_accepted"] = len(accepted)
+    stats["files_rejected"] = len(reports) - len(accepted)
+    manifest = {
+        **head,
+        "config": to_dict(config),
+        "limits": to_dict(limits),
+        "pieces": pieces_meta,
+        "files": [r.to_json() for r in reports],
+        "stats": stats,
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
 
 
 def build_from_uploads(

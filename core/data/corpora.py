@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from core.data.midi_io import load_score, midi_to_bytes
 from core.errors import DatasetError, NeuroTuneError
 from core.settings import get_settings
+from core.store.db import data_folder
 
 if TYPE_CHECKING:
     from music21 import stream
@@ -364,8 +365,7 @@ def build_corpus(
     spec = CORPORA.get(name)
     if spec is None:
         raise DatasetError(f"unknown corpus '{name}'; choose one of: {', '.join(CORPORA)}")
-    folder = get_settings().corpora_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = data_folder(get_settings().corpora_dir / name)
     index = _read_index(folder)
     skipped: dict[str, str] = index.get("skipped", {})
     piece_ids: list[str] = index.get("pieces", [])
