@@ -27,21 +27,25 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# FluidSynth and a General MIDI soundfont render audio; Chromium runs the browser tests.
+# FluidSynth and a General MIDI soundfont render audio; Chromium runs the browser tests; the tests start their own
+# PostgreSQL server (its programs in /usr/lib/postgresql/<version>/bin) to run the store on it as well as on SQLite.
 # Installed with apt-get when missing; without them the app still runs (with a notice).
 system-packages:
 	@missing=""; \
 	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
 	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
-			echo "WARNING: apt-get could not install$$missing. Audio falls back to simple synthesis and browser tests are skipped."; \
+			echo "WARNING: apt-get could not install$$missing. Audio falls back to simple synthesis;" \
+				"browser and PostgreSQL tests are skipped."; \
 		else \
 			echo "WARNING: cannot install$$missing (needs root and apt-get): run 'sudo apt-get install$$missing'." \
-				"Until then audio falls back to simple synthesis and browser tests are skipped."; \
+				"Until then audio falls back to simple synthesis; browser and PostgreSQL tests are skipped."; \
 		fi; \
 	fi
 

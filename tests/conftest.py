@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from contextlib import suppress
+from glob import glob
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pretty_midi
 import pytest
+from sqlalchemy import create_engine
+
+from core.settings import get_settings
+from core.store.migrations import migrate
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,6 +37,178 @@ def neurotune_home(tmp_path, monkeypatch):
         monkeypatch.delenv(access, raising=False)
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     return home
+
+
+class PostgresUnavailable(Exception):
+    """PostgreSQL is not installed here or would not start: its tests are skipped with this reason."""
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server for the test session: its own data folder, a free local port, trust logins.
+
+    Debian's ``postgresql`` package puts its programs in ``/usr/lib/postgresql/<version>/bin``; ``initdb``
+    refuses to run as root, so as root the server runs as the package's ``postgres`` user (else ``nobody``).
+    Each test gets its own database, copied from a template that the migrations made once.
+    """
+
+    USER = "neurotune"  # the database's superuser, trusted from this machine only
+    TEMPLATE = "neurotune_template"
+
+    def __init__(self) -> None:
+        binaries = sorted(glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+        initdb = binaries[-1] if binaries else shutil.which("initdb")
+        if initdb is None:
+            raise PostgresUnavailable("PostgreSQL is not installed (make test installs the 'postgresql' package)")
+        self.bin = Path(initdb).parent
+        self.run_as = _unprivileged_user() if os.geteuid() == 0 else None
+        # Under /tmp when the server runs as another user: the temporary folder may be root's own.
+        shared = "/tmp" if self.run_as is not None and os.path.isdir("/tmp") else None
+        self.folder = Path(tempfile.mkdtemp(prefix="neurotune-pg-", dir=shared))
+        if self.run_as is not None:
+            os.chown(self.folder, self.run_as.pw_uid, self.run_as.pw_gid)
+        self.port = 0
+        self._names = itertools.count()
+        self._admin: Any = None
+
+    def start(self) -> None:
+        """initdb, then pg_ctl start on a free port (tried again on another port if that one was taken).
+
+        Raises:
+            PostgresUnavailable: The server could not be made or started; the reason and its log say why.
+        """
+        self._command("initdb", "-D", "data", "-U", self.USER, "--auth=trust", "--encoding=UTF8", "--no-sync")
+        for _attempt in range(3):
+            self.port = free_port()
+            options = (
+                f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # a test server: speed over safety
+            )
+            try:
+                self._command("pg_ctl", "-D", "data", "-l", "server.log", "-w", "-t", "30", "-o", options, "start")
+                break
+            except PostgresUnavailable:
+                if "already in use" not in self.log():
+                    raise
+        import psycopg  # here, not above: without it the PostgreSQL tests skip, the others run
+
+        self._admin = psycopg.connect(self.url("postgres", driver=False), autocommit=True)
+        self._admin.execute(f"CREATE DATABASE {self.TEMPLATE}")
+        engine = create_engine(self.url(self.TEMPLATE))
+        migrate(engine)  # once: every test database is a copy of it
+        engine.dispose()
+
+    def url(self, database: str, *, driver: bool = True) -> str:
+        scheme = "postgresql+psycopg" if driver else "postgresql"
+        return f"{scheme}://{self.USER}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self, *, empty: bool = False) -> str:
+        """A new database, at the newest schema revision (or with no tables when ``empty``); returns its URL."""
+        name = f"test_{next(self._names)}"
+        self._admin.execute(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else self.TEMPLATE}")
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        self._admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+    def log(self) -> str:
+        try:
+            return (self.folder / "server.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+        if self.port:
+            with suppress(PostgresUnavailable):  # it never started, or is gone already
+                self._command("pg_ctl", "-D", "data", "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _command(self, program: str, *arguments: str) -> None:
+        user = self.run_as
+        try:
+            subprocess.run(
+                [str(self.bin / program), *arguments],
+                cwd=self.folder,
+                env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "TZ": "UTC"},
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+        except subprocess.CalledProcessError as error:
+            raise PostgresUnavailable(f"{program} failed: {(error.stderr or error.stdout).strip()[-500:]}") from None
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise PostgresUnavailable(f"{program} could not run: {error}") from None
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    """``/usr/lib/postgresql/15/bin/initdb`` -> (15,): the newest installed version sorts last."""
+    version = Path(path).parent.parent.name
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _unprivileged_user() -> pwd.struct_passwd:
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise PostgresUnavailable("running as root, and there is no 'postgres' or 'nobody' user to run PostgreSQL as")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the whole session, stopped at its end; its tests skip, saying why, without one."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("PostgreSQL tests skipped: the psycopg driver is not installed (make test installs it)")
+    server = None
+    try:
+        server = PostgresServer()
+        server.start()
+    except Exception as error:  # any failure to start is a reason to skip, shown to the reader
+        log = server.log()[-500:] if server else ""
+        if server:
+            server.stop()
+        pytest.skip(f"PostgreSQL tests skipped: {error}{' | log: ' + log if log else ''}")
+    yield server
+    server.stop()
+
+
+def _database_url(request, monkeypatch, *, empty: bool):
+    """NEUROTUNE_DB_URL for one test: unset (the SQLite file in its home) or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        get_settings().home.mkdir(parents=True, exist_ok=True)
+        yield get_settings().db_url
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database(empty=empty)
+    monkeypatch.setenv("NEUROTUNE_DB_URL", url)
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, neurotune_home, monkeypatch):
+    """Runs a store test on SQLite and again on PostgreSQL, each time a fresh database at the newest schema."""
+    yield from _database_url(request, monkeypatch, empty=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request, neurotune_home, monkeypatch):
+    """As :func:`db_url`, but with no tables yet: the migrations make them."""
+    yield from _database_url(request, monkeypatch, empty=True)
 
 
 def make_midi_bytes(

@@ -12,6 +12,8 @@ from core.errors import LibraryError
 from core.store import library
 from tests.conftest import make_midi_bytes, scale_piece
 
+pytestmark = pytest.mark.usefixtures("db_url")  # every test on SQLite and on PostgreSQL
+
 NOTES = [(60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,9 +19,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from core.errors import StoreError, describe_os_error
 from core.settings import get_settings
+from core.store.migrations import migrate
 
 # Set either to a folder or database this user can write to.
 _FIX = "set NEUROTUNE_HOME (or NEUROTUNE_DB_URL) to a place this user can write to"
+# The same for a database server.
+_SERVER_FIX = "check that the database server is running and that NEUROTUNE_DB_URL names it, its user and password"
 # SQLite's words for a database it cannot use, and ours.
 _SQLITE_PROBLEMS = {
     "readonly database": "it is read-only",
@@ -29,6 +34,8 @@ _SQLITE_PROBLEMS = {
     "database is locked": "another process holds it locked; try again in a moment",
     "file is not a database": "the file is not a database",
 }
+# How long a SQLite writer waits for another process's write to end before it gives up with "locked".
+BUSY_TIMEOUT_SECONDS = 30
 
 
 def utcnow() -> datetime:
@@ -122,6 +129,21 @@ class PieceRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
+class EvaluationRecord(Base):
+    """A finished evaluation, kept so that asking again shows it at once (``core/store/evaluations.py``).
+
+    ``cache_key`` hashes what decides the result: the checkpoints' model files, the dataset's build and the settings.
+    """
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cache_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    result: Mapped[dict[str, Any]]  # core.evaluation.evaluate.EvaluationResult.to_json()
+
+
 def database_location(url: str) -> str:
     """Where a database is, for messages: a SQLite file's path, else the URL with its password masked."""
     try:
@@ -142,7 +164,8 @@ def database_error(url: str, error: DatabaseError) -> StoreError:
     """A :class:`StoreError` naming the database and what is wrong with it, from SQLAlchemy's error."""
     detail = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
     problem = next((words for key, words in _SQLITE_PROBLEMS.items() if key in detail.lower()), detail)
-    return StoreError(f"cannot use the database {database_location(url)}: {problem}; {_FIX}")
+    fix = _FIX if url.startswith("sqlite") else _SERVER_FIX
+    return StoreError(f"cannot use the database {database_location(url)}: {problem}; {fix}")
 
 
 def data_folder(path: Path) -> Path:
@@ -161,24 +184,50 @@ def data_folder(path: Path) -> Path:
     return path
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns as text: NaN and infinities (a metric of an empty piece) become null.
+
+    PostgreSQL refuses them in JSON, SQLite would keep them: null on both, so both read back the same.
+    """
+    return json.dumps(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         data_folder(Path(url.removeprefix("sqlite:///")).parent)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},  # SQLite's busy_timeout
+            json_serializer=json_dumps,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # pragma: no cover - trivial
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the training writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: still safe from corruption, no sync per commit
             cursor.close()
     else:
         try:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
         except (ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use the database {database_location(url)}: {error}") from error
     try:
-        Base.metadata.create_all(engine)
+        migrate(engine)  # the tables, made or brought up to date by core/store/migrations
+    except StoreError:
+        engine.dispose()
+        raise
     except DatabaseError as error:
         engine.dispose()
         if _is_unusable_database(error):
@@ -188,7 +237,7 @@ def _engine(url: str) -> Engine:
 
 
 def get_engine() -> Engine:
-    """The engine of the configured database, its tables created on first use.
+    """The engine of the configured database, its schema migrated to the newest revision on first use.
 
     Raises:
         StoreError: The database (or its folder) cannot be opened, created or written.
