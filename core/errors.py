@@ -40,6 +40,10 @@ class GenerationError(NeuroTuneError):
     """A composition request that cannot be met: a bad sampling parameter, a primer, a length."""
 
 
+class EvaluationError(NeuroTuneError):
+    """An evaluation that cannot run as asked: no held-out pieces, a checkpoint on another grid, cancelled."""
+
+
 class LibraryError(NeuroTuneError):
     """A piece that cannot be found or stored."""
 

@@ -1,4 +1,4 @@
-"""Objective metrics of one piece: exact values on tiny hand-made pieces, as muspy's tests."""
+"""Objective metrics, histograms and harmony of one piece: exact values on tiny hand-made pieces, as muspy's tests."""
 
 from __future__ import annotations
 
@@ -8,21 +8,31 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from core.evaluation import metrics
+from core.evaluation import harmony, histograms, metrics
+from core.evaluation.features import FEATURES, HISTOGRAMS, piece_features
 from core.evaluation.metrics import (
     METRIC_LABELS,
+    empty_bar_rate,
     empty_beat_rate,
+    groove_consistency,
+    mean_absolute_interval,
     mean_duration_beats,
+    melodic_intervals,
     n_pitch_classes_used,
     note_density,
     piece_metrics,
     pitch_class_entropy,
+    pitch_classes_per_bar,
     pitch_range,
     polyphony,
+    qualified_note_rate,
     repetition_rate,
     scale_consistency,
+    self_repetition,
     tonal_stability,
+    top_line,
 )
+from core.music.theory import estimate_key
 from tests.conftest import make_notes as _notes
 
 # C E G C', one quarter note each at 4 steps per quarter: one 4/4 bar.
@@ -144,3 +154,159 @@ def test_labels_cover_every_metric_in_order():
 def test_grid_sizes_must_be_positive(call):
     with pytest.raises(ConfigError):
         call()
+
+
+# === The newer per-piece metrics, histograms and harmony ===
+
+# A held C5 over a moving alto, then G4 on top: the alto's F4 lies under the held C5.
+HELD = _notes((0, 8, 72), (0, 4, 64), (4, 8, 65), (8, 12, 67), (8, 12, 60))
+
+
+def test_top_line_is_the_skyline():
+    assert top_line(ARPEGGIO)[:, 2].tolist() == [60, 64, 67, 72]
+    assert top_line(HELD)[:, 2].tolist() == [72, 67]  # F4 at step 4 is under the held C5; C4 under G4
+    assert melodic_intervals(HELD).tolist() == [-5]
+    assert len(top_line(_notes())) == 0 and len(melodic_intervals(_notes((0, 4, 60)))) == 0
+
+
+def test_melodic_interval_metrics():
+    assert melodic_intervals(ARPEGGIO).tolist() == [4, 3, 5]
+    assert mean_absolute_interval(ARPEGGIO) == 4.0  # (4 + 3 + 5) / 3
+    expected = np.zeros(25)
+    expected[[12 + 4, 12 + 3, 12 + 5]] = 1 / 3
+    assert histograms.pitch_interval_histogram(ARPEGGIO) == pytest.approx(expected)
+    leap = histograms.pitch_interval_histogram(_notes((0, 1, 40), (1, 2, 80), (2, 3, 79)))
+    assert leap[24] == 0.5 and leap[11] == 0.5  # +40 counts as an octave up; -1
+
+
+def test_groove_consistency_compares_onset_patterns_of_consecutive_bars():
+    # Bars of 4 steps: onsets at 0 and 2, then 0, then 0: Hamming distances 1/4 and 0.
+    notes = _notes((0, 2, 60), (2, 4, 62), (4, 8, 64), (8, 12, 65))
+    assert groove_consistency(notes, steps_per_bar=4) == pytest.approx(1 - (0.25 + 0) / 2)
+    assert math.isnan(groove_consistency(ARPEGGIO, steps_per_bar=16))  # one bar
+    assert groove_consistency(ARPEGGIO, steps_per_bar=4) == 1.0  # the same onset in every bar
+
+
+def test_pitch_classes_per_bar_and_empty_bars():
+    # Bars of 4 steps: bar 0 holds C and E, the C goes on into bar 1 with G; bar 2 is empty; bar 3 holds C'.
+    notes = _notes((0, 6, 60), (0, 4, 64), (4, 8, 67), (12, 16, 72))
+    assert pitch_classes_per_bar(notes, steps_per_bar=4) == pytest.approx((2 + 2 + 1) / 3)
+    assert empty_bar_rate(notes, steps_per_bar=4) == 0.25
+    assert pitch_classes_per_bar(ARPEGGIO, steps_per_bar=16) == 3.0
+    assert empty_bar_rate(ARPEGGIO, steps_per_bar=16) == 0.0
+
+
+def test_qualified_notes_are_at_least_a_32nd_note():
+    assert qualified_note_rate(ARPEGGIO, steps_per_quarter=4) == 1.0
+    # At 24 steps per quarter a 32nd note is 3 steps: the 2-step note is a fragment.
+    assert qualified_note_rate(_notes((0, 2, 60), (2, 5, 62)), steps_per_quarter=24) == 0.5
+
+
+def test_self_repetition_finds_a_motif_repeated_in_another_key():
+    # C D E C, then the same motif from G: intervals 2 2 -4 7 2 2 -4; n-grams of 3, the first and the last match.
+    pitches = [60, 62, 64, 60, 67, 69, 71, 67]
+    notes = _notes(*[(4 * i, 4 * i + 4, p) for i, p in enumerate(pitches)])
+    assert self_repetition(notes, n=3) == pytest.approx(2 / 5)
+    assert self_repetition(ARPEGGIO, n=1) == 0.0
+    assert math.isnan(self_repetition(ARPEGGIO))  # 3 intervals, n-grams of 4
+
+
+def test_length_and_onset_histograms():
+    quarter = histograms.LENGTH_BINS_BEATS.index(1.0)
+    expected = np.zeros(8)
+    expected[quarter] = 1.0
+    assert histograms.note_length_histogram(ARPEGGIO, 4) == pytest.approx(expected)
+    assert histograms.inter_onset_interval_histogram(ARPEGGIO, 4) == pytest.approx(expected)
+    # SPARSE: lengths 4, 2, 4 steps (quarter, 8th, quarter); onsets 0 and 8: one half-note gap.
+    lengths = histograms.note_length_histogram(SPARSE, 4)
+    assert lengths[quarter] == pytest.approx(2 / 3) and lengths[1] == pytest.approx(1 / 3)
+    assert histograms.inter_onset_interval_histogram(SPARSE, 4)[histograms.LENGTH_BINS_BEATS.index(2.0)] == 1.0
+    assert histograms.note_length_histogram(_notes((0, 1, 60), (0, 80, 62)), 4)[[0, 7]].tolist() == [0.5, 0.5]
+
+
+def test_key_relative_pitch_class_histograms():
+    expected = np.array([0.5, 0, 0, 0, 0.25, 0, 0, 0.25, 0, 0, 0, 0])  # ARPEGGIO in C major
+    assert histograms.key_pitch_class_histogram(ARPEGGIO) == pytest.approx(expected)
+    transposed = ARPEGGIO.copy()
+    transposed[:, 2] += 3  # in Eb: the same degrees
+    assert histograms.key_pitch_class_histogram(transposed) == pytest.approx(expected)
+    transitions = histograms.pitch_class_transitions(ARPEGGIO)
+    assert transitions[0, 4] == transitions[4, 7] == transitions[7, 0] == pytest.approx(1 / 3)
+    assert transitions.sum() == pytest.approx(1.0)
+
+
+def test_tonal_centroid_is_harte_s_six_dimensional_projection():
+    c, g = np.eye(12)[0], np.eye(12)[7]
+    assert harmony.tonal_centroid(c) == pytest.approx([0, 1, 0, 1, 0, 0.5])
+    # G: fifths angle 7 * 7pi/6 = pi/6 (mod 2pi), minor thirds 7 * 3pi/2 = pi/2, major thirds 7 * 2pi/3 = 2pi/3.
+    root3 = math.sqrt(3)
+    assert harmony.tonal_centroid(g) == pytest.approx([0.5, root3 / 2, 1, 0, root3 / 4, -0.25])
+    assert np.isnan(harmony.tonal_centroid(np.zeros(12))).all()
+
+
+def test_tonal_distance_between_the_top_line_and_the_voices_under_it():
+    melody_c_bass_g = _notes((0, 16, 72), (0, 16, 43))
+    root3 = math.sqrt(3)
+    difference = np.array([0, 1, 0, 1, 0, 0.5]) - np.array([0.5, root3 / 2, 1, 0, root3 / 4, -0.25])
+    assert harmony.tonal_distance(melody_c_bass_g, 16) == pytest.approx(np.linalg.norm(difference))
+    assert harmony.tonal_distance(_notes((0, 16, 72), (0, 16, 48)), 16) == pytest.approx(0.0)  # octaves agree
+    assert math.isnan(harmony.tonal_distance(ARPEGGIO, 16))  # a single line
+
+
+def _triads(*chords: tuple[int, ...], beat: int = 4) -> np.ndarray:
+    return _notes(*[(beat * i, beat * i + beat, p) for i, chord in enumerate(chords) for p in chord])
+
+
+def test_beat_chords_by_template_matching():
+    notes = _triads((60, 64, 67), (57, 60, 64), (60, 64), (62,), ())
+    names = [harmony.CHORD_NAMES[c] if c >= 0 else None for c in harmony.beat_chords(notes, 4)]
+    # C-E ties C major and A minor: C, their root that sounds, wins; a lone D is D major (root first, then order).
+    assert names == ["C", "Am", "C", "D"]
+    assert harmony.beat_chords(_triads((60, 64, 67), (), (65, 69, 72)), 4).tolist() == [0, -1, 5]
+
+
+def test_chord_progression_plausibility_is_the_share_of_known_transitions():
+    cadence = _triads((60, 64, 67), (60, 65, 69), (59, 62, 67), (60, 64, 67))  # C F G C: I IV V I
+    assert estimate_key(cadence) == (0, "major")
+    transitions = harmony.chord_transitions(cadence, 4)
+    assert transitions == [
+        ("major", 0, "major", 5, "major"),
+        ("major", 5, "major", 7, "major"),
+        ("major", 7, "major", 0, "major"),
+    ]
+    # The same cadence in D is the same transitions.
+    assert (
+        harmony.chord_transitions(np.column_stack([cadence[:, :2], cadence[:, 2] + 2, cadence[:, 3:]]), 4)
+        == transitions
+    )
+    reference = harmony.transition_pieces([transitions[:2], transitions[:1]])
+    assert reference[transitions[0]] == 2 and reference[transitions[1]] == 1
+    assert harmony.chord_progression_plausibility(cadence, 4, reference) == pytest.approx(2 / 3)
+    # Leave-one-out: IV-V came only from this piece itself.
+    assert harmony.chord_progression_plausibility(cadence, 4, reference, leave_out=transitions[:2]) == pytest.approx(
+        1 / 3
+    )
+    held = _triads((60, 64, 67), (60, 64, 67), ())  # one chord held: no change to judge
+    assert math.isnan(harmony.chord_progression_plausibility(held, 4, reference))
+
+
+@pytest.mark.parametrize("notes", [_notes(), _notes(DRUM)], ids=["empty", "drums-only"])
+def test_newer_metrics_give_nan_without_pitched_notes(notes):
+    for function in (mean_absolute_interval, self_repetition):
+        assert math.isnan(function(notes))
+    for function in (groove_consistency, pitch_classes_per_bar, empty_bar_rate, qualified_note_rate):
+        assert math.isnan(function(notes, 4))
+    assert math.isnan(harmony.tonal_distance(notes, 16))
+    assert math.isnan(harmony.chord_progression_plausibility(notes, 4, {}))
+    values = piece_features(notes, 4, chord_reference={})
+    assert list(values) == list(FEATURES)
+    assert all(np.isnan(value).all() for value in values.values())
+    assert np.shape(values["pitch_class_transitions"]) == (12, 12)
+
+
+def test_piece_features_hold_the_ten_metrics_and_every_feature():
+    values = piece_features(ARPEGGIO, 4)
+    assert {name: values[name] for name in METRIC_LABELS} == piece_metrics(ARPEGGIO, 4)
+    assert math.isnan(values["chord_plausibility"])  # no reference given
+    for name in HISTOGRAMS:
+        assert np.shape(values[name]) == FEATURES[name].shape and np.nansum(values[name]) == pytest.approx(1.0)

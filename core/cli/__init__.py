@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import dataset, generate, runs, serve, train
+from core.cli import dataset, evaluate, generate, runs, serve, train
 from core.errors import NeuroTuneError
 
 COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate, "serve": serve}
+COMMANDS |= {"evaluate": evaluate, "metrics": evaluate}  # one module, both commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,186 @@
+"""``python -m core evaluate ...`` (a leaderboard of checkpoints and baselines) and ``python -m core metrics ...``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from core.cli.progress import print_progress
+from core.errors import EvaluationError, InvalidMidiError, describe_os_error
+
+
+def add_parser(commands, name: str) -> None:
+    {"evaluate": _add_evaluate, "metrics": _add_metrics}[name](commands, name)
+
+
+def _add_evaluate(commands, name: str) -> None:
+    parser = commands.add_parser(
+        name, help="compare checkpoints with held-out pieces, a Markov chain and random notes; print the leaderboard"
+    )
+    parser.add_argument("--dataset", required=True, help="the dataset to compare with, e.g. bach")
+    parser.add_argument(
+        "--checkpoint", action="append", default=[], help="a checkpoint folder, e.g. checkpoints/bach-lstm (repeat)"
+    )
+    parser.add_argument("--n", type=int, default=32, help="pieces per system (default 32)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bars", type=float, default=8.0, help="length of every piece measured (default 8)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0, help="0: off")
+    parser.add_argument("--top-p", type=float, default=1.0, help="1: off")
+    parser.add_argument("--copy-bars", type=float, help="flag pieces copying a melody this many bars long (default 4)")
+    parser.add_argument("--csv", type=Path, help="also write the leaderboard to this CSV file")
+    parser.add_argument("--json", type=Path, help="also write the whole result (every piece, feature and copy) here")
+    parser.add_argument("--no-cache", action="store_true", help="compute again even when a stored result matches")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _add_metrics(commands, name: str) -> None:
+    parser = commands.add_parser(name, help="print the metrics of MIDI files as JSON")
+    parser.add_argument("files", nargs="+", type=Path, help="MIDI files")
+    parser.add_argument("--steps-per-quarter", type=int, default=4, help="grid to quantize to (default 4)")
+    parser.add_argument(
+        "--dataset", help="also measure chord-progression plausibility and copied melody against this dataset"
+    )
+    parser.add_argument("--histograms", action="store_true", help="also print the histograms")
+    parser.set_defaults(handler=_metrics)
+
+
+def _check_writable(path: Path | None, flag: str) -> None:
+    """Refuse an output that cannot be written before any work: a folder, or a folder this user may not write."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise EvaluationError(f"{flag} {path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EvaluationError(f"cannot write {flag} {path}: {describe_os_error(error)}") from error
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise EvaluationError(f"cannot write {flag} {path}: this user may not write to {path.parent}")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as error:
+        raise EvaluationError(f"cannot write {path}: {describe_os_error(error)}") from error
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation.evaluate import evaluate
+    from core.evaluation.originality import COPY_FLAG_BARS
+    from core.generation.sampling import SampleConfig
+
+    _check_writable(args.csv, "--csv")
+    _check_writable(args.json, "--json")
+    sampling = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    result = evaluate(
+        args.dataset,
+        args.checkpoint,
+        n=args.n,
+        seed=args.seed,
+        sampling=sampling,
+        bars=args.bars,
+        copy_flag_bars=args.copy_bars if args.copy_bars is not None else COPY_FLAG_BARS,
+        progress=lambda done, total, what: print_progress(done, total),
+        use_cache=not args.no_cache,
+    )
+    for system in result.systems:
+        for warning in system.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    board = result.leaderboard()
+    if args.csv:
+        _write(args.csv, _csv(board))
+    if args.json:
+        _write(args.json, json.dumps(result.to_json()))
+    summary = {
+        "dataset": result.dataset,
+        "cached": result.cached,
+        "cache_key": result.cache_key,
+        "settings": result.settings.to_json(),
+        "leaderboard": board,
+        "best": result.best(),
+        "timings": result.timings,
+    }
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _csv(rows: list[dict]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _read_piece(path: Path, steps_per_quarter: int):
+    """A MIDI file quantized as datasets are, without their length filters (a short piece is measured too)."""
+    from core.config import DataConfig
+    from core.data.midi_io import load_score
+    from core.data.preprocess import preprocess_midi
+
+    if not path.is_file():
+        raise EvaluationError(f"no MIDI file at {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise EvaluationError(f"cannot read {path}: {describe_os_error(error)}") from error
+    config = DataConfig(steps_per_quarter=steps_per_quarter, min_notes=1, min_duration_seconds=0.0)
+    try:
+        return preprocess_midi(load_score(data), path.name, config)
+    except InvalidMidiError as error:
+        raise InvalidMidiError(f"{path}: {error}") from error
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from core.config import DataConfig
+    from core.evaluation.evaluate import json_safe
+    from core.evaluation.features import HISTOGRAMS, SCALARS, piece_features
+
+    DataConfig(steps_per_quarter=args.steps_per_quarter)  # checks the grid before reading anything
+    pieces = [_read_piece(path, args.steps_per_quarter) for path in args.files]
+    chords, index = None, None
+    if args.dataset:
+        chords, index = _references(args.dataset, args.steps_per_quarter)
+    report = []
+    for path, piece in zip(args.files, pieces):
+        numerator, denominator = piece.time_signature
+        beats = max(1, round(numerator * 4 / denominator))
+        features = piece_features(piece.notes, piece.steps_per_quarter, beats, chords)
+        entry = {
+            "file": str(path),
+            "key": piece.key,
+            "time_signature": f"{numerator}/{denominator}",
+            "steps_per_quarter": piece.steps_per_quarter,
+            "notes": len(piece.notes),
+            "metrics": {name: features[name] for name in SCALARS},
+        }
+        if index is not None:
+            entry["longest_copy"] = index.longest_copy(piece.notes, piece.steps_per_quarter * beats).to_json()
+        if args.histograms:
+            entry["histograms"] = {name: features[name].round(4).tolist() for name in HISTOGRAMS}
+        report.append(entry)
+    print(json.dumps(json_safe(report), indent=1))
+    return 0
+
+
+def _references(name: str, steps_per_quarter: int):
+    """The chord transitions and the melody index of a dataset's training pieces."""
+    from core.data.datasets import load_dataset
+    from core.evaluation.evaluate import TrainingReference
+
+    dataset = load_dataset(name)
+    if dataset.config.steps_per_quarter != steps_per_quarter:
+        raise EvaluationError(
+            f"the dataset '{name}' is on {dataset.config.steps_per_quarter} steps per quarter note; "
+            f"pass --steps-per-quarter {dataset.config.steps_per_quarter}"
+        )
+    known = TrainingReference.of(dataset)
+    return known.chords, known.index
