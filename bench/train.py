@@ -70,7 +70,7 @@ def measure_bare_fit(model: str, steps: int) -> dict:
     import keras
 
     from core.data.datasets import load_dataset
-    from core.models import build_model, input_spec_for, make_config
+    from core.models import build_model, head_for, input_spec_for, make_config
     from core.training.trainer import compile_model, make_datasets
 
     run, train = _setup(model, steps)
@@ -78,11 +78,12 @@ def measure_bare_fit(model: str, steps: int) -> dict:
     keras_model = build_model(
         model, make_config(model, MODEL_OPTIONS.get(model, {})), input_spec_for("events", dataset.config, train.seq_len)
     )
-    compile_model(keras_model, "tokens", train, steps * 2)
+    head = head_for("tokens")
+    compile_model(keras_model, head, train, steps * 2)
     stamps: list[float] = []
     recorder = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: stamps.append(time.perf_counter()))
     for epoch in range(2):
-        training, validation, _ = make_datasets(dataset, "events", "tokens", train, epoch)
+        training, validation, _ = make_datasets(dataset, "events", head, train, epoch)
         keras_model.fit(
             training,
             validation_data=validation,

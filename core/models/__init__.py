@@ -4,7 +4,9 @@ Importing this package, listing models and making configs stay cheap: no
 TensorFlow or Keras is imported until :func:`build_model` imports an
 architecture's builder. Every model maps a sequence to per-step logits of the
 next step, shape=(batch, time, size), for any ``time`` (up to the transformer's
-``max_length`` with learned positions).
+``max_length`` with learned positions), and runs one step at a time through its
+architecture's step decoder (:attr:`ModelSpec.decoder`). What depends on the kind
+of sequence (tokens or frames) is the task head's (:mod:`core.models.heads`).
 
 Saved models load without ``custom_objects`` once :mod:`core.models.layers` has
 been imported (it registers the custom layers)::
@@ -26,21 +28,25 @@ from typing import TYPE_CHECKING, Any
 from core.config import DataConfig
 from core.data.representations import get_representation
 from core.errors import ConfigError
-from core.models.base import InputSpec
+from core.models.base import InputSpec, ModelStep
+from core.models.heads import HEADS, TaskHead, head_for
 from core.models.lstm import LSTMConfig
-from core.models.lstm_attention import LSTMAttentionConfig
-from core.models.rnn import RNNConfig
-from core.models.transformer import TransformerConfig
+from core.models.lstm_attention import AttentionLSTMStep, LSTMAttentionConfig
+from core.models.rnn import RecurrentStep, RNNConfig
+from core.models.transformer import TransformerConfig, TransformerStep
 
 if TYPE_CHECKING:
     import keras
 
 __all__ = [
+    "HEADS",
     "MODELS",
     "InputSpec",
     "ModelSpec",
+    "TaskHead",
     "build_model",
     "get_model_spec",
+    "head_for",
     "input_spec_for",
     "list_models",
     "make_config",
@@ -59,6 +65,8 @@ class ModelSpec:
         description: One or two sentences for the UI.
         config_class: The architecture's config dataclass.
         builder: ``"module:function"`` taking ``(config, InputSpec)``, imported lazily.
+        decoder: The architecture's cached forward pass: called with a built or loaded
+            model, it returns the model's :class:`core.models.base.StepDecoder`.
         representations: Dataset representations the model takes.
     """
 
@@ -67,6 +75,7 @@ class ModelSpec:
     description: str
     config_class: type
     builder: str
+    decoder: type[ModelStep]
     representations: tuple[str, ...]
 
     @property
@@ -85,6 +94,7 @@ MODELS: dict[str, ModelSpec] = {
             "Stacked vanilla recurrent layers: the fastest baseline, with a short memory.",
             RNNConfig,
             "core.models.rnn:build_rnn",
+            RecurrentStep,
             SEQUENCE_REPRESENTATIONS,
         ),
         ModelSpec(
@@ -93,6 +103,7 @@ MODELS: dict[str, ModelSpec] = {
             "Stacked LSTM layers, as Magenta's basic_rnn: a solid default for melodies.",
             LSTMConfig,
             "core.models.lstm:build_lstm",
+            RecurrentStep,
             SEQUENCE_REPRESENTATIONS,
         ),
         ModelSpec(
@@ -102,6 +113,7 @@ MODELS: dict[str, ModelSpec] = {
             "better at repeating motifs.",
             LSTMAttentionConfig,
             "core.models.lstm_attention:build_lstm_attention",
+            AttentionLSTMStep,
             SEQUENCE_REPRESENTATIONS,
         ),
         ModelSpec(
@@ -110,6 +122,7 @@ MODELS: dict[str, ModelSpec] = {
             "A decoder-only transformer with causal self-attention: best at long-range structure, needs the most data.",
             TransformerConfig,
             "core.models.transformer:build_transformer",
+            TransformerStep,
             SEQUENCE_REPRESENTATIONS,
         ),
     )

@@ -1,4 +1,4 @@
-"""Input and output heads and the custom layers the architectures share.
+"""The output layer and the custom layers the architectures share (the input is the task head's).
 
 Every custom layer is registered with Keras under the ``neurotune`` package on
 import of this module. A saved ``model.keras`` therefore loads without
@@ -31,26 +31,12 @@ if TYPE_CHECKING:
 MASKED_LOGIT = -1e9
 
 
-def sequence_input(spec: InputSpec) -> keras.KerasTensor:
-    """The model input of any length: int ids, shape=(batch, None), or frames, shape=(batch, None, pitches)."""
-    if spec.kind == "tokens":
-        return keras.Input(shape=(None,), dtype="int32", name="tokens")
-    return keras.Input(shape=(None, spec.size), dtype="float32", name="frames")
-
-
-def input_projection(spec: InputSpec, width: int) -> keras.layers.Layer:
-    """Embedding of token ids, or Dense projection of multi-hot frames, to shape=(batch, time, width)."""
-    if spec.kind == "tokens":
-        return keras.layers.Embedding(spec.size, width, name="embedding")
-    return keras.layers.Dense(width, name="frame_projection")
-
-
 def output_logits(spec: InputSpec) -> keras.layers.Layer:
     """Dense to shape=(batch, time, size) logits, no activation.
 
-    Tokens take a softmax (sparse categorical cross-entropy, ``from_logits=True``),
-    frames a sigmoid per pitch (binary cross-entropy, ``from_logits=True``). The
-    layer runs in float32 so that losses stay stable under mixed precision.
+    The task head (:mod:`core.models.heads`) reads them: a softmax for tokens, a
+    sigmoid per pitch for frames, its loss ``from_logits=True``. The layer runs in
+    float32 so that losses stay stable under mixed precision.
     """
     return keras.layers.Dense(spec.size, dtype="float32", name="logits")
 

@@ -1,8 +1,8 @@
 """Embedding, stacked LSTM layers and a dense output, as Magenta's basic_rnn.
 
-The LSTM layers are named ``lstm_0``, ``lstm_1``, ... so that generation can run
-them one step at a time, carrying their states. With ``recurrent_dropout == 0``
-they use the fused cuDNN kernel on GPU; any recurrent dropout disables it.
+Generation steps them with :class:`core.models.rnn.RecurrentStep`. With
+``recurrent_dropout == 0`` they use the fused cuDNN kernel on GPU; any recurrent
+dropout disables it.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ last ``attention_window`` steps ``s <= t`` (:class:`core.models.layers.CausalAtt
 the context and ``h_t`` are combined by a tanh layer (Luong's attentional hidden
 state) before the output logits. Unlike Magenta, the context is not fed back into
 the next LSTM input, so training runs the LSTM as one fused sequence op.
-Generation steps the layers ``lstm_0``, ... and keeps the last
-``attention_window`` top outputs for the layer ``attention``.
+Generation (:class:`AttentionLSTMStep`) steps the LSTM cells and keeps the last
+``attention_window`` top outputs in a ring buffer for the attention.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from core.config import check_config
 from core.models.base import ATTENTION_SCORES
 from core.models.lstm import LSTMConfig, lstm_layers
-from core.models.rnn import recurrent_model
+from core.models.rnn import RecurrentStep, recurrent_model
 
 if TYPE_CHECKING:
     import keras
@@ -76,3 +76,41 @@ def build_lstm_attention(config: LSTMAttentionConfig, spec: InputSpec) -> keras.
         name="lstm_attention",
         top=lambda hidden: combine(concatenate([hidden, attention(hidden)])),
     )
+
+
+class AttentionLSTMStep(RecurrentStep):
+    """:func:`build_lstm_attention` one step at a time.
+
+    State: the LSTM states (:class:`core.models.rnn.RecurrentStep`), then ring buffers of
+    the attention's keys, shape=(slots, batch, units), and values (the top LSTM outputs),
+    shape=(slots, batch, lstm units); ``slots`` is the attention window, or the whole
+    sequence when it is 0 (:meth:`core.models.layers.CausalAttention.step`).
+    """
+
+    def __init__(self, model: keras.Model):
+        import keras
+
+        from core.models.layers import CausalAttention
+
+        super().__init__(model)
+        self.attention = self._one(CausalAttention)
+        self.concatenate = self._one(keras.layers.Concatenate)
+        # The tanh layer the concatenation feeds: the next layer in graph order.
+        self.combine = self.layers[self.layers.index(self.concatenate) + 1]
+        if not isinstance(self.combine, keras.layers.Dense):
+            self._mismatch("has no Dense layer after its attention")
+
+    def _top_state(self, batch, capacity):
+        import tensorflow as tf
+
+        slots = self.attention.window or capacity
+        units = self.recurrent[-1].cell.units
+        return tf.zeros((slots, batch, self.attention.units)), tf.zeros((slots, batch, units))
+
+    def _top_axes(self):
+        return (1, 1)
+
+    def _top_step(self, hidden, state, position):
+        keys, values = state
+        context, keys, values = self.attention.step(hidden, keys, values, position)
+        return self.combine(self.concatenate([hidden, context])), (keys, values)

@@ -1,7 +1,8 @@
 """Embedding, stacked SimpleRNN layers and a dense output: the baseline.
 
-The recurrent layers are named ``rnn_0``, ``rnn_1``, ... so that generation can
-run them one step at a time, carrying their states.
+:func:`recurrent_model` wires every recurrent architecture (``rnn``, ``lstm``,
+``lstm_attention``) and :class:`RecurrentStep` runs the same layers one step at a
+time for generation, carrying their states.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.config import check_config
+from core.models.base import ModelStep
 
 if TYPE_CHECKING:
     import keras
@@ -63,14 +65,16 @@ def recurrent_model(
     import keras
 
     from core.models import layers
+    from core.models.heads import head_for
 
+    head = head_for(spec.kind)
     # === Layers ===
-    projection = layers.input_projection(spec, config.embedding_dim)
+    projection = head.input_projection(spec, config.embedding_dim)
     broadcast = layers.control_broadcast(spec)
     output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
     logits = layers.output_logits(spec)
     # === Functional Model ===
-    inputs = layers.sequence_input(spec)
+    inputs = head.model_input(spec)
     hidden = projection(inputs)
     if broadcast is not None:
         hidden = broadcast(hidden)
@@ -90,3 +94,56 @@ def build_rnn(config: RNNConfig, spec: InputSpec) -> keras.Model:
         for index in range(config.layers)
     ]
     return recurrent_model(config, spec, recurrent, name="rnn")
+
+
+class RecurrentStep(ModelStep):
+    """:func:`recurrent_model` one step at a time: each recurrent layer's cell, carrying its states.
+
+    State: the states of every recurrent layer in order (hidden, and for LSTMs also
+    cell), each shape=(batch, units), then the states of the top (:meth:`_top_state`).
+    Subclasses with a ``top`` in their builder step it in :meth:`_top_step`.
+    """
+
+    def __init__(self, model: keras.Model):
+        import keras
+
+        super().__init__(model)
+        self.recurrent = self._all(keras.layers.RNN)
+        if not self.recurrent:
+            self._mismatch("has no recurrent layers")
+        # One width per state tensor of each cell: SimpleRNN has one, LSTM two (hidden, cell).
+        self.state_sizes = [
+            list(size) if isinstance(size, list | tuple) else [size]
+            for size in (layer.cell.state_size for layer in self.recurrent)
+        ]
+
+    def _core_state(self, batch, capacity):
+        import tensorflow as tf
+
+        state = [tf.zeros((batch, size)) for sizes in self.state_sizes for size in sizes]
+        return (*state, *self._top_state(batch, capacity))
+
+    def _core_axes(self):
+        return (0,) * sum(map(len, self.state_sizes)) + self._top_axes()
+
+    def _core_step(self, hidden, state, position):
+        new_state = []
+        start = 0
+        for layer, sizes in zip(self.recurrent, self.state_sizes):
+            layer_state = list(state[start : start + len(sizes)])
+            start += len(sizes)
+            hidden, layer_state = layer.cell(hidden, layer_state, training=False)
+            new_state += list(layer_state) if isinstance(layer_state, list | tuple) else [layer_state]
+        hidden, top_state = self._top_step(hidden, state[start:], position)
+        return self.logits(hidden), (*new_state, *top_state)
+
+    def _top_state(self, batch, capacity) -> tuple:
+        """Zero state of the layers on top of the recurrent ones; none here."""
+        return ()
+
+    def _top_axes(self) -> tuple[int, ...]:
+        return ()
+
+    def _top_step(self, hidden, state: tuple, position) -> tuple:
+        """The top recurrent output through the ``top`` layers: (hidden, new top state)."""
+        return hidden, ()

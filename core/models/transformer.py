@@ -1,7 +1,8 @@
 """Decoder-only transformer over tokens or frames, GPT-2 style with pre-norm blocks.
 
 Input projection -> positions (``learned``) -> dropout -> ``layers`` x
-:class:`core.models.layers.TransformerBlock` (``block_0``, ...) -> LayerNorm -> logits.
+:class:`core.models.layers.TransformerBlock` -> LayerNorm -> logits; generation runs
+the same layers one step at a time with a key/value cache (:class:`TransformerStep`).
 
 Positions are either ``learned``: one vector per absolute position up to
 ``max_length``, added to the input (inputs longer than that fail), or
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from core.config import check_config
 from core.errors import ConfigError
+from core.models.base import ModelStep
 
 if TYPE_CHECKING:
     import keras
@@ -88,10 +90,12 @@ def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model
     import keras
 
     from core.models import layers
+    from core.models.heads import head_for
 
+    head = head_for(spec.kind)
     relative = config.positions == "relative"
     # === Layers ===
-    projection = layers.input_projection(spec, config.d_model)
+    projection = head.input_projection(spec, config.d_model)
     broadcast = layers.control_broadcast(spec)
     positions = None if relative else layers.PositionEmbedding(config.max_length, name="position_embedding")
     embedding_dropout = keras.layers.Dropout(config.dropout, name="embedding_dropout")
@@ -109,7 +113,7 @@ def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model
     final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
     logits = layers.output_logits(spec)
     # === Functional Model ===
-    inputs = layers.sequence_input(spec)
+    inputs = head.model_input(spec)
     hidden = projection(inputs)
     if broadcast is not None:
         hidden = broadcast(hidden)
@@ -119,3 +123,51 @@ def build_transformer(config: TransformerConfig, spec: InputSpec) -> keras.Model
     for block in blocks:
         hidden = block(hidden)
     return keras.Model(inputs, logits(final_norm(hidden)), name="transformer")
+
+
+class TransformerStep(ModelStep):
+    """:func:`build_transformer` one step at a time: each block attends over a key/value cache of the steps before.
+
+    State: the keys and values of every block, shape=(batch, heads, capacity, head_dim):
+    each head's cache contiguous, so attending to it needs no transpose
+    (:meth:`core.models.layers.TransformerBlock.step`).
+    """
+
+    def __init__(self, model: keras.Model):
+        import keras
+
+        from core.models.layers import PositionEmbedding, TransformerBlock
+
+        super().__init__(model)
+        self.blocks = self._all(TransformerBlock)
+        if not self.blocks:
+            self._mismatch("has no transformer blocks")
+        self.positions = self._optional(PositionEmbedding)
+        # The blocks' own norms are their sublayers: the model's one LayerNormalization is the final one.
+        self.final_norm = self._one(keras.layers.LayerNormalization)
+        if self.positions is not None:
+            self.max_length = int(self.positions.max_length)
+
+    def _core_state(self, batch, capacity):
+        import tensorflow as tf
+
+        state = []
+        for block in self.blocks:
+            shape = (batch, block.heads, capacity, block.d_model // block.heads)
+            state += [tf.zeros(shape, block.compute_dtype), tf.zeros(shape, block.compute_dtype)]
+        return tuple(state)
+
+    def _core_axes(self):
+        return (0,) * (2 * len(self.blocks))
+
+    def _core_step(self, hidden, state, position):
+        import tensorflow as tf
+
+        if self.positions is not None:
+            # Cast as PositionEmbedding does: a mixed-precision model steps in float16.
+            hidden = hidden + tf.cast(self.positions.position_embeddings[position], hidden.dtype)[None]
+        new_state = []
+        for index, block in enumerate(self.blocks):
+            hidden, keys, values = block.step(hidden, state[2 * index], state[2 * index + 1], position)
+            new_state += [keys, values]
+        return self.logits(self.final_norm(hidden)), tuple(new_state)

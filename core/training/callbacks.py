@@ -10,26 +10,32 @@ import keras
 
 from core.checkpoints import CheckpointFolder, save_model_atomically
 from core.config import TrainConfig
+from core.models.heads import TaskHead
 from core.store import runs as run_store
 
 STOP_POLL_SECONDS = 1.0  # how often a running fit() reads the stop flag from the store
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """Logs metrics to the store, checkpoints, stops on request or NaN, and stops early."""
+    """Logs metrics to the store, checkpoints, stops on request or NaN, and stops early.
+
+    The head names the metric that must stay finite, whose best value keeps
+    ``model.keras`` and that early stopping watches (its validation value, else its
+    training value), and whether perplexity is logged.
+    """
 
     def __init__(
         self,
         run_id: str,
         folder: CheckpointFolder,
         train: TrainConfig,
-        kind: str,
+        head: TaskHead,
         step: int,
         best: float | None,
         on_step: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
-        self.run_id, self.folder, self.train, self.kind = run_id, folder, train, kind
+        self.run_id, self.folder, self.train, self.head = run_id, folder, train, head
         self.step, self.best = step, best
         self.on_step = on_step
         self.stale_epochs = 0
@@ -53,7 +59,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.step += 1
         if self.on_step:
             self.on_step(self.step)
-        loss = float(logs.get("loss", 0.0))
+        loss = float(logs.get(self.head.monitor, 0.0))
         if not math.isfinite(loss):
             self.failure = f"the loss became {loss} at step {self.step}; try a lower learning rate or gradient clipping"
             self.model.stop_training = True
@@ -79,10 +85,11 @@ class RunRecorder(keras.callbacks.Callback):
         logs = dict(logs or {})
         completed = epoch if self.stop_requested else epoch + 1  # a stopped epoch is redone on resume
         values = {f"epoch_{k}" if not k.startswith("val_") else k: float(v) for k, v in logs.items()}
-        monitored = logs.get("val_loss", logs.get("loss"))
-        if "val_loss" in logs and self.kind == "tokens":
+        monitor = self.head.monitor
+        monitored = logs.get(f"val_{monitor}", logs.get(monitor))
+        if "val_loss" in logs and self.head.perplexity:
             values["val_perplexity"] = math.exp(min(logs["val_loss"], 50.0))
-        if "loss" in logs and self.kind == "tokens":
+        if "loss" in logs and self.head.perplexity:
             values["epoch_perplexity"] = math.exp(min(logs["loss"], 50.0))
         run_store.add_metrics(self.run_id, self.step, epoch, values)
         improved = monitored is not None and (self.best is None or monitored < self.best)

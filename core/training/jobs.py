@@ -31,7 +31,7 @@ from core.data.datasets import Dataset, list_datasets, load_dataset
 from core.data.representations import get_representation
 from core.data.windows import conditioning_for
 from core.errors import ConfigError, DatasetError, NeuroTuneError
-from core.models import get_model_spec, make_config
+from core.models import get_model_spec, head_for, make_config
 from core.settings import PROJECT_ROOT, get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, data_folder, utcnow
@@ -78,7 +78,7 @@ def create_run(
         )
     run_id = new_run_id(model)
     codec = get_representation(representation, dataset.config)
-    tokens = codec.kind == "tokens"
+    head = head_for(codec.kind)
     config = RunConfig(
         run_id=run_id,
         model=model,
@@ -90,8 +90,8 @@ def create_run(
         dataset_hash=dataset.manifest["cache_key"],
         data=dataset.config,
         estimated_steps=estimate_total_steps(dataset, representation, train),
-        tokens_per_step=measure_tokens_per_step(dataset, representation) if tokens else None,
-        conditioning=conditioning_for(dataset, codec, train.seq_len) if tokens and train.conditioning else None,
+        tokens_per_step=head.tokens_per_step(dataset, representation),
+        conditioning=conditioning_for(dataset, codec, train.seq_len) if head.controls and train.conditioning else None,
     )
     folder = CheckpointFolder(get_settings().checkpoints / run_id)
     folder.path.mkdir(parents=True)
@@ -107,13 +107,6 @@ def create_run(
             checkpoint_dir=str(folder.path),
         )
     )
-
-
-def measure_tokens_per_step(dataset: Dataset, representation: str) -> float:
-    """Average tokens per grid step of a token representation: how many tokens a composed bar needs."""
-    values, _ = dataset.encoded(representation)
-    steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())
-    return len(values) / max(steps, 1)
 
 
 @contextmanager

@@ -1,5 +1,10 @@
 """The trainer: teacher forcing on tf.data windows through ``keras.Model.fit``, with our callbacks.
 
+What depends on the kind of sequence (loss, metrics, targets, the monitored
+metric) is the task head's (:mod:`core.models.heads`). The model is compiled
+by its head and trained by ``fit``, which runs the model's own ``train_step``:
+a model that overrides it (a GAN) trains here unchanged.
+
 A run's folder (:mod:`core.checkpoints`) holds ``model.keras`` (best validation
 loss so far), ``last.keras`` (latest, with optimizer state, to resume from), the
 run's ``config.json`` and ``history.json``, each written atomically. At an
@@ -10,6 +15,7 @@ checkpoint it loads.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -21,30 +27,9 @@ from core.data.datasets import Dataset
 from core.data.representations import get_representation
 from core.data.windows import WindowControls, default_stride, window_dataset, window_starts
 from core.errors import TrainingError
-from core.models import InputSpec, build_model, input_spec_for
+from core.models import InputSpec, TaskHead, build_model, head_for, input_spec_for
 from core.store import runs as run_store
 from core.store.db import RunRecord
-
-
-def _xy(kind: str, prefix_length: int = 0):
-    """Inputs and next-step targets of a batch of windows; with a control prefix, also sample weights.
-
-    The targets that are themselves control tokens (all but the last prefix
-    position) get weight 0: the model is told the controls, it never predicts them.
-    """
-    import tensorflow as tf
-
-    def split(windows):
-        if kind == "frames":
-            windows = tf.cast(windows, tf.float32)
-        inputs, targets = windows[:, :-1], windows[:, 1:]
-        if not prefix_length:
-            return inputs, targets
-        steps = tf.shape(targets)[1]
-        weights = tf.cast(tf.range(steps) >= prefix_length - 1, tf.float32)
-        return inputs, targets, tf.broadcast_to(weights[None, :], tf.shape(targets))
-
-    return split
 
 
 def model_input_spec(config: RunConfig, data_config: DataConfig) -> InputSpec:
@@ -64,7 +49,7 @@ def longest_piece(dataset: Dataset, representation: str, split: str) -> int:
 def make_datasets(
     dataset: Dataset,
     representation: str,
-    kind: str,
+    head: TaskHead,
     train: TrainConfig,
     epoch: int,
     controls: WindowControls | None = None,
@@ -72,12 +57,13 @@ def make_datasets(
     """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length).
 
     Args:
+        head: The model's task head: it makes the targets (:meth:`core.models.heads.TaskHead.targets`).
         controls: The run's control tokens, made once per run; with them, batches carry
             weights that take the control targets out of the loss.
     """
     length = train.seq_len_for_epoch(epoch)
     transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
-    split = _xy(kind, 0 if controls is None else PREFIX_LENGTH)
+    split = functools.partial(head.targets, prefix_length=0 if controls is None else PREFIX_LENGTH)
     training = window_dataset(
         dataset,
         representation,
@@ -119,10 +105,9 @@ def estimate_total_steps(dataset: Dataset, representation: str, train: TrainConf
     return max(total, 1)
 
 
-def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> None:
+def compile_model(model, head: TaskHead, train: TrainConfig, total_steps: int) -> None:
+    """Compile ``model`` through its head with AdamW on a warmup-cosine schedule over ``total_steps``."""
     import keras
-
-    from core.training.metrics import FrameF1, FrameNLL
 
     warmup = min(train.warmup_steps, max(total_steps - 1, 0))
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -135,16 +120,7 @@ def compile_model(model, kind: str, train: TrainConfig, total_steps: int) -> Non
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule, weight_decay=train.weight_decay, clipnorm=train.clip_norm or None
     )
-    if kind == "frames":
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        metrics = [FrameNLL(), FrameF1()]
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        metrics = [
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"),
-        ]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    head.compile(model, optimizer)
 
 
 def rewind_to_checkpoint(run: RunRecord, folder: CheckpointFolder) -> RunRecord:
@@ -186,7 +162,7 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
     train_config = config.train
     folder = CheckpointFolder(Path(run.checkpoint_dir))
     run = rewind_to_checkpoint(run, folder)
-    kind = get_representation(run.representation, dataset.config).kind
+    head = head_for(get_representation(run.representation, dataset.config).kind)
     device = plan_device()
     run_store.update_run(run_id, device=device.description)
     keras.utils.set_random_seed(train_config.seed + run.epoch)
@@ -195,17 +171,17 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
             model = keras.models.load_model(folder.last)
         else:
             model = build_model(run.model, config.model_config, model_input_spec(config, dataset.config))
-            compile_model(model, kind, train_config, config.estimated_steps)
+            compile_model(model, head, train_config, config.estimated_steps)
     conditioning = config.conditioning
     controls = (
         WindowControls(conditioning, dataset, get_representation(run.representation, dataset.config))
         if conditioning
         else None
     )
-    recorder = RunRecorder(run_id, folder, train_config, kind, run.step, run.best_val_loss, on_step)
+    recorder = RunRecorder(run_id, folder, train_config, head, run.step, run.best_val_loss, on_step)
     for epoch in range(run.epoch, train_config.epochs):
         training, validation, recorder.sequence_length = make_datasets(
-            dataset, run.representation, kind, train_config, epoch, controls
+            dataset, run.representation, head, train_config, epoch, controls
         )
         model.fit(
             training,

@@ -1,0 +1,247 @@
+"""Task heads: what depends on the kind of sequence a model reads and writes, in one object per kind.
+
+A token model (melody, events) and a piano-roll model (frames) share every
+architecture; they differ in their input, loss, metrics, training targets, the
+start of a composition and how the next step is picked from the logits. Each
+head holds all of that for its kind, and :data:`HEADS` maps the representation's
+``kind`` to its head: a new output kind is one head class and one entry there.
+
+Importing this module stays cheap: Keras and TensorFlow are imported by the
+methods that need them, so the registry (:mod:`core.models`) can use the heads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from core.data.representations import DEFAULT_VELOCITY, MELODY_REST, velocity_to_bin
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from core.data.datasets import Dataset
+    from core.data.representations import Representation
+    from core.models.base import InputSpec
+
+
+class TaskHead:
+    """What a model of one sequence kind trains on and how its outputs are read.
+
+    The trainer compiles a model with :meth:`compile` and runs ``model.fit``, so
+    ``fit`` calls the model's own ``train_step``: a head whose model brings its own
+    (an adversarial one) sets :attr:`own_train_step`, and :meth:`compile` then
+    gives the model its optimizer only.
+
+    Attributes:
+        kind: The representation kind the head serves (``Representation.kind``).
+        dtype: dtype of the model input and of a composed sequence.
+        monitor: Logged metric that must stay finite and whose validation value (else
+            training value) picks the best checkpoint and stops early; lower is better.
+        perplexity: Whether ``exp(loss)`` is logged as ``val_perplexity``/``epoch_perplexity``.
+        controls: Whether a sequence may start with control tokens (conditioning).
+        own_train_step: Whether the model computes its losses in its own ``train_step``.
+    """
+
+    kind: ClassVar[str]
+    dtype: ClassVar[str]
+    monitor: ClassVar[str] = "loss"
+    perplexity: ClassVar[bool] = False
+    controls: ClassVar[bool] = False
+    own_train_step: ClassVar[bool] = False
+
+    # === Model ===
+
+    def model_input(self, spec: InputSpec) -> keras.KerasTensor:
+        """The model input, of any length: shape=(batch, None[, spec.size])."""
+        raise NotImplementedError
+
+    def input_projection(self, spec: InputSpec, width: int) -> keras.layers.Layer:
+        """The first layer: the input to shape=(batch, time, width)."""
+        raise NotImplementedError
+
+    # === Training ===
+
+    def loss(self) -> keras.losses.Loss:
+        """The training loss, on logits (the model's last layer has no activation)."""
+        raise NotImplementedError
+
+    def metrics(self) -> list[keras.metrics.Metric]:
+        """Metrics logged next to the loss, on logits."""
+        return []
+
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+        """Compile ``model`` for ``fit``: with the head's loss and metrics, or for its own ``train_step``."""
+        if self.own_train_step:
+            model.compile(optimizer=optimizer)
+        else:
+            model.compile(optimizer=optimizer, loss=self.loss(), metrics=self.metrics())
+
+    def targets(self, windows: tf.Tensor, prefix_length: int = 0) -> tuple[tf.Tensor, ...]:
+        """Teacher forcing: inputs and next-step targets of a batch of windows (a tf.data map).
+
+        Args:
+            windows: shape=(batch, length + 1[, size]).
+            prefix_length: Leading control tokens in every window; 0 for none.
+
+        Returns:
+            ``(inputs, targets)``, each shape=(batch, length[, size]); with a control prefix
+            also sample weights, shape=(batch, length), 0 for the targets that are
+            themselves control tokens (all but the last prefix position): the model is
+            told the controls, it never predicts them.
+        """
+        import tensorflow as tf
+
+        inputs, targets = windows[:, :-1], windows[:, 1:]
+        if not prefix_length:
+            return inputs, targets
+        steps = tf.shape(targets)[1]
+        weights = tf.cast(tf.range(steps) >= prefix_length - 1, tf.float32)
+        return inputs, targets, tf.broadcast_to(weights[None, :], tf.shape(targets)[:2])
+
+    def tokens_per_step(self, dataset: Dataset, representation: str) -> float | None:
+        """Average sequence steps per grid step over a dataset: the composer's length budget; None when always 1."""
+        return None
+
+    # === Generation ===
+
+    def neutral_start(self, codec: Representation) -> np.ndarray:
+        """A one-step start for a model given neither controls nor primer, shape=(1[, size])."""
+        raise NotImplementedError
+
+    def pick(self, logits: tf.Tensor, greedy: tf.Tensor | bool, seed: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """The next step of every sequence of a batch from its logits (TensorFlow, XLA-compilable).
+
+        Args:
+            logits: shape=(batch, size), float32, after the sampler's logit rules
+                (temperature, top-k, top-p, biases).
+            greedy: Scalar bool: the likeliest step instead of a draw.
+            seed: int64 scalar; with ``step`` it fixes the draw (stateless random).
+            step: Scalar int position, so every step draws anew.
+
+        Returns:
+            The picked steps, shape=(batch[, size]), in :attr:`dtype`.
+        """
+        raise NotImplementedError
+
+
+class TokenHead(TaskHead):
+    """Token ids (melody, events): a softmax over the vocabulary."""
+
+    kind = "tokens"
+    dtype = "int32"
+    perplexity = True
+    controls = True
+
+    def model_input(self, spec):
+        import keras
+
+        return keras.Input(shape=(None,), dtype=self.dtype, name="tokens")
+
+    def input_projection(self, spec, width):
+        import keras
+
+        return keras.layers.Embedding(spec.size, width, name="embedding")
+
+    def loss(self):
+        import keras
+
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def metrics(self):
+        import keras
+
+        return [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"),
+        ]
+
+    def tokens_per_step(self, dataset, representation):
+        """Tokens per grid step of the whole dataset: how many tokens a composed bar needs."""
+        from core.data.representations import get_representation
+
+        values, _ = dataset.encoded(representation)
+        steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())
+        return len(values) / max(steps, 1)
+
+    def neutral_start(self, codec):
+        """A rest (melody) or a loudness (events): no note, so the model chooses the first."""
+        if codec.name == "melody":
+            return np.array([MELODY_REST], np.int32)
+        return np.array([codec.velocity_offset + int(velocity_to_bin(DEFAULT_VELOCITY, codec.velocity_bins))], np.int32)
+
+    def pick(self, logits, greedy, seed, step):
+        """The argmax, or a draw from ``softmax(logits)``; int32 shape=(batch,).
+
+        Gumbel-max: ``argmax(logits + Gumbel noise)`` is a draw from the softmax, and XLA compiles it.
+        """
+        import tensorflow as tf
+
+        if_greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        uniform = tf.random.stateless_uniform(
+            tf.shape(logits), seed=tf.stack([seed, tf.cast(step, tf.int64)]), minval=1e-20, maxval=1.0
+        )
+        drawn = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+        return tf.where(greedy, if_greedy, drawn)
+
+
+class FrameHead(TaskHead):
+    """Multi-hot frames (piano rolls): an independent sigmoid per pitch."""
+
+    kind = "frames"
+    dtype = "float32"
+
+    def model_input(self, spec):
+        import keras
+
+        return keras.Input(shape=(None, spec.size), dtype=self.dtype, name="frames")
+
+    def input_projection(self, spec, width):
+        import keras
+
+        return keras.layers.Dense(width, name="frame_projection")
+
+    def loss(self):
+        import keras
+
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def metrics(self):
+        from core.training.metrics import FrameF1, FrameNLL
+
+        return [FrameNLL(), FrameF1()]
+
+    def targets(self, windows, prefix_length=0):
+        import tensorflow as tf
+
+        return super().targets(tf.cast(windows, tf.float32), prefix_length)
+
+    def neutral_start(self, codec):
+        """A silent frame."""
+        return np.zeros((1, codec.size), np.float32)
+
+    def pick(self, logits, greedy, seed, step):
+        """Every pitch on with probability ``sigmoid(logits)`` (or above 0.5 when greedy); float32 shape=(batch, size)."""
+        import tensorflow as tf
+
+        probabilities = tf.sigmoid(logits)
+        uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([seed, tf.cast(step, tf.int64)]))
+        threshold = tf.where(greedy, 0.5, uniform)
+        return tf.cast(probabilities > threshold, tf.float32)
+
+
+HEADS: dict[str, TaskHead] = {head.kind: head for head in (TokenHead(), FrameHead())}
+
+
+def head_for(kind: str) -> TaskHead:
+    """The head of representation kind ``kind``.
+
+    Raises:
+        ConfigError: For a kind no head serves (e.g. ``"features"``), listing those served.
+    """
+    if kind not in HEADS:
+        raise ConfigError(f"no model reads or writes {kind!r} sequences; heads exist for {', '.join(HEADS)}")
+    return HEADS[kind]
