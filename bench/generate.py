@@ -3,7 +3,7 @@
 Per architecture in the registry, random-initialized at realistic sizes over a ~310-token
 vocabulary (events + controls), in the same run:
 
-- incremental: the compiled sampling loop (:class:`core.generation.sampling.Sampler` over
+- incremental: the compiled sampling loop (:class:`core.generation.sampling.RandomSampler` over
   :func:`core.generation.decoding.step_decoder`) writing ``--tokens`` tokens, timed after a
   warm-up call so tracing is not counted (median of ``--repeats``);
 - naive: a compiled forward pass over the last ``--window`` tokens of a prefilled context for
@@ -12,7 +12,10 @@ vocabulary (events + controls), in the same run:
 ``speedup`` = incremental / naive tokens/s (targets at a 512-token window: >= 100 for the
 recurrent models, >= 20 for the transformer). Then, with the shipped checkpoint already loaded:
 ``compose_1000_s``, seconds per 1,000 tokens through :meth:`Composer.compose`, the function the
-Generate page calls (target < 0.3), and ``render_x_realtime``, piece seconds per wall second of
+Generate page calls (target < 0.3), split into ``compose_sampler_1000_s`` (the sampling loop) and
+``compose_rest_1000_s`` (decoding, post-processing, MIDI, metrics), with ``compose_loop_x_bare_step``, the
+loop's per-token time over that of the checkpoint's bare decoder step (its logits' argmax fed back, no
+processors, no draw), timed in the same rounds so that a busy machine slows both alike; and ``render_x_realtime``, piece seconds per wall second of
 :func:`core.audio.render_wav` (target >= 50). Timings share the CPU with anything else running
 (``load_average_1m`` says how busy it was). Prints JSON.
 
@@ -60,9 +63,9 @@ def incremental_tokens_per_s(model, tokens: int, repeats: int) -> float:
     import numpy as np
 
     from core.generation.decoding import step_decoder
-    from core.generation.sampling import SampleConfig, Sampler
+    from core.generation.sampling import SampleConfig, SamplerSet
 
-    sampler = Sampler(step_decoder(model), token_steps=np.ones(VOCAB, np.int32), banned=None)
+    sampler = SamplerSet(step_decoder(model), token_steps=np.ones(VOCAB, np.int32), banned=None)
 
     def compose() -> int:
         decoded = sampler.run(np.array([0], np.int32), SampleConfig(seed=0), target_steps=tokens, max_tokens=tokens + 2)
@@ -150,13 +153,29 @@ def measure_compose(repeats: int) -> tuple[dict, bytes | None]:
     bars = COMPOSE_TOKENS / (info.tokens_per_step * BEATS_PER_BAR * composer.steps_per_quarter)
     request = CompositionRequest(bars=bars)
     composer.compose(request)  # traces the loop
-    seconds, written, result = [], [], None
+    run = composer.sampler.run
+    sampler_seconds = []
+
+    def timed_run(*args, **options):
+        started = time.perf_counter()
+        decoded = run(*args, **options)
+        sampler_seconds.append(time.perf_counter() - started)
+        return decoded
+
+    composer.sampler.run = timed_run
+    bare = bare_step_loop(composer.checkpoint.decoder)
+    seconds, written, loop_ratios, result = [], [], [], None
     for _ in range(repeats):
         started = time.perf_counter()
         result = composer.compose(request)
         seconds.append(time.perf_counter() - started)
-        written.append(len(result.compositions[0].tokens))
+        tokens_written = len(result.compositions[0].tokens)
+        written.append(tokens_written)
+        loop_ratios.append(sampler_seconds[-1] / bare(tokens_written))
+    del composer.sampler.run
     median_s, tokens = statistics.median(seconds), statistics.median(written)
+    sampler_s = statistics.median(sampler_seconds)
+    rest_s = statistics.median(total - loop for total, loop in zip(seconds, sampler_seconds))
     figures = {
         "compose_checkpoint": info.name,
         "compose_model": info.model,
@@ -165,8 +184,36 @@ def measure_compose(repeats: int) -> tuple[dict, bytes | None]:
         "compose_tokens_written": tokens,
         "compose_median_s": round(median_s, 3),
         "compose_1000_s": round(median_s * COMPOSE_TOKENS / tokens, 3),
+        "compose_sampler_1000_s": round(sampler_s * COMPOSE_TOKENS / tokens, 3),
+        "compose_rest_1000_s": round(rest_s * COMPOSE_TOKENS / tokens, 3),
+        "compose_loop_us_per_token": round(sampler_s / tokens * 1e6, 1),
+        "compose_loop_x_bare_step": round(statistics.median(loop_ratios), 2),
     }
     return figures, result.compositions[0].midi
+
+
+def bare_step_loop(decoder):
+    """Seconds for ``tokens`` steps of ``decoder`` alone, batch 1, compiled as the sampling loop is (traced here)."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def steps(count):
+        state = decoder.initial_state(1, 2 * MAX_LENGTH)  # a buffer as large as the sampling loop's
+
+        def body(position, token, state):
+            logits, state = decoder.step(token, state, position)
+            return position + 1, tf.argmax(logits, axis=-1, output_type=tf.int32), state
+
+        loop_vars = (tf.constant(0), tf.zeros((1,), tf.int32), state)
+        return tf.while_loop(lambda position, *_: position < count, body, loop_vars, parallel_iterations=1)[1]
+
+    def seconds(tokens: int) -> float:
+        started = time.perf_counter()
+        steps(tf.constant(tokens)).numpy()
+        return time.perf_counter() - started
+
+    seconds(2)
+    return seconds
 
 
 def synthetic_piece(seconds: float = 30.0) -> bytes:

@@ -9,25 +9,19 @@ from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.datasets import list_datasets, load_dataset
 from core.errors import NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
-from core.generation.compose import (
-    BEATS_PER_BAR,
-    DEFAULT_GUIDANCE,
-    Composer,
-    CompositionRequest,
-    Controls,
-    save_composition,
-)
-from core.generation.postprocess import PostProcessing
+from core.generation.compose import BEATS_PER_BAR, DEFAULT_GUIDANCE, Composer, CompositionRequest, save_composition
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
-from core.generation.sampling import MAX_BEAM_WIDTH, SampleConfig
+from core.generation.sampling import SampleConfig, unused_settings
 from core.music.theory import PITCH_CLASS_NAMES, SCALES, TONICS
 from ui.auth import may_compose, sign_in_form
 from ui.charts import piano_roll_figure
+from ui.forms import dataclass_form
 from ui.text import plain, show_error
 from ui.widgets import audio_player, library_audio
 
 INSTRUMENTS = [pretty_midi.program_to_instrument_name(program) for program in range(128)]
-STRATEGY_LABELS = {"sample": "Sample (temperature, top-k, top-p)", "greedy": "Greedy", "beam": "Beam search"}
+# Where the page starts: two pieces to compare, and a nucleus that keeps the unlikeliest tokens out.
+PAGE_SAMPLING = SampleConfig(top_p=0.95, variations=2)
 PRIMERS = ("None", "Dataset excerpt", "Upload MIDI", "Type notes")
 
 
@@ -58,16 +52,13 @@ except NeuroTuneError as error:
 sampling_col, shape_col = st.columns(2)
 with sampling_col:
     st.subheader("Sampling")
-    strategy = st.radio("Strategy", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, horizontal=True)
-    left, right = st.columns(2)
-    temperature = left.slider("Temperature", 0.1, 2.0, 1.0, 0.05, disabled=strategy != "sample")
-    top_p = right.slider("Top-p (nucleus)", 0.05, 1.0, 0.95, 0.05, disabled=strategy != "sample")
-    top_k = left.number_input("Top-k (0: off)", 0, 1000, 0, disabled=strategy != "sample")
-    beam_width = right.number_input("Beam width", 1, MAX_BEAM_WIDTH, 4, disabled=strategy != "beam")
-    length_penalty = left.slider("Length normalization", 0.0, 2.0, 1.0, 0.1, disabled=strategy != "beam")
-    seed = right.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same piece")
-    variations = left.number_input(
-        "Variations", 1, 8, 2, key="variations", disabled=strategy == "greedy", help="Greedy decoding writes one piece"
+    # Settings the chosen strategy ignores are greyed out and keep their defaults (greedy: one variation).
+    sampling = dataclass_form(
+        SampleConfig,
+        "sampling",
+        columns=2,
+        initial=PAGE_SAMPLING,
+        disabled=lambda now: unused_settings(now["strategy"]),
     )
 with shape_col:
     st.subheader("Length and sound")
@@ -176,37 +167,25 @@ if not may_compose():
     sign_in_form("Composing", "compose")
 elif st.button("Compose", type="primary"):
     try:
-        request = CompositionRequest(
-            sampling=SampleConfig(
-                strategy=strategy,
-                temperature=temperature,
-                top_k=int(top_k),
-                top_p=top_p,
-                beam_width=int(beam_width),
-                length_penalty=length_penalty,
-                seed=int(seed),
-                variations=1 if strategy == "greedy" else int(variations),
-            ),
-            bars=amount if unit == "bars" else 8,
-            seconds=amount if unit == "seconds" else None,
-            bpm=float(bpm),
-            primer=primer_notes(),
-            controls=Controls(style, mode, density, key_tonic, guidance),
-            post=PostProcessing(
-                scale=f"{tonic} {scale}" if snap else None,
-                remove_duplicates=remove_duplicates,
-                max_polyphony=int(max_polyphony),
-                phrase_rests=phrase_rests,
-                max_note_beats=float(max_note_beats),
-            ),
-            programs=tuple(programs),
-        )
+        settings = {
+            **sampling,
+            unit: amount,
+            "bpm": float(bpm),
+            "programs": programs,
+            **{"style": style, "mode": mode, "density": density, "tonic": key_tonic, "guidance": guidance},
+            "scale": f"{tonic} {scale}" if snap else None,
+            "remove_duplicates": remove_duplicates,
+            "max_polyphony": int(max_polyphony),
+            "phrase_rests": phrase_rests,
+            "max_note_beats": float(max_note_beats),
+        }
+        request = CompositionRequest.from_settings(settings, primer=primer_notes())
         with st.spinner("Composing..."):
             result = composer.compose(request)
         progress = st.progress(0.0, text="Saving to the library...")
         saved = []
         for number, composition in enumerate(result.compositions, start=1):
-            title = f"{info.name} #{seed}.{number}"
+            title = f"{info.name} #{request.sampling.seed}.{number}"
             audio = library_audio(composition.midi)  # rendered once: the player below reuses it
             saved.append(save_composition(composer, request, composition, number, title, audio).title)
             progress.progress(number / len(result.compositions), text=f"Saved {number} of {len(result.compositions)}")

@@ -119,3 +119,52 @@ def test_train_then_list_show_and_export_the_run(tmp_path, capsys):
     assert main(["runs", "export", run_id, "--to", str(tmp_path / "exported")]) == 0
     assert json.loads((tmp_path / "exported" / "config.json").read_text())["shipped"] is True
     assert (tmp_path / "exported" / "model.keras").is_file()
+
+
+def _generate_flags(*flags: str):
+    from core.cli import build_parser
+
+    return build_parser().parse_args(["generate", "--checkpoint", "c", "--out", "p.mid", *flags])
+
+
+def test_generate_sampling_flags_come_from_the_config_and_the_shortcuts_stand_for_them():
+    from core.cli.generate import request_from_flags
+    from core.generation.sampling import SampleConfig
+
+    def sampling(*flags):
+        return request_from_flags(_generate_flags(*flags)).sampling
+
+    assert sampling() == SampleConfig()
+    assert sampling("--beam", "3", "--n", "2") == sampling(
+        "--strategy", "beam", "--beam-width", "3", "--variations", "2"
+    )
+    assert sampling("--greedy") == SampleConfig(strategy="greedy")
+    assert sampling("--temperature", "0.7", "--top-k", "9", "--top-p", "0.5", "--seed", "4") == SampleConfig(
+        temperature=0.7, top_k=9, top_p=0.5, seed=4
+    )
+
+
+def test_generate_request_takes_every_flag_by_its_field_name():
+    from core.cli.generate import request_from_flags
+
+    request = request_from_flags(
+        _generate_flags(
+            "--seconds", "12", "--bpm", "80", "--program", "40", "--program", "41", "--mode", "dark",
+            "--guidance", "3", "--scale", "D minor", "--keep-duplicates", "--max-polyphony", "2", "--phrase-rests",
+        )
+    )  # fmt: skip
+    assert (request.seconds, request.bpm, request.programs) == (12.0, 80.0, (40, 41))
+    assert (request.controls.mode, request.controls.guidance) == ("minor", 3.0)
+    assert (request.post.scale, request.post.remove_duplicates, request.post.max_polyphony) == ("D minor", False, 2)
+    assert request.post.phrase_rests and request.primer is None
+
+
+def test_generate_shortcuts_against_their_own_flags_are_refused(capsys):
+    for flags, message in [
+        (["--beam", "2", "--strategy", "sample"], "--beam contradicts --strategy sample"),
+        (["--beam", "2", "--beam-width", "5"], "--beam contradicts --beam-width 5"),
+        (["--greedy", "--strategy", "beam"], "--greedy contradicts --strategy beam"),
+        (["--strategy", "magic"], "strategy must be one of sample, greedy, beam, got 'magic'"),
+    ]:
+        assert main(["generate", "--checkpoint", "nope", "--out", "p.mid", *flags]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {message}")

@@ -21,7 +21,7 @@ from core.generation.decoding import step_decoder
 from core.generation.loading import load_checkpoint
 from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
-from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, Sampler, filter_logits
+from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, SamplerSet, filter_logits
 from core.models import InputSpec, build_model, make_config
 from core.training import jobs
 from tests.conftest import scale_piece
@@ -83,7 +83,7 @@ def test_an_unknown_architecture_has_no_decoder():
 @pytest.fixture(scope="module")
 def sampler():
     model = _model("lstm", size=20)
-    return Sampler(step_decoder(model), token_steps=np.ones(20, np.int32), banned=np.array([18, 19]))
+    return SamplerSet(step_decoder(model), token_steps=np.ones(20, np.int32), banned=np.array([18, 19]))
 
 
 def _run(sampler, **config):
@@ -126,10 +126,11 @@ def test_sampled_tokens_stay_inside_the_nucleus(sampler):
     """Every sampled token is among the top-p set of the distribution it was drawn from."""
     model = sampler.decoder
     sequence = _run(sampler, seed=3, top_p=0.5, variations=1)[0]
+    banned_bias = np.where(np.isin(np.arange(20), [18, 19]), BANNED_LOGIT, 0.0).astype(np.float32)
     state = model.initial_state(1, len(sequence))
     for position in range(len(sequence) - 1):
         logits, state = model.step(tf.constant(sequence[position : position + 1]), state, tf.constant(position))
-        kept = filter_logits(logits + sampler.banned_bias, 1.0, 0, 0.5).numpy()[0] > BANNED_LOGIT / 2
+        kept = filter_logits(logits + banned_bias, 1.0, 0, 0.5).numpy()[0] > BANNED_LOGIT / 2
         assert kept[sequence[position + 1]]
 
 
@@ -152,7 +153,7 @@ def beam_trap() -> BigramDecoder:
 
 
 def test_beam_search_finds_a_likelier_sequence_than_greedy():
-    sampler = Sampler(beam_trap(), token_steps=np.ones(14, np.int32))
+    sampler = SamplerSet(beam_trap(), token_steps=np.ones(14, np.int32))
     greedy = sampler.run(np.array([0]), SampleConfig(strategy="greedy"), 2, 10).sequences[0]
     beam = sampler.run(np.array([0]), SampleConfig(strategy="beam", beam_width=3), 2, 10)
     assert greedy[1] == 1 and beam.sequences[0].tolist() == [0, 2, 3]
@@ -333,7 +334,9 @@ def test_a_silent_variation_among_others_is_dropped_with_a_warning(melody_compos
     monkeypatch.setattr(melody_composer.sampler, "run", lambda *args, **options: Decoded([silent, music]))
     result = melody_composer.compose(CompositionRequest(sampling=SampleConfig(variations=2), bars=1))
     assert [len(c.notes) for c in result.compositions] == [1]
-    assert any(w.startswith("variation 1 of 2 has no notes") and "the other variations are kept" in w for w in result.warnings)
+    assert any(
+        w.startswith("variation 1 of 2 has no notes") and "the other variations are kept" in w for w in result.warnings
+    )
 
 
 def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):

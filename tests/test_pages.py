@@ -166,7 +166,7 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     model = at.selectbox[0]
     assert "bach" in model.value.name and model.value.shipped
     assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
-    at.radio[0].set_value("sample").run()
+    next(s for s in at.selectbox if s.label == "Strategy").set_value("sample").run()
     next(n for n in at.number_input if n.label == "Seed").set_value(7)
     next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
     next(s for s in at.selectbox if s.label == "Key centre").set_value("D")
@@ -201,6 +201,38 @@ def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpo
     assert saved.model == "lstm" and saved.representation == "melody"
     assert (saved.parameters["controls"]["mode"], saved.parameters["controls"]["density"]) == ("minor", "sparse")
     assert any(caption.value.startswith("Heard key: ") for caption in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("widgets", "flags"),
+    [
+        (
+            {"Temperature": 0.8, "Top-k (0: off)": 20, "Top-p (nucleus)": 0.9, "Seed": 7, "Variations": 3},
+            ["--temperature", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "7", "--n", "3"],
+        ),
+        (
+            {"Strategy": "beam", "Beam width": 3, "Length normalization": 0.5, "Variations": 2},
+            ["--beam", "3", "--length-penalty", "0.5", "--n", "2"],
+        ),
+    ],
+)
+def test_generate_page_and_cli_flags_give_the_same_sampling_config(widgets, flags):
+    """Both are built from SampleConfig's fields; settings a strategy ignores keep their defaults on the page."""
+    from core.cli import build_parser
+    from core.cli.generate import request_from_flags
+    from core.generation.sampling import SampleConfig
+
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    next(n for n in at.number_input if n.label == "Length (bars)").set_value(1.0)
+    for label, value in widgets.items():
+        next(w for w in [*at.selectbox, *at.number_input] if w.label == label).set_value(value).run()
+    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    from_page = SampleConfig(**list_pieces(limit=1)[0].parameters["sampling"])
+    args = build_parser().parse_args(["generate", "--checkpoint", "c", "--out", "p.mid", *flags])
+    assert from_page == request_from_flags(args).sampling
 
 
 def test_generate_page_shows_a_bad_primer_as_an_error():

@@ -1,6 +1,8 @@
-"""The note grammar of the sampling loops: NOTE_OFFs end sounding pitches, NOTE_ONs start silent ones, polyphony caps."""
+"""The rules of the sampling loops (note grammar, banned controls, polyphony caps), their registries, and no recompiles."""
 
 from __future__ import annotations
+
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -16,7 +18,18 @@ from core.data.representations import (
     get_representation,
 )
 from core.errors import GenerationError
-from core.generation.sampling import SampleConfig, Sampler, filter_logits
+from core.generation.sampling import (
+    BANNED_LOGIT,
+    SAMPLERS,
+    LogitProcessor,
+    LoopSampler,
+    NoteGrammar,
+    SampleConfig,
+    SamplerSet,
+    filter_logits,
+    processors,
+    unused_settings,
+)
 from tests.decoders import BigramDecoder
 
 EVENTS = EventsRepresentation(max_time_shift_steps=4, velocity_bins=2)
@@ -41,10 +54,14 @@ def tempting_decoder(seed: int = 0) -> BigramDecoder:
     return BigramDecoder(table)
 
 
-def sampler_for(decoder: BigramDecoder, grammar: bool = True) -> Sampler:
-    return Sampler(
+def sampler_for(decoder: BigramDecoder, grammar: bool = True) -> SamplerSet:
+    return SamplerSet(
         decoder, EVENTS.token_steps(), banned=CONTROLS, token_pitches=EVENTS.token_pitches() if grammar else None
     )
+
+
+def has_grammar(samplers: SamplerSet) -> bool:
+    return any(isinstance(processor, NoteGrammar) for processor in samplers["sample"].processors)
 
 
 def grammar_report(sequence: np.ndarray) -> tuple[int, int]:
@@ -94,10 +111,10 @@ def test_only_token_representations_have_token_pitches(name):
 
 def test_a_melody_needs_no_grammar():
     melody = MelodyRepresentation()
-    sampler = Sampler(
+    sampler = SamplerSet(
         BigramDecoder(np.zeros((VOCAB, VOCAB))), melody.token_steps(), token_pitches=melody.token_pitches()
     )
-    assert sampler.grammar is None  # re-attacks stay possible: nothing ever ends a melody note explicitly
+    assert not has_grammar(sampler)  # re-attacks stay possible: nothing ever ends a melody note explicitly
 
 
 @pytest.mark.parametrize("strategy", ["sample", "greedy"])
@@ -148,10 +165,79 @@ def test_a_note_the_prefix_leaves_on_can_end():
 def test_changing_max_polyphony_compiles_nothing(tempted):
     config = SampleConfig(seed=1, variations=2)
     tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=1)
-    traced = tempted._sample.experimental_get_tracing_count()
+    traced = tempted["sample"].compiled.experimental_get_tracing_count()
     for limit in (0, 3, 5):
         tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=limit)
-    assert tempted._sample.experimental_get_tracing_count() == traced
+    assert tempted["sample"].compiled.experimental_get_tracing_count() == traced
+
+
+@pytest.mark.parametrize("strategy", list(SAMPLERS))
+def test_changing_a_setting_compiles_nothing(tempted, strategy):
+    """Every value a user changes reaches the compiled loop as a tensor; only the batch and the buffer size compile."""
+    base = SampleConfig(strategy=strategy, seed=1, variations=2)
+    sampler = tempted[strategy]
+    sampler.run(PREFIX, base, FAR_FUTURE, 40)
+    traced = sampler.compiled.experimental_get_tracing_count()
+    bias = np.random.default_rng(0).normal(0.0, 1.0, VOCAB).astype(np.float32)
+    changes = [
+        {"temperature": 0.5},
+        {"top_k": 5},
+        {"top_p": 0.8},
+        {"top_k": 7, "top_p": 0.9},
+        {"seed": 9},
+        {"beam_width": 3},
+        {"length_penalty": 0.5},
+    ]
+    for change in changes:
+        sampler.run(PREFIX, replace(base, **change), FAR_FUTURE, 40)
+    for options in ({"max_polyphony": 3}, {"logit_bias": bias}):
+        sampler.run(PREFIX, base, FAR_FUTURE, 40, **options)
+    sampler.run(PREFIX, base, 12, 40)  # target steps
+    sampler.run(PREFIX, base, FAR_FUTURE, 50)  # max tokens, same buffer size
+    sampler.run(np.append(PREFIX, note_on(60)), base, FAR_FUTURE, 40)  # a longer prefix (a primer)
+    assert sampler.compiled.experimental_get_tracing_count() == traced
+
+
+class NoSeventy(LogitProcessor):
+    """A rule for the test: pitch 70 never starts."""
+
+    def __call__(self, logits, step):
+        return tf.where(tf.range(VOCAB) == note_on(70), BANNED_LOGIT, logits)
+
+
+def test_a_processor_added_to_the_list_is_kept_by_every_sampler(monkeypatch):
+    table = np.zeros((VOCAB, VOCAB))
+    table[:, note_on(70)] = 20.0  # the model wants to start pitch 70
+    table[:, note_off(70)] = 19.0  # ... and to end it again
+    configs = [SampleConfig(strategy=strategy, seed=2, variations=2) for strategy in SAMPLERS]
+    free = sampler_for(BigramDecoder(table))
+    assert all(note_on(70) in free.run(PREFIX, config, FAR_FUTURE, 20).sequences[0] for config in configs)
+    monkeypatch.setattr(processors, "PROCESSORS", [*processors.PROCESSORS, NoSeventy])
+    kept = sampler_for(BigramDecoder(table))
+    for config in configs:
+        for sequence in kept.run(PREFIX, config, FAR_FUTURE, 20).sequences:
+            assert note_on(70) not in sequence and grammar_report(sequence)[0] == 0
+
+
+class LowestSampler(LoopSampler):
+    """A strategy for the test: always the allowed token with the lowest id."""
+
+    label = "Lowest allowed token"
+
+    def pick_tokens(self, logits, step, settings, memory):
+        allowed = self._apply(logits, step, settings, memory) > BANNED_LOGIT / 2
+        return tf.argmax(tf.cast(allowed, tf.int32), axis=-1, output_type=tf.int32)
+
+
+def test_a_sampler_added_to_the_dict_is_a_strategy(monkeypatch):
+    with pytest.raises(GenerationError, match="strategy must be one of sample, greedy, beam"):
+        SampleConfig(strategy="lowest")
+    monkeypatch.setitem(SAMPLERS, "lowest", LowestSampler)
+    assert "lowest" in {f.name: f for f in fields(SampleConfig)}["strategy"].metadata["choices"]
+    assert set(unused_settings("lowest")) == {f.name for f in fields(SampleConfig)} - {"strategy"}
+    sequence = sampler_for(tempting_decoder()).run(PREFIX, SampleConfig(strategy="lowest"), FAR_FUTURE, 20).sequences[0]
+    # The grammar still holds: each lowest note-on sounds, so the next lowest is one pitch up.
+    assert sequence[len(PREFIX) :].tolist() == [note_on(pitch) for pitch in range(20 - len(PREFIX))]
 
 
 def test_a_negative_max_polyphony_is_refused(tempted):
@@ -163,7 +249,9 @@ def test_without_token_pitches_sampling_is_as_before():
     """The compiled loop without a grammar draws exactly what the plain loop below does, token by token."""
     decoder = tempting_decoder(seed=3)
     sampler = sampler_for(decoder, grammar=False)
-    assert sampler.grammar is None
+    assert not has_grammar(sampler)
+    banned_bias = np.zeros(VOCAB, np.float32)
+    banned_bias[CONTROLS] = BANNED_LOGIT
     seed, temperature, length, batch = 21, 0.8, 50, 3
     sequences = sampler.run(
         PREFIX, SampleConfig(seed=seed, temperature=temperature, variations=batch), FAR_FUTURE, length
@@ -187,7 +275,7 @@ def test_without_token_pitches_sampling_is_as_before():
         if step + 1 < len(PREFIX):
             current = np.full(batch, PREFIX[step + 1], np.int32)
         else:
-            current = draw(filter_logits(logits + sampler.banned_bias, temperature, 0, 1.0), tf.constant(step)).numpy()
+            current = draw(filter_logits(logits + banned_bias, temperature, 0, 1.0), tf.constant(step)).numpy()
         expected.append(current)
     expected = np.stack(expected, axis=1)
     for row, sequence in enumerate(sequences.sequences):

@@ -1,48 +1,72 @@
 """A form generated from a config dataclass: one widget per field, typed by the field.
 
-A field may name its allowed values with ``field(metadata={"choices": (...)})``
-and a help text with ``metadata={"help": ...}``.
+Field metadata shapes a widget: ``label`` (else the field name), ``help``,
+``choices`` (a selectbox; ``format`` names each choice), ``min``/``max``/``step``
+(number bounds), and ``advanced`` (machine-learning knobs, gathered last in an
+"Advanced" expander).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Collection
 from typing import Any
 
 import streamlit as st
 
 
-def dataclass_form(config_class: type, key: str, columns: int = 3, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Widgets for every field of ``config_class`` (defaults preset); returns the values the user chose."""
-    values: dict[str, Any] = {}
+def dataclass_form(
+    config_class: type,
+    key: str,
+    columns: int = 3,
+    skip: tuple[str, ...] = (),
+    initial: Any = None,
+    disabled: Callable[[dict[str, Any]], Collection[str]] | None = None,
+) -> dict[str, Any]:
+    """Widgets for every field of ``config_class``; returns the values the user chose.
+
+    Args:
+        initial: A ``config_class`` whose values the widgets start from; None: the field defaults.
+        disabled: Given the values chosen so far (the widgets' current state), the names of the
+            fields that do not apply: they are greyed out and left out of the result, so the
+            config's own default stands for them.
+    """
     fields = [f for f in dataclasses.fields(config_class) if f.name not in skip]
-    slots = st.columns(columns)
-    for index, field in enumerate(fields):
-        default = field.default
-        label = field.name.replace("_", " ").capitalize()
-        widget_key = f"{key}-{field.name}"
-        help_text = field.metadata.get("help")
-        with slots[index % columns]:
-            if field.metadata.get("choices"):
-                choices = list(field.metadata["choices"])
-                values[field.name] = st.selectbox(
-                    label, choices, index=choices.index(default), key=widget_key, help=help_text
-                )
-            elif isinstance(default, bool):
-                values[field.name] = st.checkbox(label, default, key=widget_key, help=help_text)
-            elif isinstance(default, int):
-                values[field.name] = int(st.number_input(label, value=default, step=1, key=widget_key, help=help_text))
-            elif isinstance(default, float):
-                values[field.name] = float(
-                    st.number_input(
-                        label,
-                        value=default,
-                        step=abs(default) / 10 or 0.01,
-                        format="%g",
-                        key=widget_key,
-                        help=help_text,
-                    )
-                )
-            else:
-                values[field.name] = st.text_input(label, str(default), key=widget_key, help=help_text)
-    return values
+    starts = {f.name: getattr(initial, f.name) if initial is not None else _default(f) for f in fields}
+    current = {name: st.session_state.get(f"{key}-{name}", value) for name, value in starts.items()}
+    off = set(disabled(current)) if disabled else set()
+    values: dict[str, Any] = {}
+    basic = [f for f in fields if not f.metadata.get("advanced")]
+    advanced = [f for f in fields if f.metadata.get("advanced")]
+    for group, container in ((basic, st.container()), (advanced, st.expander("Advanced") if advanced else None)):
+        if not group:
+            continue
+        with container:
+            slots = st.columns(columns)
+            for index, field in enumerate(group):
+                with slots[index % columns]:
+                    values[field.name] = _widget(field, starts[field.name], f"{key}-{field.name}", field.name in off)
+    return {name: value for name, value in values.items() if name not in off}
+
+
+def _default(field: dataclasses.Field) -> Any:
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+def _widget(field: dataclasses.Field, value: Any, key: str, disabled: bool) -> Any:
+    meta = field.metadata
+    label = meta.get("label") or field.name.replace("_", " ").capitalize()
+    common = {"key": key, "help": meta.get("help"), "disabled": disabled}
+    if meta.get("choices"):
+        choices = list(meta["choices"])
+        return st.selectbox(label, choices, index=choices.index(value), format_func=meta.get("format", str), **common)
+    if isinstance(value, bool):
+        return st.checkbox(label, value, **common)
+    if isinstance(value, int):
+        bounds = {f"{end}_value": int(meta[end]) for end in ("min", "max") if end in meta}
+        return int(st.number_input(label, value=value, step=int(meta.get("step", 1)), **bounds, **common))
+    if isinstance(value, float):
+        bounds = {f"{end}_value": float(meta[end]) for end in ("min", "max") if end in meta}
+        step = float(meta.get("step", abs(value) / 10 or 0.01))
+        return float(st.number_input(label, value=value, step=step, format="%g", **bounds, **common))
+    return st.text_input(label, str(value), **common)

@@ -8,7 +8,9 @@ import math
 import os
 from pathlib import Path
 
+from core.cli.options import add_dataclass_flags
 from core.errors import GenerationError, describe_os_error
+from core.generation.sampling import SampleConfig
 
 
 def add_parser(commands, name: str) -> None:
@@ -17,15 +19,9 @@ def add_parser(commands, name: str) -> None:
     parser.add_argument("--out", required=True, type=Path, help="MIDI file to write (numbered when --n > 1)")
     parser.add_argument("--wav", type=Path, help="also render audio to this WAV file (numbered like --out)")
     parser.add_argument("--save", action="store_true", help="also save the pieces to the library")
-    sampling = parser.add_argument_group("sampling")
-    sampling.add_argument("--temperature", type=float, default=1.0)
-    sampling.add_argument("--top-k", type=int, default=0, help="0: off")
-    sampling.add_argument("--top-p", type=float, default=1.0, help="1: off")
-    sampling.add_argument("--greedy", action="store_true", help="always the most likely token")
-    sampling.add_argument("--beam", type=int, metavar="WIDTH", help="beam search with this width (1 to 16)")
-    sampling.add_argument("--length-penalty", type=float, default=1.0, help="beam scores / length ** this")
-    sampling.add_argument("--seed", type=int, default=0)
-    sampling.add_argument("--n", type=int, default=1, help="variations")
+    sampling = add_dataclass_flags(parser, SampleConfig, "sampling", {"variations": ["--n"]})
+    sampling.add_argument("--greedy", action="store_true", help="short for --strategy greedy")
+    sampling.add_argument("--beam", type=int, metavar="WIDTH", help="short for --strategy beam --beam-width WIDTH")
     primer = parser.add_argument_group("primer (default: none)")
     primer.add_argument("--primer", type=Path, help="a MIDI file whose first --primer-bars bars are continued")
     primer.add_argument("--primer-notes", help='notes as text, e.g. "C4 E4 G4:2 R C4+E4+G4"')
@@ -34,7 +30,9 @@ def add_parser(commands, name: str) -> None:
     shape.add_argument("--bars", type=float, default=8.0)
     shape.add_argument("--seconds", type=float, help="length in seconds instead of bars")
     shape.add_argument("--bpm", type=float, default=100.0)
-    shape.add_argument("--program", type=int, action="append", help="GM program per voice, highest first (repeat)")
+    shape.add_argument(
+        "--program", dest="programs", type=int, action="append", help="GM program per voice, highest first (repeat)"
+    )
     shape.add_argument("--style", help="a style the model was trained with (its source corpus)")
     shape.add_argument("--mode", help="major/minor, or the mood: bright/dark")
     shape.add_argument("--density", help="sparse, medium or dense")
@@ -46,7 +44,13 @@ def add_parser(commands, name: str) -> None:
     )
     post = parser.add_argument_group("post-processing")
     post.add_argument("--scale", help='snap notes to a scale, e.g. "D minor", "C major pentatonic"')
-    post.add_argument("--keep-duplicates", action="store_true", help="keep overlapping notes of one pitch")
+    post.add_argument(
+        "--keep-duplicates",
+        dest="remove_duplicates",
+        action="store_false",
+        default=None,
+        help="keep overlapping notes of one pitch",
+    )
     post.add_argument("--max-polyphony", type=int, default=0, help="0: no limit")
     post.add_argument("--phrase-rests", action="store_true", help="a beat of rest at the end of every 4 bars")
     post.add_argument("--max-note-beats", type=float, default=0.0, help="end longer notes; 0: no limit")
@@ -82,45 +86,40 @@ def _write(path: Path, data: bytes) -> None:
         raise GenerationError(f"cannot write {path}: {describe_os_error(error)}") from error
 
 
-def _request(args: argparse.Namespace):
-    """The request without its primer: every number and choice checked before the checkpoint loads (seconds)."""
-    from core.generation.compose import MAX_BARS, CompositionRequest, Controls
-    from core.generation.postprocess import PostProcessing
-    from core.generation.sampling import SampleConfig
+def _shortcuts(args: argparse.Namespace) -> dict:
+    """What ``--greedy`` and ``--beam WIDTH`` stand for (``--strategy greedy``; ``--strategy beam --beam-width WIDTH``).
+
+    Raises:
+        GenerationError: Both shortcuts, or a shortcut against the flags it stands for.
+    """
+    if args.beam is not None and args.greedy:
+        raise GenerationError("give either --beam or --greedy, not both")
+    if args.beam is not None:
+        flag, implied = "--beam", {"strategy": "beam", "beam_width": args.beam}
+    elif args.greedy:
+        flag, implied = "--greedy", {"strategy": "greedy"}
+    else:
+        return {}
+    for name, value in implied.items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            raise GenerationError(f"{flag} contradicts --{name.replace('_', '-')} {given}; give one of them")
+    return implied
+
+
+def request_from_flags(args: argparse.Namespace):
+    """The request without its primer: every number and choice checked before the checkpoint loads (seconds).
+
+    The flags are named after the fields of the request and its configs, so
+    :meth:`~core.generation.compose.CompositionRequest.from_settings` builds it, as it does for the Generate page.
+    """
+    from core.generation.compose import MAX_BARS, CompositionRequest
 
     if args.primer and args.primer_notes:
         raise GenerationError("give either --primer or --primer-notes, not both")
-    if args.beam is not None and args.greedy:
-        raise GenerationError("give either --beam or --greedy, not both")
     if args.primer and not (math.isfinite(args.primer_bars) and 0 < args.primer_bars <= MAX_BARS):
         raise GenerationError(f"--primer-bars must be in (0, {MAX_BARS}], got {args.primer_bars}")
-    strategy = "beam" if args.beam is not None else "greedy" if args.greedy else "sample"
-    sampling = SampleConfig(
-        strategy=strategy,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        **({} if args.beam is None else {"beam_width": args.beam}),
-        length_penalty=args.length_penalty,
-        seed=args.seed,
-        variations=args.n,
-    )
-    guidance = {} if args.guidance is None else {"guidance": args.guidance}
-    return CompositionRequest(
-        sampling=sampling,
-        bars=args.bars,
-        seconds=args.seconds,
-        bpm=args.bpm,
-        controls=Controls(args.style, args.mode, args.density, args.tonic, **guidance),
-        post=PostProcessing(
-            scale=args.scale,
-            remove_duplicates=not args.keep_duplicates,
-            max_polyphony=args.max_polyphony,
-            phrase_rests=args.phrase_rests,
-            max_note_beats=args.max_note_beats,
-        ),
-        programs=tuple(args.program or (0,)),
-    )
+    return CompositionRequest.from_settings({**vars(args), **_shortcuts(args)})
 
 
 def _primer(args: argparse.Namespace, composer):
@@ -144,7 +143,7 @@ def _generate(args: argparse.Namespace) -> int:
     from core.audio import render_wav
     from core.generation.compose import Composer, save_composition
 
-    request = _request(args)
+    request = request_from_flags(args)
     _check_writable(args.out, "--out")
     if args.wav:
         _check_writable(args.wav, "--wav")

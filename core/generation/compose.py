@@ -10,11 +10,13 @@ writes MIDI with its metrics.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
-from core.config import check_config, to_dict
+from core.config import check_config, from_dict, to_dict
 from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
@@ -29,7 +31,7 @@ from core.evaluation.metrics import piece_metrics
 from core.generation.loading import LoadedCheckpoint, load_checkpoint
 from core.generation.postprocess import PostProcessing, assign_voices, set_programs
 from core.generation.primer import fit_pitch_range
-from core.generation.sampling import SampleConfig, Sampler
+from core.generation.sampling import SampleConfig, SamplerSet
 from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, TONICS, estimate_key, key_name, tonic_index
 
 BEATS_PER_BAR = 4
@@ -168,6 +170,30 @@ class CompositionRequest:
         ]
         check_config(checks, GenerationError, config=self)
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], primer: np.ndarray | None = None) -> CompositionRequest:
+        """The request for flat settings named after the fields of this class and of its configs.
+
+        The one way the Generate page (its widgets) and the CLI (its flags) ask for
+        music: ``{"temperature": 0.9, "bars": 16, "mode": "minor", "scale": "D minor", ...}``
+        fills :class:`SampleConfig`, :class:`Controls`, :class:`PostProcessing` and
+        the request's own fields by name. A setting that is None or missing takes its
+        default; names no config has are ignored.
+
+        Raises:
+            GenerationError: A value out of range, with the message of the config that refused it.
+        """
+        given = {name: value for name, value in settings.items() if value is not None}
+        nested = {"sampling": SampleConfig, "controls": Controls, "post": PostProcessing}
+        own = {item.name for item in fields(cls)} - set(nested) - {"primer"}
+        return cls(
+            **{name: from_dict(config_class, given) for name, config_class in nested.items()},
+            **{
+                name: tuple(value) if isinstance(value, list) else value for name, value in given.items() if name in own
+            },
+            primer=primer,
+        )
+
     def target_steps(self, steps_per_quarter: int) -> int:
         """Length of the new music in grid steps."""
         quarters = self.seconds * self.bpm / 60 if self.seconds is not None else self.bars * BEATS_PER_BAR
@@ -236,7 +262,7 @@ class Composer:
         self.conditioning = self.info.conditioning
         tokens = self.codec.kind == "tokens"
         banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
-        self.sampler = Sampler(
+        self.sampler = SamplerSet(
             checkpoint.decoder,
             self.codec.token_steps() if tokens else None,
             banned,
