@@ -21,10 +21,7 @@ from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.midi_io import midi_to_bytes
 from core.data.piece import END, notes_to_midi
 from core.data.representations import (
-    DEFAULT_VELOCITY,
-    MELODY_REST,
     Representation,
-    velocity_to_bin,
 )
 from core.errors import ConfigError, GenerationError
 from core.evaluation.metrics import piece_metrics
@@ -32,6 +29,7 @@ from core.generation.loading import LoadedCheckpoint, load_checkpoint
 from core.generation.postprocess import PostProcessing, assign_voices, set_programs
 from core.generation.primer import fit_pitch_range
 from core.generation.sampling import SampleConfig, SamplerSet
+from core.models.heads import head_for
 from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, TONICS, estimate_key, key_name, tonic_index
 
 BEATS_PER_BAR = 4
@@ -243,15 +241,6 @@ class CompositionResult:
     warnings: list[str]
 
 
-def neutral_start(codec: Representation) -> np.ndarray:
-    """A start for a model with neither controls nor primer: a rest (melody), a loudness (events), silence (frames)."""
-    if codec.kind == "frames":
-        return np.zeros((1, codec.size), np.float32)
-    if codec.name == "melody":
-        return np.array([MELODY_REST], np.int32)
-    return np.array([codec.velocity_offset + int(velocity_to_bin(DEFAULT_VELOCITY, codec.velocity_bins))], np.int32)
-
-
 class Composer:
     """A loaded checkpoint with its compiled sampler: build once (the page caches it), compose many times."""
 
@@ -260,6 +249,7 @@ class Composer:
         self.info = checkpoint.info
         self.codec = self.info.codec
         self.conditioning = self.info.conditioning
+        self.head = head_for(self.codec.kind)
         tokens = self.codec.kind == "tokens"
         banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
         self.sampler = SamplerSet(
@@ -322,8 +312,8 @@ class Composer:
         controls, guidance = self._steering(request.controls)
         music = self.codec.encode(primer) if len(primer) else np.zeros((0,), np.int32)
         if len(music) == 0 and len(controls) == 0:
-            music = neutral_start(self.codec)
-        prefix = np.concatenate([controls, music]) if self.codec.kind == "tokens" else music
+            music = self.head.neutral_start(self.codec)
+        prefix = np.concatenate([controls, music]) if self.head.controls else music
         target_steps = request.target_steps(self.steps_per_quarter)
         max_tokens = self._token_budget(len(prefix), target_steps)
         decoded = self.sampler.run(

@@ -153,7 +153,7 @@ class LoopSampler(Sampler):
 
         if max_polyphony < 0:
             raise GenerationError(f"max polyphony must be 0 (no limit) or a number of notes, got {max_polyphony}")
-        prefix = np.asarray(prefix, np.int32 if self.decoder.kind == "tokens" else np.float32)
+        prefix = np.asarray(prefix, self.decoder.head.dtype)
         if len(prefix) == 0:
             raise GenerationError("composition needs at least one start token or frame")
         if len(prefix) >= max_tokens:
