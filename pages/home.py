@@ -37,6 +37,13 @@ st.markdown(
     "length, tempo and an instrument per voice, and press Compose. Each variation comes with a piano roll, "
     "audio, MIDI/WAV/OGG downloads and its metrics, and is saved to the library for listening tests."
 )
+st.page_link("pages/evaluate.py", label="**Evaluate**", icon="📊")
+st.markdown(
+    "Which model writes music closest to the real thing, and does it beat trivial baselines? Pick a dataset "
+    "and models and press Evaluate: in the background each model composes pieces that are measured against "
+    "the data beside held-out real pieces, a Markov chain and random notes. Read the leaderboard, charts of "
+    "every metric with 95% intervals, histograms of generated against real, and the pieces that copy the data."
+)
 
 settings = get_settings()
 if is_admin():  # server paths are nobody else's business

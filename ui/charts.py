@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from pretty_midi import note_number_to_name, program_to_instrument_name
 
 from core.data.piece import END, PITCH, PROGRAM, START, VELOCITY
+from core.evaluation.features import FEATURES
+from core.evaluation.histograms import INTERVAL_BINS, LENGTH_BIN_NAMES
 from core.music.theory import PITCH_CLASS_NAMES
 
 _COMPACT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300}
@@ -114,4 +116,114 @@ def metric_curves_figure(rows: list[dict], names: Sequence[str], title: str, y_t
                 mode = "lines+markers" if name.startswith("val_") else "lines"
                 figure.add_scatter(x=steps, y=values, mode=mode, name=label)
     figure.update_layout(title=title, xaxis_title="step", yaxis_title=y_title, **_COMPACT)
+    return figure
+
+
+# === Evaluation ===
+
+# Scale degrees as semitones above the estimated tonic (the evaluation's pitch-class histograms are key-relative).
+SCALE_DEGREES = ("1", "♭2", "2", "♭3", "3", "4", "♯4", "5", "♭6", "6", "♭7", "7")
+# The evaluation's histograms drawn generated-against-real: name -> (bin labels, x-axis title).
+EVALUATION_HISTOGRAMS: dict[str, tuple[Sequence[str], str]] = {
+    "pitch_class_histogram": (SCALE_DEGREES, "scale degree"),
+    "pitch_interval_histogram": (
+        [f"{step:+d}" for step in INTERVAL_BINS],
+        "melodic interval (semitones; ±12: an octave or more)",
+    ),
+    "note_length_histogram": (LENGTH_BIN_NAMES, "note length (whole note = 1)"),
+    "ioi_histogram": (LENGTH_BIN_NAMES, "time to the next onset (whole note = 1)"),
+}
+REAL_COLOUR, SYSTEM_COLOUR = "#7f7f7f", "#1f77b4"
+
+
+def _finite_or_none(values: Sequence[float]) -> list[float | None]:
+    """Plotly draws None as a gap; NaN from JSON would be drawn as zero by some traces."""
+    return [float(v) if v is not None and np.isfinite(v) else None for v in values]
+
+
+def interval_bars_figure(
+    systems: Sequence[str],
+    intervals: Sequence[tuple[float, float, float]],
+    title: str,
+    reference: tuple[float, float, float] | None = None,
+) -> go.Figure:
+    """One bar per system at its mean, with its 95% interval as an error bar; the real pieces' mean as a band.
+
+    Args:
+        systems: Row names (user text: escaped).
+        intervals: Per system, (mean, low, high); NaN where nothing was measured.
+        reference: The training pieces' (mean, low, high), drawn as a dashed line in a shaded band.
+    """
+    means = _finite_or_none([mean for mean, _, _ in intervals])
+    above = _finite_or_none([high - mean for mean, _, high in intervals])
+    below = _finite_or_none([mean - low for mean, low, _ in intervals])
+    figure = go.Figure(
+        go.Bar(
+            x=[html.escape(name) for name in systems],
+            y=means,
+            marker_color=SYSTEM_COLOUR,
+            error_y={"type": "data", "symmetric": False, "array": above, "arrayminus": below},
+            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
+        )
+    )
+    if reference is not None and np.isfinite(reference[0]):
+        mean, low, high = reference
+        figure.add_hrect(y0=low, y1=high, fillcolor=REAL_COLOUR, opacity=0.15, line_width=0)
+        figure.add_hline(y=mean, line_dash="dash", line_color=REAL_COLOUR, annotation_text="training pieces")
+    figure.update_layout(title=html.escape(title), yaxis_title="mean (95% interval)", **_COMPACT)
+    return figure
+
+
+def histogram_overlay_figure(name: str, system: str, generated: np.ndarray, real: np.ndarray) -> go.Figure:
+    """A system's mean histogram beside the real pieces' one.
+
+    Args:
+        name: A key of :data:`EVALUATION_HISTOGRAMS`.
+        system: The system's name (user text: escaped).
+        generated: Its mean histogram, shape=(bins,).
+        real: The training pieces' mean histogram, shape=(bins,).
+    """
+    labels, x_title = EVALUATION_HISTOGRAMS[name]
+    figure = go.Figure()
+    figure.add_bar(x=list(labels), y=_finite_or_none(real), name="training pieces", marker_color=REAL_COLOUR)
+    figure.add_bar(x=list(labels), y=_finite_or_none(generated), name=html.escape(system), marker_color=SYSTEM_COLOUR)
+    figure.update_layout(
+        title=FEATURES[name].label,
+        xaxis_title=x_title,
+        yaxis_title="share",
+        barmode="group",
+        legend={"orientation": "h", "y": -0.3},
+        **{**_COMPACT, "height": 340},
+    )
+    figure.update_xaxes(type="category")
+    return figure
+
+
+def transition_heatmap_figure(matrix: np.ndarray, title: str) -> go.Figure:
+    """Scale-degree transitions of a melody's top line: share of steps from a row's degree to a column's.
+
+    Args:
+        matrix: shape=(12, 12), rows the degree left, columns the degree reached; NaN: not measured.
+        title: The system's name (user text: escaped).
+    """
+    values = np.asarray(matrix, dtype=float)
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(values), values, None),
+            x=list(SCALE_DEGREES),
+            y=list(SCALE_DEGREES),
+            zmin=0,
+            colorscale="Blues",
+            showscale=False,
+            hovertemplate="%{y} to %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=html.escape(title),
+        xaxis_title="to",
+        yaxis_title="from",
+        **{**_COMPACT, "height": 320},
+    )
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(type="category", autorange="reversed")
     return figure

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -21,7 +20,9 @@ def _add_evaluate(commands, name: str) -> None:
     parser = commands.add_parser(
         name, help="compare checkpoints with held-out pieces, a Markov chain and random notes; print the leaderboard"
     )
-    parser.add_argument("--dataset", required=True, help="the dataset to compare with, e.g. bach")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dataset", help="the dataset to compare with, e.g. bach")
+    what.add_argument("--job", help=argparse.SUPPRESS)  # the Evaluate page's background worker (core.evaluation.jobs)
     parser.add_argument(
         "--checkpoint", action="append", default=[], help="a checkpoint folder, e.g. checkpoints/bach-lstm (repeat)"
     )
@@ -71,7 +72,12 @@ def _write(path: Path, text: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.job:
+        from core.evaluation import jobs
+
+        return 0 if jobs.work(args.job) == "finished" else 1
     from core.evaluation.evaluate import evaluate
+    from core.evaluation.jobs import leaderboard_csv
     from core.evaluation.originality import COPY_FLAG_BARS
     from core.generation.sampling import SampleConfig
 
@@ -94,7 +100,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     board = result.leaderboard()
     if args.csv:
-        _write(args.csv, _csv(board))
+        _write(args.csv, leaderboard_csv(board))
     if args.json:
         _write(args.json, json.dumps(result.to_json()))
     summary = {
@@ -108,16 +114,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=1))
     return 0
-
-
-def _csv(rows: list[dict]) -> str:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _read_piece(path: Path, steps_per_quarter: int):

@@ -144,6 +144,36 @@ class EvaluationRecord(Base):
     result: Mapped[dict[str, Any]]  # core.evaluation.evaluate.EvaluationResult.to_json()
 
 
+JOB_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+
+
+class EvaluationJobRecord(Base):
+    """An evaluation asked for on the Evaluate page: its own OS process (``core/evaluation/jobs.py``).
+
+    Its result is the :class:`EvaluationRecord` stored under ``cache_key``.
+    """
+
+    __tablename__ = "evaluation_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200), index=True)
+    checkpoints: Mapped[list[Any]]  # checkpoint folders, in the leaderboard's order
+    settings: Mapped[dict[str, Any]]  # core.evaluation.evaluate.EvaluationSettings.to_json()
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    steps: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"done", "total", "message", "seconds"}]
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    pid_started_at: Mapped[float | None] = mapped_column(Float, default=None)  # tells a reused pid apart
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cache_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
 def database_location(url: str) -> str:
     """Where a database is, for messages: a SQLite file's path, else the URL with its password masked."""
     try:

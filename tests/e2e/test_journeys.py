@@ -189,3 +189,42 @@ def test_a_guarded_app_asks_strangers_for_the_password_and_shows_file_names_as_t
     # Signing out closes the controls again.
     page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Build dataset")).to_have_count(0)
+
+
+@pytest.mark.timeout(300)
+def test_evaluate_the_baselines_of_a_small_dataset_and_download_the_leaderboard(page: Page, app_url: str) -> None:
+    open_page(page, app_url, "Dataset")
+    build_tab = page.get_by_role("tabpanel", name="Build a dataset")
+    pieces = build_tab.get_by_label("Use only the first N pieces (0 = all)", exact=True)
+    pieces.fill("4")
+    pieces.press("Enter")
+    name = build_tab.get_by_role("textbox", name="Dataset name")
+    expect(name).to_have_attribute("placeholder", "bach-chorales-4")
+    name.fill("e2e-evaluate")
+    name.press("Enter")
+    build_tab.get_by_role("button", name="Build dataset").click()
+    expect(build_tab.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Dataset e2e-evaluate is ready", timeout=BUILD_TIMEOUT_MS
+    )
+
+    # Baselines only (no model was trained on this dataset), two pieces of one bar each.
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Evaluate").click()
+    expect(page.get_by_role("heading", name="Evaluate")).to_be_visible()
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name="e2e-evaluate").click()
+    for label, value in (("Pieces per system", "2"), ("Length (bars)", "1")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+
+    # The job runs in its own process; the page polls it and shows the result when it ends.
+    expect(page.get_by_role("heading", name="Leaderboard")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Dataset e2e-evaluate, 2 pieces per system of 1 bars")).to_be_visible()
+    expect(page.get_by_role("heading", name="Originality")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download CSV").click()
+    board = Path(download_info.value.path()).read_text()
+    for row in ("Held-out real pieces", "Markov chain (1st order)", "Random notes"):
+        assert row in board
