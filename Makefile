@@ -16,7 +16,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers, one test file each at a time
 
 setup: $(VENV)/.installed system-packages
 
