@@ -12,6 +12,10 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 
 from core.errors import AccessError
 from core.settings import PASSWORD_VARIABLE, Settings
@@ -71,3 +75,49 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy can parse: mask by pattern
         return _URL_PASSWORD.sub(r"\g<head>:***@", url)
+
+
+class SignInThrottle:
+    """Wrong passwords, counted for the whole server: each one waits longer, and many lock sign-in.
+
+    A password that strangers can reach must not be guessable at network speed. Every
+    session shares one throttle (Streamlit serves all sessions from one process), so
+    opening new sessions does not reset it.
+
+    Args:
+        window_seconds: How long a wrong password counts.
+        lock_after: Wrong passwords within the window that close sign-in until the oldest expires.
+        clock: Seconds, monotonic (a test passes a fake).
+    """
+
+    def __init__(
+        self, window_seconds: float = 300.0, lock_after: int = 20, clock: Callable[[], float] = time.monotonic
+    ):
+        self.window_seconds = window_seconds
+        self.lock_after = lock_after
+        self._clock = clock
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _recent(self) -> deque[float]:
+        now = self._clock()
+        while self._failures and self._failures[0] <= now - self.window_seconds:
+            self._failures.popleft()
+        return self._failures
+
+    def locked_for(self) -> float:
+        """Seconds until sign-in opens again; 0 when it is open."""
+        with self._lock:
+            recent = self._recent()
+            if len(recent) < self.lock_after:
+                return 0.0
+            return max(recent[len(recent) - self.lock_after] + self.window_seconds - self._clock(), 0.0)
+
+    def record_failure(self) -> float:
+        """Count a wrong password; returns how long to wait before answering (0.5 s per recent failure, at most 5 s)."""
+        with self._lock:
+            self._recent().append(self._clock())
+            return min(0.5 * len(self._failures), 5.0)
+
+
+SIGN_IN_THROTTLE = SignInThrottle()

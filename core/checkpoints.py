@@ -401,7 +401,10 @@ class CheckpointFolder:
         if self.last.exists():
             digest = file_sha256(self.last)
             ends = [index + 1 for index, entry in enumerate(history) if entry.get("checkpoint_sha256") == digest]
-            kept = history[: ends[-1]] if ends else history
+            recorded = any("checkpoint_sha256" in entry for entry in history)
+            # No entry names this file: a history from before digests is kept whole; one with digests
+            # describes other files, so nothing in it can be trusted.
+            kept = history[: ends[-1]] if ends else ([] if recorded else history)
         if len(kept) < len(history):
             write_json_atomically(self.history, kept)
         return kept

@@ -101,7 +101,8 @@ if job is not None:
         job_progress(job.id)
     elif job.status == "failed":
         st.error("The evaluation failed:")
-        st.code(job.error or "no error recorded")
+        if is_admin():  # a traceback names server paths: for the admin only
+            st.code(job.error or "no error recorded")
     elif job.status == "cancelled":
         st.info("The evaluation was cancelled.")
 

@@ -38,9 +38,9 @@ if not checkpoints:
     st.stop()
 info = st.selectbox("Model", checkpoints, format_func=lambda c: c.label)
 a, b, c, d, e = st.columns(5)
-a.metric("Architecture", info.model)
-b.metric("Dataset", info.dataset)
-c.metric("Representation", info.representation)
+a.metric("Architecture", plain(info.model))
+b.metric("Dataset", plain(info.dataset))
+c.metric("Representation", plain(info.representation))
 d.metric("Validation loss", f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
 e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (", shipped" if info.shipped else ""))
 try:

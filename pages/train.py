@@ -10,7 +10,7 @@ from core.errors import NeuroTuneError
 from core.models import get_model_spec, list_models
 from core.store import runs as run_store
 from core.training import jobs
-from ui.auth import require_admin
+from ui.auth import is_admin, require_admin
 from ui.charts import metric_curves_figure
 from ui.forms import dataclass_form
 from ui.text import plain, show_error
@@ -76,7 +76,8 @@ def live_view(run_id: str) -> None:
     st.progress(min(run.step / estimated, 1.0), text=f"Device: {run.device or 'starting...'}")
     if run.status == "failed":
         st.error("The run failed:")
-        st.code(run.error or "no error recorded")
+        if is_admin():  # a traceback names server paths: for the admin only
+            st.code(run.error or "no error recorded")
     rows = new_metric_rows(run_id, run.step)
     if rows:
         left, right = st.columns(2)

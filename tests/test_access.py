@@ -109,3 +109,19 @@ def test_serve_binds_to_localhost_and_refuses_a_public_address_without_a_passwor
     assert guarded.returncode == 0, guarded.stderr
     assert "--server.address 0.0.0.0" in guarded.stdout and "--client.showErrorDetails none" in guarded.stdout
     assert "long enough now" not in guarded.stdout + guarded.stderr
+
+
+def test_wrong_passwords_slow_down_then_lock_sign_in_for_the_whole_server():
+    from core.access import SignInThrottle
+
+    now = [0.0]
+    throttle = SignInThrottle(window_seconds=300, lock_after=3, clock=lambda: now[0])
+    assert throttle.locked_for() == 0
+    assert [throttle.record_failure() for _ in range(2)] == [0.5, 1.0]
+    assert throttle.locked_for() == 0
+    throttle.record_failure()
+    assert throttle.locked_for() == 300
+    now[0] = 299.0
+    assert throttle.locked_for() == 1
+    now[0] = 300.0  # the oldest wrong password no longer counts
+    assert throttle.locked_for() == 0

@@ -8,9 +8,12 @@ password, so changing it signs everybody out.
 
 from __future__ import annotations
 
+import math
+import time
+
 import streamlit as st
 
-from core.access import password_fingerprint, password_matches
+from core.access import SIGN_IN_THROTTLE, password_fingerprint, password_matches
 from core.settings import PASSWORD_VARIABLE, get_settings
 
 _SESSION_KEY = "admin-fingerprint"
@@ -40,10 +43,15 @@ def sign_in_form(action: str, key: str) -> None:
     with st.form(key=f"sign-in-{key}", clear_on_submit=True):
         given = st.text_input("Admin password", type="password", key=f"password-{key}")
         if st.form_submit_button("Sign in"):
+            locked = SIGN_IN_THROTTLE.locked_for()
+            if locked:
+                st.error(f"Too many wrong passwords: sign-in is closed for {math.ceil(locked / 60)} more minutes.")
+                return
             password = _password()
             if password and password_matches(given, password):
                 st.session_state[_SESSION_KEY] = password_fingerprint(password)
                 st.rerun()
+            time.sleep(SIGN_IN_THROTTLE.record_failure())
             st.error("Wrong password.")
 
 

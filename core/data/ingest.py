@@ -103,7 +103,7 @@ def budget_reason(seconds: float) -> str:
 # === Worker side ===
 
 
-class _CpuLimitExceeded(Exception):
+class _CpuLimitExceeded(BaseException):  # not an Exception: no parser's `except Exception` may swallow it
     pass
 
 
@@ -231,6 +231,9 @@ def _start_worker(process: Process, config: DataConfig, limits: ValidationLimits
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     try:
         child = subprocess.Popen(command, pass_fds=(child_end.fileno(),), env=environment, close_fds=True)
+    except OSError as error:  # no processes or file descriptors left: the build stops with the reason
+        parent_end.close()
+        raise DatasetError(f"cannot start a worker process to read MIDI ({error}); try again later") from error
     finally:
         child_end.close()
     parent_end.send((process, config, limits))

@@ -260,6 +260,11 @@ def delete_run(run_id: str) -> None:
     """Delete a run, its metrics and its folder; a running process is killed first."""
     run = run_store.get_run(run_id)
     if run.status == "running" and _process_alive(run.pid, run.pid_started_at):
-        psutil.Process(run.pid).kill()
+        try:
+            process = psutil.Process(run.pid)
+            process.kill()
+            process.wait(timeout=10)  # no dying worker still writing into the folder being removed
+        except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+            pass
     run_store.delete_run_record(run_id)
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
