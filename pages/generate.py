@@ -43,6 +43,9 @@ b.metric("Dataset", plain(info.dataset))
 c.metric("Representation", plain(info.representation))
 d.metric("Validation loss", f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
 e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (", shipped" if info.shipped else ""))
+if not may_compose():  # loading a model costs memory and seconds: not for visitors who cannot compose
+    sign_in_form("Composing", "compose")
+    st.stop()
 try:
     composer = load_composer(str(info.path), info.folder.model.stat().st_mtime)
 except NeuroTuneError as error:
@@ -163,9 +166,7 @@ def primer_notes():
     return None
 
 
-if not may_compose():
-    sign_in_form("Composing", "compose")
-elif st.button("Compose", type="primary"):
+if st.button("Compose", type="primary"):
     try:
         settings = {
             **sampling,

@@ -245,3 +245,24 @@ def test_cancel_stops_the_build_between_files_and_stores_nothing(neurotune_home)
     with pytest.raises(DatasetError, match="cancelled"):
         build.build_from_uploads("cancelled", [("a.mid", scale_piece())], cancel=lambda: True)
     assert _nothing_stored(neurotune_home)
+
+
+def test_the_same_bytes_uploaded_again_are_read_once_and_rejected_as_duplicates(monkeypatch):
+    read = []
+
+    def counting(items, *args, **kwargs):
+        read.extend(name for name, _ in items)
+        return ingest.ingest_files(items, *args, **kwargs)
+
+    monkeypatch.setattr(build, "ingest_files", counting)
+    data = scale_piece(length=24)
+    files = [SourceFile(name, data) for name in ("a.mid", "copy1.mid", "copy2.mid")] + [
+        SourceFile("b.mid", scale_piece(offset=2, length=24))
+    ]
+    result = build.build_dataset("dupes", files)
+    assert read == ["a.mid", "b.mid"]
+    assert {r.name: r.reason for r in result.rejected} == {
+        "copy1.mid": "duplicate of a.mid",
+        "copy2.mid": "duplicate of a.mid",
+    }
+    assert len(result.dataset) == 2

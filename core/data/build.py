@@ -104,13 +104,17 @@ def _preprocess_all(
     """
     results: list = [None] * len(files)
     todo = []
+    first_of: dict[str, int] = {}  # the same bytes again are read once (and rejected as duplicates later)
     for index, sha in enumerate(hashes):
+        if sha in first_of:
+            continue
+        first_of[sha] = index
         cached = _load_cached_piece(_piece_cache_path(sha, config, limits))
         if cached is None:
             todo.append(index)
         else:
             results[index] = cached
-    done = len(files) - len(todo)
+    total, done = len(first_of), len(first_of) - len(todo)
 
     def finish(index: int, result) -> None:
         nonlocal done
@@ -125,21 +129,20 @@ def _preprocess_all(
                 pass  # the cache only saves time; storing the dataset itself reports a full disk
         done += 1
         if progress:
-            progress(done, len(files), files[index].name)
+            progress(done, total, files[index].name)
 
     if progress:
-        progress(done, len(files), "cached" if done else "starting")
+        progress(done, total, "cached" if done else "starting")
     check_cancel(cancel)
-    if not todo:
-        return results
-    outcomes = ingest_files(
-        [(files[i].name, files[i].data) for i in todo], config, limits, workers=workers, cancel=cancel
-    )
-    with closing(outcomes):
-        for outcome in outcomes:
-            finish(todo[outcome.index], outcome.result)
-            check_cancel(cancel)
-    return results
+    if todo:
+        outcomes = ingest_files(
+            [(files[i].name, files[i].data) for i in todo], config, limits, workers=workers, cancel=cancel
+        )
+        with closing(outcomes):
+            for outcome in outcomes:
+                finish(todo[outcome.index], outcome.result)
+                check_cancel(cancel)
+    return [results[first_of[sha]] for sha in hashes]
 
 
 def _split(count: int, config: DataConfig) -> list[str]:
