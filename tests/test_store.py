@@ -17,6 +17,7 @@ from core.config import DataConfig, TrainConfig
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import DatasetError, StoreError, TrainingError
+from core.processes import identity
 from core.store import datasets, library, runs
 from core.store.db import DatasetRecord, RunRecord, get_engine
 from core.training import jobs
@@ -127,15 +128,11 @@ def test_metrics_are_polled_by_id_rewound_and_deleted_with_their_run():
 # === Job states (no training: the records only) ===
 
 
-class _FakeProcess:
-    pid = os.getpid()  # a live process, so the scheduler can read its start time
-
-
 @on_both
 def test_the_scheduler_starts_queued_runs_oldest_first_while_there_is_room(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(jobs.subprocess, "Popen", lambda command, **_: started.append(command[-1]) or _FakeProcess())
-    monkeypatch.setattr(jobs, "_process_alive", lambda pid, at: True)
+    monkeypatch.setattr(jobs, "start_background", lambda arguments, log: started.append(arguments[-1]) or identity())
+    monkeypatch.setattr(jobs, "process_alive", lambda pid, at: True)
     for run_id in ("first", "second", "third"):
         add_run(run_id, checkpoint_dir=tmp_path)
     assert jobs.schedule() == ["first"] and started == ["first"]

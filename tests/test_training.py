@@ -16,6 +16,7 @@ from core.config import DataConfig, TrainConfig
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import ConfigError, DatasetError, TrainingError
+from core.processes import identity
 from core.store import runs as run_store
 from core.training import jobs
 from tests.conftest import scale_piece
@@ -198,17 +199,13 @@ def test_a_vanished_process_is_marked_failed(dataset):
 
 def test_runs_queue_behind_the_running_one(dataset, monkeypatch):
     started = []
-    monkeypatch.setattr(jobs.subprocess, "Popen", lambda *a, **k: started.append(a) or _FakeProcess())
-    monkeypatch.setattr(jobs, "_process_alive", lambda pid, at: True)
+    monkeypatch.setattr(jobs, "start_background", lambda arguments, log: started.append(arguments) or identity())
+    monkeypatch.setattr(jobs, "process_alive", lambda pid, at: True)
     first, second = _run(), _run()
     assert jobs.schedule() == [first.id]
     assert run_store.get_run(second.id).status == "queued"
     monkeypatch.setenv("NEUROTUNE_MAX_RUNS", "2")
     assert jobs.schedule() == [second.id]
-
-
-class _FakeProcess:
-    pid = os.getpid()  # a live process, so the scheduler can read its start time
 
 
 def test_delete_run_removes_files_and_metrics(dataset):

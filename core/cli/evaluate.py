@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from core.cli.files import check_writable, write_output
 from core.cli.progress import print_progress
 from core.errors import EvaluationError, InvalidMidiError, describe_os_error
 
@@ -50,27 +50,6 @@ def _add_metrics(commands, name: str) -> None:
     parser.set_defaults(handler=_metrics)
 
 
-def _check_writable(path: Path | None, flag: str) -> None:
-    """Refuse an output that cannot be written before any work: a folder, or a folder this user may not write."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise EvaluationError(f"{flag} {path} is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise EvaluationError(f"cannot write {flag} {path}: {describe_os_error(error)}") from error
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise EvaluationError(f"cannot write {flag} {path}: this user may not write to {path.parent}")
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as error:
-        raise EvaluationError(f"cannot write {path}: {describe_os_error(error)}") from error
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     if args.job:
         from core.evaluation import jobs
@@ -81,8 +60,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.originality import COPY_FLAG_BARS
     from core.generation.sampling import SampleConfig
 
-    _check_writable(args.csv, "--csv")
-    _check_writable(args.json, "--json")
+    check_writable(args.csv, "--csv", "leaderboard.csv")
+    check_writable(args.json, "--json", "leaderboard.json")
     sampling = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     result = evaluate(
         args.dataset,
@@ -100,9 +79,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     board = result.leaderboard()
     if args.csv:
-        _write(args.csv, leaderboard_csv(board))
+        write_output(args.csv, leaderboard_csv(board))
     if args.json:
-        _write(args.json, json.dumps(result.to_json()))
+        write_output(args.json, json.dumps(result.to_json()))
     summary = {
         "dataset": result.dataset,
         "cached": result.cached,

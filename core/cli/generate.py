@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 from pathlib import Path
 
+from core.cli.files import check_writable, write_output
 from core.cli.options import add_dataclass_flags
 from core.errors import GenerationError, describe_os_error
 from core.generation.sampling import SampleConfig
@@ -60,30 +60,6 @@ def add_parser(commands, name: str) -> None:
 def numbered(path: Path, number: int, count: int) -> Path:
     """``piece.mid`` for one piece; ``piece-1.mid``, ``piece-2.mid``, ... for several."""
     return path if count == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
-
-
-def _check_writable(path: Path, flag: str) -> None:
-    """Refuse an output path that cannot be written, before minutes of composing: a folder, or a folder
-    that cannot be made or written to. Missing folders are made here.
-
-    Raises:
-        GenerationError: Saying which path and why.
-    """
-    if path.is_dir():
-        raise GenerationError(f"{flag} {path} is a folder; give a file name such as {path / 'piece.mid'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise GenerationError(f"cannot write {flag} {path}: {describe_os_error(error)}") from error
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise GenerationError(f"cannot write {flag} {path}: this user may not write to {path.parent}")
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as error:
-        raise GenerationError(f"cannot write {path}: {describe_os_error(error)}") from error
 
 
 def _shortcuts(args: argparse.Namespace) -> dict:
@@ -144,9 +120,9 @@ def _generate(args: argparse.Namespace) -> int:
     from core.generation.compose import Composer, save_composition
 
     request = request_from_flags(args)
-    _check_writable(args.out, "--out")
+    check_writable(args.out, "--out", "piece.mid")
     if args.wav:
-        _check_writable(args.wav, "--wav")
+        check_writable(args.wav, "--wav", "piece.wav")
     composer = Composer.load(args.checkpoint)
     request = dataclasses.replace(request, primer=_primer(args, composer))
     result = composer.compose(request)
@@ -155,12 +131,12 @@ def _generate(args: argparse.Namespace) -> int:
     count = len(result.compositions)
     for number, composition in enumerate(result.compositions, start=1):
         midi_path = numbered(args.out, number, count)
-        _write(midi_path, composition.midi)
+        write_output(midi_path, composition.midi)
         written = [f"MIDI {midi_path}"]
         if args.wav:
             rendering = render_wav(composition.midi)
             wav_path = numbered(args.wav, number, count)
-            _write(wav_path, rendering.wav)
+            write_output(wav_path, rendering.wav)
             written.append(f"WAV {wav_path} ({rendering.engine})")
             if rendering.notice:
                 print(f"note: {rendering.notice}")

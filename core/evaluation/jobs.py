@@ -15,22 +15,15 @@ already stored finishes at once, without a process.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
-import os
-import subprocess
-import sys
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from core.checkpoints import CheckpointInfo, checkpoint_info, file_sha256, list_checkpoints
 from core.data.datasets import Dataset, load_dataset
@@ -38,7 +31,8 @@ from core.errors import EvaluationError, NeuroTuneError
 from core.evaluation.evaluate import EvaluationResult, EvaluationSettings, evaluation_key
 from core.evaluation.originality import COPY_FLAG_BARS
 from core.generation.sampling import SampleConfig
-from core.settings import PROJECT_ROOT, get_settings
+from core.processes import identity, process_alive, scheduler_lock, start_background
+from core.settings import get_settings
 from core.store import evaluations as store
 from core.store.db import EvaluationJobRecord, EvaluationRecord, data_folder, utcnow
 
@@ -130,34 +124,10 @@ def start_job(*args: Any, **kwargs: Any) -> EvaluationJobRecord:
     return store.get_job(job.id)
 
 
-@contextmanager
-def _scheduler_lock() -> Iterator[None]:
-    """One scheduler at a time on this machine, so two pages never start the same job twice."""
-    path = data_folder(get_settings().home) / "evaluation-scheduler.lock"
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _process_alive(pid: int | None, started_at: float | None) -> bool:
-    if not pid:
-        return False
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return started_at is None or abs(process.create_time() - started_at) < 1.0
-    except psutil.Error:
-        return False
-
-
 def reconcile() -> None:
     """Mark running jobs whose process is gone (killed, machine restarted) as failed."""
     for job in store.list_jobs("running"):
-        if not _process_alive(job.pid, job.pid_started_at):
+        if not process_alive(job.pid, job.pid_started_at):
             store.update_job(
                 job.id,
                 status="failed",
@@ -174,29 +144,13 @@ def log_path(job_id: str) -> Path:
 def schedule() -> list[str]:
     """Start queued jobs, oldest first, while fewer than :data:`MAX_RUNNING` run; returns the ids started."""
     started = []
-    with _scheduler_lock():
+    with scheduler_lock("evaluation-scheduler"):
         reconcile()
         room = MAX_RUNNING - len(store.list_jobs("running"))
         queued = sorted(store.list_jobs("queued"), key=lambda job: job.created_at)
         for job in queued[: max(room, 0)]:
-            log = open(log_path(job.id), "ab")  # noqa: SIM115 (the child owns it)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core", "evaluate", "--job", job.id],
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-            )
-            log.close()
-            store.update_job(
-                job.id,
-                status="running",
-                pid=process.pid,
-                pid_started_at=psutil.Process(process.pid).create_time(),
-                started_at=utcnow(),
-            )
+            pid, pid_started_at = start_background(["evaluate", "--job", job.id], log_path(job.id))
+            store.update_job(job.id, status="running", pid=pid, pid_started_at=pid_started_at, started_at=utcnow())
             started.append(job.id)
     return started
 
@@ -209,12 +163,12 @@ def work(job_id: str) -> str:
     job = store.get_job(job_id)
     if job.status not in ACTIVE:
         return job.status  # cancelled while queued, or run already
-    process = psutil.Process()
+    pid, pid_started_at = identity()
     store.update_job(
         job_id,
         status="running",
-        pid=process.pid,
-        pid_started_at=process.create_time(),
+        pid=pid,
+        pid_started_at=pid_started_at,
         started_at=job.started_at or utcnow(),
     )
     began = time.perf_counter()

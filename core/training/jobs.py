@@ -10,15 +10,11 @@ A run whose process vanished is found by :func:`reconcile` and marked failed.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
-import sys
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +28,10 @@ from core.data.representations import get_representation
 from core.data.windows import conditioning_for
 from core.errors import ConfigError, DatasetError, NeuroTuneError
 from core.models import get_model_spec, head_for, make_config
-from core.settings import PROJECT_ROOT, get_settings
+from core.processes import identity, process_alive, scheduler_lock, start_background
+from core.settings import get_settings
 from core.store import runs as run_store
-from core.store.db import RunRecord, data_folder, utcnow
+from core.store.db import RunRecord, utcnow
 from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
@@ -109,34 +106,10 @@ def create_run(
     )
 
 
-@contextmanager
-def _scheduler_lock() -> Iterator[None]:
-    """One scheduler at a time on this machine, so two pages never start the same run twice."""
-    path = data_folder(get_settings().home) / "scheduler.lock"
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _process_alive(pid: int | None, started_at: float | None) -> bool:
-    if not pid:
-        return False
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return started_at is None or abs(process.create_time() - started_at) < 1.0
-    except psutil.Error:
-        return False
-
-
 def reconcile() -> None:
     """Mark running runs whose process is gone (killed, machine restarted) as failed."""
     for run in run_store.list_runs("running"):
-        if not _process_alive(run.pid, run.pid_started_at):
+        if not process_alive(run.pid, run.pid_started_at):
             run_store.update_run(
                 run.id,
                 status="failed",
@@ -148,29 +121,13 @@ def reconcile() -> None:
 def schedule() -> list[str]:
     """Start queued runs while there is room; returns the ids started."""
     started = []
-    with _scheduler_lock():
+    with scheduler_lock("scheduler"):
         reconcile()
         room = max_concurrent_runs() - run_store.count_runs("running")
         queued = sorted(run_store.list_runs("queued"), key=lambda r: r.created_at)
         for run in queued[: max(room, 0)]:
-            log = open(Path(run.checkpoint_dir) / "train.log", "ab")  # noqa: SIM115 (the child owns it)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core", "runs", "work", run.id],
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-            )
-            log.close()
-            run_store.update_run(
-                run.id,
-                status="running",
-                pid=process.pid,
-                pid_started_at=psutil.Process(process.pid).create_time(),
-                started_at=utcnow(),
-            )
+            pid, pid_started_at = start_background(["runs", "work", run.id], Path(run.checkpoint_dir) / "train.log")
+            run_store.update_run(run.id, status="running", pid=pid, pid_started_at=pid_started_at, started_at=utcnow())
             started.append(run.id)
     return started
 
@@ -192,12 +149,12 @@ def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
     from core.training.trainer import train
 
     run = run_store.get_run(run_id)
-    process = psutil.Process()
+    pid, pid_started_at = identity()
     run_store.update_run(
         run_id,
         status="running",
-        pid=process.pid,
-        pid_started_at=process.create_time(),
+        pid=pid,
+        pid_started_at=pid_started_at,
         started_at=run.started_at or utcnow(),
         error=None,
         finished_at=None,
@@ -259,7 +216,7 @@ def resume(run_id: str) -> RunRecord:
 def delete_run(run_id: str) -> None:
     """Delete a run, its metrics and its folder; a running process is killed first."""
     run = run_store.get_run(run_id)
-    if run.status == "running" and _process_alive(run.pid, run.pid_started_at):
+    if run.status == "running" and process_alive(run.pid, run.pid_started_at):
         try:
             process = psutil.Process(run.pid)
             process.kill()
