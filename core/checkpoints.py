@@ -24,12 +24,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.config import DataConfig, TrainConfig, check_config, from_dict, to_dict
+from core.data.bounds import MusicBounds
 from core.data.conditioning import LAYOUT, Conditioning
 from core.data.representations import Representation, get_representation
 from core.errors import CheckpointError, ConfigError, TrainingError
@@ -147,6 +148,11 @@ class RunConfig:
             training data, to turn a length into a token budget; None for frames or
             when not measured.
         conditioning: The control vocabulary of a conditioned token model, else None.
+        bounds: The training music's pitch range, longest note and voices, which composing
+            keeps to; None for runs of versions that did not measure them.
+        compose_defaults: Composing settings chosen for this checkpoint by measurement
+            (flat, as :meth:`core.generation.compose.CompositionRequest.from_settings` takes them);
+            the Generate page and the CLI start from them.
         shipped: True for a checkpoint exported to ship with the project.
         format_version: Layout of the saved dict; always :data:`FORMAT_VERSION` once read.
     """
@@ -163,6 +169,8 @@ class RunConfig:
     estimated_steps: int = 0
     tokens_per_step: float | None = None
     conditioning: Conditioning | None = None
+    bounds: MusicBounds | None = None
+    compose_defaults: dict[str, Any] = field(default_factory=dict)
     shipped: bool = False
     format_version: int = FORMAT_VERSION
 
@@ -201,6 +209,8 @@ class RunConfig:
             "estimated_steps": self.estimated_steps,
             "tokens_per_step": self.tokens_per_step,
             "conditioning": self.conditioning.to_json() if self.conditioning else None,
+            "bounds": self.bounds.to_json() if self.bounds else None,
+            "compose_defaults": dict(self.compose_defaults),
             "shipped": self.shipped,
         }
 
@@ -249,6 +259,8 @@ class RunConfig:
                 estimated_steps=int(data.get("estimated_steps") or 0),
                 tokens_per_step=float(tokens_per_step) if tokens_per_step is not None else None,
                 conditioning=Conditioning.from_json(data["conditioning"]) if data.get("conditioning") else None,
+                bounds=MusicBounds.from_json(data["bounds"]) if data.get("bounds") else None,
+                compose_defaults=dict(data.get("compose_defaults") or {}),
                 shipped=bool(data.get("shipped", False)),
             )
         except KeyError as error:

@@ -21,6 +21,7 @@ from core.errors import GenerationError
 from core.generation.sampling import (
     BANNED_LOGIT,
     SAMPLERS,
+    Limits,
     LogitProcessor,
     LoopSampler,
     NoteGrammar,
@@ -132,7 +133,7 @@ def test_max_polyphony_caps_the_sounding_notes(tempted, limit):
     config = SampleConfig(seed=9, variations=8, top_k=20)
     most = [grammar_report(s)[1] for s in tempted.run(PREFIX, config, FAR_FUTURE, 120).sequences]
     assert max(most) > 2  # without the cap, up to the four tempting pitches sound
-    capped = tempted.run(PREFIX, config, FAR_FUTURE, 120, max_polyphony=limit).sequences
+    capped = tempted.run(PREFIX, config, FAR_FUTURE, 120, limits=Limits(max_polyphony=limit)).sequences
     reports = [grammar_report(sequence) for sequence in capped]
     assert all(broken == 0 for broken, _ in reports)
     assert max(most for _, most in reports) == limit
@@ -142,8 +143,8 @@ def test_beam_search_follows_the_grammar_and_the_cap(tempted):
     config = SampleConfig(strategy="beam", beam_width=4, variations=4)
     free = sampler_for(tempting_decoder(), grammar=False).run(PREFIX, config, FAR_FUTURE, 60).sequences
     assert sum(grammar_report(sequence)[0] for sequence in free) > 0
-    for limit, allowed in [(0, 4), (2, 2)]:
-        decoded = tempted.run(PREFIX, config, FAR_FUTURE, 60, max_polyphony=limit)
+    for limit, allowed in [(3, 3), (2, 2)]:
+        decoded = tempted.run(PREFIX, config, FAR_FUTURE, 60, limits=Limits(max_polyphony=limit))
         assert len(decoded.sequences) == 4
         for sequence in decoded.sequences:
             broken, most = grammar_report(sequence)
@@ -154,7 +155,7 @@ def test_a_note_the_prefix_leaves_on_can_end():
     table = np.zeros((VOCAB, VOCAB))
     table[:, note_off(70)] = 20.0  # the model only wants to end pitch 70
     sampler = sampler_for(BigramDecoder(table))
-    prefix = np.append(CONTROLS, note_on(70))
+    prefix = np.append(CONTROLS, [note_on(70), TIME_SHIFT_OFFSET])  # pitch 70 has sounded for a step
     for config in (SampleConfig(strategy="greedy"), SampleConfig(strategy="beam", beam_width=2)):
         sequence = sampler.run(prefix, config, FAR_FUTURE, 20).sequences[0]
         assert sequence[len(prefix)] == note_off(70)
@@ -164,10 +165,10 @@ def test_a_note_the_prefix_leaves_on_can_end():
 
 def test_changing_max_polyphony_compiles_nothing(tempted):
     config = SampleConfig(seed=1, variations=2)
-    tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=1)
+    tempted.run(PREFIX, config, FAR_FUTURE, 40, limits=Limits(max_polyphony=1))
     traced = tempted["sample"].compiled.experimental_get_tracing_count()
     for limit in (0, 3, 5):
-        tempted.run(PREFIX, config, FAR_FUTURE, 40, max_polyphony=limit)
+        tempted.run(PREFIX, config, FAR_FUTURE, 40, limits=Limits(max_polyphony=limit))
     assert tempted["sample"].compiled.experimental_get_tracing_count() == traced
 
 
@@ -190,7 +191,7 @@ def test_changing_a_setting_compiles_nothing(tempted, strategy):
     ]
     for change in changes:
         sampler.run(PREFIX, replace(base, **change), FAR_FUTURE, 40)
-    for options in ({"max_polyphony": 3}, {"logit_bias": bias}):
+    for options in ({"limits": Limits(max_polyphony=3)}, {"logit_bias": bias}):
         sampler.run(PREFIX, base, FAR_FUTURE, 40, **options)
     sampler.run(PREFIX, base, 12, 40)  # target steps
     sampler.run(PREFIX, base, FAR_FUTURE, 50)  # max tokens, same buffer size
@@ -240,9 +241,18 @@ def test_a_sampler_added_to_the_dict_is_a_strategy(monkeypatch):
     assert sequence[len(PREFIX) :].tolist() == [note_on(pitch) for pitch in range(20 - len(PREFIX))]
 
 
-def test_a_negative_max_polyphony_is_refused(tempted):
-    with pytest.raises(GenerationError, match="max polyphony must be 0"):
-        tempted.run(PREFIX, SampleConfig(), FAR_FUTURE, 40, max_polyphony=-1)
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"max_polyphony": -1}, "max polyphony must be 0"),
+        ({"max_note_steps": -2}, "the longest note must be 0"),
+        ({"pitch_range": (70, 60)}, "the pitch range must be two MIDI pitches, low to high"),
+        ({"pitch_range": (0, 128)}, "the pitch range must be two MIDI pitches"),
+    ],
+)
+def test_impossible_limits_are_refused(limits, message):
+    with pytest.raises(GenerationError, match=message):
+        Limits(**limits)
 
 
 def test_without_token_pitches_sampling_is_as_before():

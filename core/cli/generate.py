@@ -51,9 +51,13 @@ def add_parser(commands, name: str) -> None:
         default=None,
         help="keep overlapping notes of one pitch",
     )
-    post.add_argument("--max-polyphony", type=int, default=0, help="0: no limit")
+    post.add_argument(
+        "--max-polyphony", type=int, help="most notes at once; default: as many as the training music has"
+    )
     post.add_argument("--phrase-rests", action="store_true", help="a beat of rest at the end of every 4 bars")
-    post.add_argument("--max-note-beats", type=float, default=0.0, help="end longer notes; 0: no limit")
+    post.add_argument(
+        "--max-note-beats", type=float, help="the longest note in beats; default: the training music's longest"
+    )
     parser.set_defaults(handler=_generate)
 
 

@@ -19,16 +19,16 @@ import numpy as np
 from core.config import check_config, from_dict, to_dict
 from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.midi_io import midi_to_bytes
-from core.data.piece import END, notes_to_midi
+from core.data.piece import END, PITCH, notes_to_midi
 from core.data.representations import (
     Representation,
 )
 from core.errors import ConfigError, GenerationError
 from core.evaluation.metrics import piece_metrics
 from core.generation.loading import LoadedCheckpoint, load_checkpoint
-from core.generation.postprocess import PostProcessing, assign_voices, set_programs
+from core.generation.postprocess import PostProcessing, assign_voices, cap_note_length, limit_polyphony, set_programs
 from core.generation.primer import fit_pitch_range
-from core.generation.sampling import SampleConfig, SamplerSet
+from core.generation.sampling import Limits, SampleConfig, SamplerSet
 from core.models.heads import head_for
 from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, TONICS, estimate_key, key_name, tonic_index
 
@@ -45,6 +45,8 @@ MAX_BARS = 256
 TOKEN_BUDGET_FACTOR = 3.0
 # GM program of every voice unless the user picks: Acoustic Grand Piano.
 DEFAULT_PROGRAMS = (0,)
+# The longest note of a checkpoint whose training music was not measured (runs of older versions): two bars.
+UNMEASURED_LONGEST_NOTE_BEATS = 8
 
 
 @dataclass(frozen=True)
@@ -252,11 +254,13 @@ class Composer:
         self.head = head_for(self.codec.kind)
         tokens = self.codec.kind == "tokens"
         banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
+        self.bounds = self.info.config.bounds
         self.sampler = SamplerSet(
             checkpoint.decoder,
             self.codec.token_steps() if tokens else None,
             banned,
             token_pitches=self.codec.token_pitches() if tokens else None,
+            token_sustains=self.codec.token_sustains() if tokens else None,
         )
 
     @classmethod
@@ -267,6 +271,31 @@ class Composer:
     @property
     def steps_per_quarter(self) -> int:
         return self.info.data_config.steps_per_quarter
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The composing settings chosen for this checkpoint by measurement (flat, as the page and CLI give them)."""
+        return dict(self.info.config.compose_defaults)
+
+    def limits(self, post: PostProcessing) -> Limits:
+        """What composing keeps to: the training music's bounds, unless the request sets its own.
+
+        The longest note is ``post.max_note_beats`` (0: the training music's
+        longest), the most voices ``post.max_polyphony`` (0: as many as the training
+        music has), and notes start only within the training music's pitch range.
+        """
+        bounds, steps = self.bounds, self.steps_per_quarter
+        if post.max_note_beats:
+            longest = max(int(round(post.max_note_beats * steps)), 1)
+        elif bounds is not None:
+            longest = max(int(round(bounds.longest_note_beats * steps)), 1)
+        else:
+            longest = UNMEASURED_LONGEST_NOTE_BEATS * steps
+        low, high = self.codec.pitch_range
+        if bounds is not None:
+            low, high = max(low, bounds.pitch_low), min(high, bounds.pitch_high)
+        voices = post.max_polyphony or (bounds.voices if bounds is not None else 0)
+        return Limits(max_polyphony=voices, max_note_steps=longest, pitch_range=(low, high))
 
     @property
     def max_tokens(self) -> int | None:
@@ -305,8 +334,9 @@ class Composer:
                 (silent variations among others are dropped with a warning).
         """
         warnings: list[str] = []
+        limits = self.limits(request.post)
         primer = request.primer if request.primer is not None else np.zeros((0, 6), np.int32)
-        primer, moved = fit_pitch_range(primer, *self.codec.pitch_range)
+        primer, moved = fit_pitch_range(primer, *limits.pitch_range)
         warnings += moved
         primer_steps = int(primer[:, END].max()) if len(primer) else 0
         controls, guidance = self._steering(request.controls)
@@ -321,7 +351,7 @@ class Composer:
             request.sampling,
             target_steps,
             max_tokens,
-            max_polyphony=request.post.max_polyphony,
+            limits=limits,
             logit_bias=guidance,
         )
         compositions, written = [], []
@@ -334,7 +364,13 @@ class Composer:
                     f"variation {index + 1} reached the token limit after {covered / self.steps_per_quarter / BEATS_PER_BAR:.1f} bars"
                 )
             compositions.append(
-                self._finish(notes, request, primer_steps, sequence, decoded.scores[index] if decoded.scores else None)
+                self._finish(
+                    self._within(notes, limits),
+                    request,
+                    primer_steps,
+                    sequence,
+                    decoded.scores[index] if decoded.scores else None,
+                )
             )
             written.append(len(notes))
         silent = [number for number, composition in enumerate(compositions, start=1) if len(composition.notes) == 0]
@@ -382,6 +418,16 @@ class Composer:
             )
         budget = prefix_length + math.ceil(target_steps * rate * TOKEN_BUDGET_FACTOR) + 16
         return min(budget, limit) if limit is not None else budget
+
+    def _within(self, notes: np.ndarray, limits: Limits) -> np.ndarray:
+        """Notes of a model without note rules (piano rolls) kept to the limits after the fact; token
+        models already composed within them, so for them this changes nothing."""
+        if self.codec.kind == "tokens" or len(notes) == 0:
+            return notes
+        low, high = limits.pitch_range
+        notes = notes[(notes[:, PITCH] >= low) & (notes[:, PITCH] <= high)]
+        notes = cap_note_length(notes, limits.max_note_steps)
+        return limit_polyphony(notes, limits.max_polyphony) if limits.max_polyphony else notes
 
     def _finish(self, notes, request, primer_steps, sequence, score) -> Composition:
         steps_per_bar = BEATS_PER_BAR * self.steps_per_quarter

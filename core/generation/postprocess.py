@@ -296,10 +296,11 @@ class PostProcessing:
     Attributes:
         scale: Snap to this scale, e.g. ``"D minor"`` (see :func:`parse_scale`); None = off.
         remove_duplicates: Merge overlapping same-pitch notes.
-        max_polyphony: At most this many notes at once; 0 = off.
+        max_polyphony: At most this many notes at once; 0: as many as the training music has
+            (composing keeps to it, see :meth:`core.generation.compose.Composer.limits`; this trims what is left).
         phrase_rests: Rest at the end of every phrase.
         phrase_bars: Phrase length in bars, for ``phrase_rests``.
-        max_note_beats: End notes longer than this many beats; 0 = off.
+        max_note_beats: No note longer than this many beats; 0: the training music's longest.
     """
 
     scale: str | None = None
@@ -315,7 +316,7 @@ class PostProcessing:
         checks = [
             (
                 0 <= self.max_polyphony <= MAX_POLYPHONY,
-                f"max_polyphony must be 0 (off) or up to {MAX_POLYPHONY} notes, got {self.max_polyphony}",
+                f"max_polyphony must be 0 (as in the training music) or up to {MAX_POLYPHONY} notes, got {self.max_polyphony}",
             ),
             (
                 1 <= self.phrase_bars <= MAX_BEATS // 4,
@@ -323,7 +324,7 @@ class PostProcessing:
             ),
             (
                 0 <= self.max_note_beats <= MAX_BEATS,
-                f"max_note_beats must be 0 (off) or up to {MAX_BEATS} beats, got {self.max_note_beats}",
+                f"max_note_beats must be 0 (as in the training music) or up to {MAX_BEATS} beats, got {self.max_note_beats}",
             ),
         ]
         check_config(checks, GenerationError, config=self)

@@ -169,6 +169,14 @@ class Representation(ABC):
         """
         raise TypeError(f"the {self.name} representation has no tokens")
 
+    def token_sustains(self) -> np.ndarray:
+        """Whether each token id leaves the sounding notes sounding, bool shape=(size,); tokens kinds only.
+
+        Generation follows it to know when a note ends: a melody's REST or next onset
+        ends its note; event tokens end only the pitch of a NOTE_OFF. Default: all do.
+        """
+        return np.ones(self.size, dtype=bool)
+
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         """MIDI pitch each token id starts and ends, or -1; tokens kinds only.
 

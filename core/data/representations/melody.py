@@ -108,6 +108,12 @@ class MelodyRepresentation(Representation):
     def token_steps(self) -> np.ndarray:
         return np.ones(self.size, dtype=np.int32)
 
+    def token_sustains(self) -> np.ndarray:
+        """Only HOLD keeps the note sounding: a REST or the next onset ends it."""
+        sustains = np.zeros(self.size, dtype=bool)
+        sustains[MELODY_HOLD] = True
+        return sustains
+
     def token_pitches(self) -> tuple[np.ndarray, np.ndarray]:
         """Onsets start their pitch; nothing ends one explicitly (a melody is monophonic by construction)."""
         note_on = np.full(self.size, -1, dtype=np.int32)

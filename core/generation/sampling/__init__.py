@@ -4,8 +4,8 @@
 - :mod:`.samplers`: :class:`Sampler` (the contract), :class:`LoopSampler` (the compiled loop plumbing),
   :class:`RandomSampler`, :class:`GreedySampler`, :class:`BeamSampler`, and :class:`SamplerSet`, the samplers
   of one decoder;
-- :mod:`.processors`: :class:`LogitProcessor` and the ordered :data:`PROCESSORS` (banned tokens, guidance, note
-  grammar) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
+- :mod:`.processors`: :class:`LogitProcessor` and the ordered :data:`PROCESSORS` (banned tokens, guidance, pitch
+  range, polyphony release, note length, note grammar) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
 
 Cheap to import: TensorFlow loads when a sampler is built.
 """
@@ -28,9 +28,15 @@ from core.generation.sampling.processors import (
     PROCESSORS,
     WARPERS,
     BannedTokens,
+    Limits,
     LogitBias,
     LogitProcessor,
     NoteGrammar,
+    NoteLength,
+    NoteRule,
+    Notes,
+    PitchRange,
+    PolyphonyRelease,
     Settings,
     Step,
     Temperature,
@@ -69,10 +75,16 @@ __all__ = [
     "BeamSampler",
     "Decoded",
     "GreedySampler",
+    "Limits",
     "LogitBias",
     "LogitProcessor",
     "LoopSampler",
     "NoteGrammar",
+    "NoteLength",
+    "NoteRule",
+    "Notes",
+    "PitchRange",
+    "PolyphonyRelease",
     "RandomSampler",
     "SampleConfig",
     "Sampler",

@@ -44,12 +44,15 @@ class Vocabulary:
         banned: Token ids never written after the prefix (control tokens), int32 shape=(n,).
         note_on_pitch: Pitch each token starts, or -1, int32 shape=(size,).
         note_off_pitch: Pitch each token ends, or -1, int32 shape=(size,).
+        sustains: Whether each token leaves the other sounding notes sounding, bool shape=(size,)
+            (a melody's REST or next onset ends its note; events end only the pitch of a NOTE_OFF).
     """
 
     steps: np.ndarray
     banned: np.ndarray
     note_on_pitch: np.ndarray
     note_off_pitch: np.ndarray
+    sustains: np.ndarray
 
     @classmethod
     def of(
@@ -58,6 +61,7 @@ class Vocabulary:
         token_steps: np.ndarray | None,
         banned: np.ndarray | None = None,
         token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
+        token_sustains: np.ndarray | None = None,
     ) -> Vocabulary | None:
         """The vocabulary of a token decoder; None for a frame decoder (piano rolls have no tokens).
 
@@ -66,6 +70,7 @@ class Vocabulary:
             banned: Token ids never sampled (control tokens).
             token_pitches: ``(note_on_pitch, note_off_pitch)`` as from
                 :meth:`core.data.representations.Representation.token_pitches`; None: no note grammar.
+            token_sustains: As from :meth:`~core.data.representations.Representation.token_sustains`; None: all do.
         """
         if decoder.kind != "tokens":
             return None
@@ -73,8 +78,8 @@ class Vocabulary:
             raise ValueError("a token decoder needs token_steps: how far each token moves time")
         size = decoder.size
 
-        def padded(values, fill: int) -> np.ndarray:
-            values = np.asarray(values, np.int32)
+        def padded(values, fill: int, dtype=np.int32) -> np.ndarray:
+            values = np.asarray(values, dtype)
             return np.pad(values, (0, size - len(values)), constant_values=fill)
 
         note_on, note_off = token_pitches if token_pitches is not None else ((), ())
@@ -83,7 +88,53 @@ class Vocabulary:
             banned=np.asarray(banned if banned is not None else (), np.int32),
             note_on_pitch=padded(note_on, -1),
             note_off_pitch=padded(note_off, -1),
+            sustains=padded(token_sustains if token_sustains is not None else (), True, bool),
         )
+
+    @property
+    def has_notes(self) -> bool:
+        """Whether tokens start pitches: the note rules have something to follow."""
+        return bool((self.note_on_pitch >= 0).any())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What composing keeps inside whatever the model says: by default the training data's own bounds.
+
+    Attributes:
+        max_polyphony: Most pitches sounding at once; 0: no limit.
+        max_note_steps: Longest note in grid steps; 0: no limit.
+        pitch_range: Lowest and highest pitch a note may start on.
+    """
+
+    max_polyphony: int = 0
+    max_note_steps: int = 0
+    pitch_range: tuple[int, int] = (0, PITCHES - 1)
+
+    def __post_init__(self) -> None:
+        from core.config import check_config
+        from core.errors import GenerationError
+
+        low, high = self.pitch_range
+        checks = [
+            (
+                self.max_polyphony >= 0,
+                f"max polyphony must be 0 (no limit) or a number of notes, got {self.max_polyphony}",
+            ),
+            (
+                self.max_note_steps >= 0,
+                f"the longest note must be 0 (no limit) or a number of steps, got {self.max_note_steps}",
+            ),
+            (
+                0 <= low <= high < PITCHES,
+                f"the pitch range must be two MIDI pitches, low to high, got {self.pitch_range}",
+            ),
+        ]
+        check_config(checks, GenerationError, config=self)
+
+
+# Nothing kept but the grammar: what a bare sampler run keeps to.
+NO_LIMITS = Limits()
 
 
 class Settings(NamedTuple):
@@ -94,6 +145,8 @@ class Settings(NamedTuple):
         top_k: int32 scalar; 0: off.
         top_p: float32 scalar; 1: off.
         max_polyphony: int32 scalar; 0: no limit.
+        max_note_steps: int32 scalar, the longest note in grid steps; 0: no limit.
+        pitch_low, pitch_high: int32 scalars, the pitches notes may start on.
         logit_bias: float32, shape=(vocab,): guidance added to every step.
         seed: int64 scalar.
     """
@@ -102,18 +155,24 @@ class Settings(NamedTuple):
     top_k: tf.Tensor
     top_p: tf.Tensor
     max_polyphony: tf.Tensor
+    max_note_steps: tf.Tensor
+    pitch_low: tf.Tensor
+    pitch_high: tf.Tensor
     logit_bias: tf.Tensor
     seed: tf.Tensor
 
     @classmethod
-    def of(cls, config: SampleConfig, max_polyphony: int, logit_bias: np.ndarray) -> Settings:
+    def of(cls, config: SampleConfig, limits: Limits, logit_bias: np.ndarray) -> Settings:
         import tensorflow as tf
 
         return cls(
             temperature=tf.constant(config.temperature, tf.float32),
             top_k=tf.constant(config.top_k, tf.int32),
             top_p=tf.constant(config.top_p, tf.float32),
-            max_polyphony=tf.constant(max_polyphony, tf.int32),
+            max_polyphony=tf.constant(limits.max_polyphony, tf.int32),
+            max_note_steps=tf.constant(limits.max_note_steps, tf.int32),
+            pitch_low=tf.constant(limits.pitch_range[0], tf.int32),
+            pitch_high=tf.constant(limits.pitch_range[1], tf.int32),
             logit_bias=tf.constant(logit_bias, tf.float32),
             seed=tf.constant(config.seed, tf.int64),
         )
@@ -191,56 +250,182 @@ class LogitBias(LogitProcessor):
         return logits + step.settings.logit_bias
 
 
-class NoteGrammar(LogitProcessor):
-    """Which note events may come next, given the pitches sounding.
+class Notes(NamedTuple):
+    """The notes a row has sounding, as the note rules remember them.
 
-    A NOTE_OFF may only end a sounding pitch, a NOTE_ON only start a silent one,
-    and no NOTE_ON may come while :attr:`Settings.max_polyphony` pitches sound (0:
-    no limit). Other tokens are never banned, so a row can always move time on.
-    Notes the forced prefix leaves sounding count. Memory: the sounding pitches,
-    bool shape=(batch, PITCHES).
-
-    Args:
-        note_on_pitch: Pitch each token id starts, or -1, int32 shape=(vocab,).
-        note_off_pitch: Pitch each token id ends, or -1, int32 shape=(vocab,).
+    Attributes:
+        sounding: bool shape=(batch, PITCHES).
+        onset: Grid step each pitch last started at, int32 shape=(batch, PITCHES).
+        clock: Grid steps written so far, int32 shape=(batch,).
     """
 
-    def __init__(self, note_on_pitch: np.ndarray, note_off_pitch: np.ndarray):
+    sounding: tf.Tensor
+    onset: tf.Tensor
+    clock: tf.Tensor
+
+
+class NoteRule(LogitProcessor):
+    """A rule on note events: remembers which pitches sound, since when (:class:`Notes`), in its memory.
+
+    Built for token vocabularies whose tokens start pitches (events, melody).
+    """
+
+    def __init__(self, vocabulary: Vocabulary):
         import tensorflow as tf
 
-        self.note_on_pitch = tf.constant(note_on_pitch, tf.int32)
-        self.note_off_pitch = tf.constant(note_off_pitch, tf.int32)
+        self.steps = tf.constant(vocabulary.steps, tf.int32)
+        self.note_on_pitch = tf.constant(vocabulary.note_on_pitch, tf.int32)
+        self.note_off_pitch = tf.constant(vocabulary.note_off_pitch, tf.int32)
+        self.sustains = tf.constant(vocabulary.sustains, tf.bool)
+        self.starts = self.note_on_pitch >= 0
+        self.ends = self.note_off_pitch >= 0
+
+    @classmethod
+    def build(cls, vocabulary):
+        return cls(vocabulary) if vocabulary is not None and vocabulary.has_notes else None
+
+    def initial_memory(self, batch):
+        import tensorflow as tf
+
+        return Notes(
+            tf.zeros((batch, PITCHES), tf.bool), tf.zeros((batch, PITCHES), tf.int32), tf.zeros((batch,), tf.int32)
+        )
+
+    def advance(self, notes, tokens):
+        import tensorflow as tf
+
+        # one_hot of -1 is all zeros: tokens without a pitch change nothing.
+        ended = (tf.one_hot(tf.gather(self.note_off_pitch, tokens), PITCHES) > 0) | ~tf.gather(self.sustains, tokens)[
+            :, None
+        ]
+        started = tf.one_hot(tf.gather(self.note_on_pitch, tokens), PITCHES) > 0
+        onset = tf.where(started, notes.clock[:, None], notes.onset)
+        return Notes((notes.sounding & ~ended) | started, onset, notes.clock + tf.gather(self.steps, tokens))
+
+    def voices(self, notes: Notes) -> tf.Tensor:
+        """Pitches sounding in each row, int32 shape=(batch, 1)."""
+        import tensorflow as tf
+
+        return tf.reduce_sum(tf.cast(notes.sounding, tf.int32), axis=-1, keepdims=True)
+
+    def at_cap(self, notes: Notes, max_polyphony: tf.Tensor) -> tf.Tensor:
+        """Rows with :attr:`Settings.max_polyphony` pitches sounding, bool shape=(batch, 1)."""
+        return (max_polyphony > 0) & (self.voices(notes) >= max_polyphony)
+
+    def ending_sounding(self, notes: Notes) -> tf.Tensor:
+        """NOTE_OFFs of the pitches that have sounded for at least a step, bool shape=(batch, vocab).
+
+        A note that starts and ends at one step has no length: the decoder drops it, and it is not music.
+        """
+        import tensorflow as tf
+
+        endable = notes.sounding & (notes.onset < notes.clock[:, None])
+        return self.ends & tf.gather(endable, tf.maximum(self.note_off_pitch, 0), axis=1)
+
+    def starting_silent(self, notes: Notes) -> tf.Tensor:
+        """NOTE_ONs of the pitches silent in each row, bool shape=(batch, vocab)."""
+        import tensorflow as tf
+
+        return self.starts & ~tf.gather(notes.sounding, tf.maximum(self.note_on_pitch, 0), axis=1)
+
+
+class PitchRange(NoteRule):
+    """No note starts outside :attr:`Settings.pitch_low` .. :attr:`Settings.pitch_high`: the range the
+    model was trained on, so a stray logit cannot put a G#8 in a chorale."""
+
+    def initial_memory(self, batch):
+        return ()
+
+    def advance(self, memory, tokens):
+        return memory
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        pitch = self.note_on_pitch
+        outside = self.starts & ((pitch < step.settings.pitch_low) | (pitch > step.settings.pitch_high))
+        return logits + tf.where(outside, BANNED_LOGIT, 0.0)
+
+
+class PolyphonyRelease(NoteRule):
+    """At the polyphony cap, the wish to start a note becomes a wish to end one, so the music never stalls.
+
+    While :attr:`Settings.max_polyphony` pitches sound, :class:`NoteGrammar` bans
+    every NOTE_ON. Left alone, the probability the model gave them would go to time
+    shifts too, and held notes would pile up their length instead of making room.
+    Here it goes to the NOTE_OFFs of the sounding pitches, shared in the model's
+    own proportions among them: the mass of note ends grows from ``p_off`` to
+    ``p_off + p_on``. Notes that started at this very step are not released (they
+    would have no length): once every sounding note is that new, time moves on.
+    Rows below the cap are untouched.
+    """
+
+    @classmethod
+    def build(cls, vocabulary):
+        # Only explicit NOTE_OFFs can release a note on demand (a melody holds one note at most).
+        return cls(vocabulary) if vocabulary is not None and (vocabulary.note_off_pitch >= 0).any() else None
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        notes = step.memory
+        endings = self.ending_sounding(notes)
+
+        def mass(where):
+            return tf.reduce_logsumexp(tf.where(where, logits, BANNED_LOGIT), axis=-1, keepdims=True)
+
+        # log(p_off + p_on) - log(p_off), from the logits' own normalizer.
+        boost = tf.nn.softplus(mass(self.starting_silent(notes)) - mass(endings))
+        release = self.at_cap(notes, step.settings.max_polyphony) & endings
+        return logits + tf.where(release, boost, 0.0)
+
+
+class NoteLength(NoteRule):
+    """No note lasts longer than :attr:`Settings.max_note_steps` (0: no limit): a held note is ended in time.
+
+    A token that moves time by ``s`` steps while keeping a note sounding is banned
+    when that note would then be longer than the limit; once a note has reached the
+    limit, only tokens that end it may come next (its NOTE_OFF, or for a melody a
+    REST or the next onset). The limit is by default the longest note of the
+    training data, so a model that forgets to end a note cannot hold it for a minute.
+    """
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        notes, limit = step.memory, step.settings.max_note_steps
+        age = tf.where(notes.sounding, notes.clock[:, None] - notes.onset, -1)
+        oldest = tf.reduce_max(age, axis=-1, keepdims=True)  # -1: nothing sounds
+        overdue = notes.sounding & (age >= limit)
+        ends_overdue = self.ends & tf.gather(overdue, tf.maximum(self.note_off_pitch, 0), axis=1)
+        too_far = self.sustains & (oldest >= 0) & (oldest + self.steps > limit)
+        banned = tf.where(tf.reduce_any(overdue, axis=-1, keepdims=True), self.sustains & ~ends_overdue, too_far)
+        return logits + tf.where((limit > 0) & banned, BANNED_LOGIT, 0.0)
+
+
+class NoteGrammar(NoteRule):
+    """Which note events may come next, given the pitches sounding.
+
+    A NOTE_OFF may only end a pitch that has sounded for at least a step, a NOTE_ON
+    only start a silent one, and no NOTE_ON may come while
+    :attr:`Settings.max_polyphony` pitches sound (0: no limit). Other tokens are
+    never banned, so a row can always move time on. Notes the forced prefix leaves
+    sounding count.
+    """
 
     @classmethod
     def build(cls, vocabulary):
         # Melody tokens end no pitch explicitly (a melody is monophonic by construction): they need no grammar.
         if vocabulary is None or not (vocabulary.note_off_pitch >= 0).any():
             return None
-        return cls(vocabulary.note_on_pitch, vocabulary.note_off_pitch)
+        return cls(vocabulary)
 
-    def initial_memory(self, batch):
+    def bias(self, notes: Notes, max_polyphony: tf.Tensor) -> tf.Tensor:
+        """:data:`BANNED_LOGIT` for the note events not allowed after ``notes``, else 0, shape=(batch, vocab)."""
         import tensorflow as tf
 
-        return tf.zeros((batch, PITCHES), tf.bool)
-
-    def advance(self, sounding, tokens):
-        import tensorflow as tf
-
-        # one_hot of -1 is all zeros: tokens without a pitch change nothing.
-        ended = tf.one_hot(tf.gather(self.note_off_pitch, tokens), PITCHES) > 0
-        started = tf.one_hot(tf.gather(self.note_on_pitch, tokens), PITCHES) > 0
-        return (sounding & ~ended) | started
-
-    def bias(self, sounding: tf.Tensor, max_polyphony: tf.Tensor) -> tf.Tensor:
-        """:data:`BANNED_LOGIT` for the note events not allowed after ``sounding``, else 0, shape=(batch, vocab)."""
-        import tensorflow as tf
-
-        starts, ends = self.note_on_pitch >= 0, self.note_off_pitch >= 0
-        start_sounds = tf.gather(sounding, tf.maximum(self.note_on_pitch, 0), axis=1)
-        end_sounds = tf.gather(sounding, tf.maximum(self.note_off_pitch, 0), axis=1)
-        voices = tf.reduce_sum(tf.cast(sounding, tf.int32), axis=-1, keepdims=True)
-        full = (max_polyphony > 0) & (voices >= max_polyphony)
-        banned = (starts & (start_sounds | full)) | (ends & ~end_sounds)
+        allowed = self.ending_sounding(notes) | (self.starting_silent(notes) & ~self.at_cap(notes, max_polyphony))
+        banned = (self.starts | self.ends) & ~allowed
         return tf.where(banned, BANNED_LOGIT, 0.0)
 
     def __call__(self, logits, step):
@@ -308,7 +493,15 @@ class TopP(LogitProcessor):
 
 
 # In order: the rules first, each adding to the logits as the model gave them; then the warpers.
-PROCESSORS: list[type[LogitProcessor]] = [BannedTokens, LogitBias, NoteGrammar]
+# The release reads the model's wish to start notes before the grammar bans them at the cap.
+PROCESSORS: list[type[LogitProcessor]] = [
+    BannedTokens,
+    LogitBias,
+    PitchRange,
+    PolyphonyRelease,
+    NoteLength,
+    NoteGrammar,
+]
 WARPERS: list[type[LogitProcessor]] = [Temperature, TopK, TopP]
 
 
@@ -332,11 +525,15 @@ def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:
     """
     import tensorflow as tf
 
+    off = tf.constant(0, tf.int32)
     settings = Settings(
         temperature=tf.cast(temperature, tf.float32),
         top_k=tf.cast(top_k, tf.int32),
         top_p=tf.cast(top_p, tf.float32),
-        max_polyphony=tf.constant(0, tf.int32),
+        max_polyphony=off,
+        max_note_steps=off,
+        pitch_low=off,
+        pitch_high=tf.constant(PITCHES - 1, tf.int32),
         logit_bias=tf.zeros(tf.shape(logits)[-1:]),
         seed=tf.constant(0, tf.int64),
     )

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import GenerationError
-from core.generation.sampling.processors import BANNED_LOGIT, Settings, Step, Vocabulary, build_processors
+from core.generation.sampling.processors import (
+    BANNED_LOGIT,
+    NO_LIMITS,
+    Limits,
+    Settings,
+    Step,
+    Vocabulary,
+    build_processors,
+)
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -92,7 +100,7 @@ class Sampler:
         target_steps: int,
         max_tokens: int,
         *,
-        max_polyphony: int = 0,
+        limits: Limits = NO_LIMITS,
         logit_bias: np.ndarray | None = None,
     ) -> Decoded:
         """Compose ``config.variations`` continuations of ``prefix``.
@@ -102,13 +110,13 @@ class Sampler:
                 Notes it leaves sounding count for the note grammar.
             target_steps: Grid steps of new music (after the prefix) to compose.
             max_tokens: Hard cap on the total length, prefix included.
-            max_polyphony: Most pitches sounding at once under the note grammar;
-                0: no limit. Ignored without a grammar (melody, piano rolls).
+            limits: Most pitches at once, longest note, pitch range, kept by the note rules
+                (:class:`~core.generation.sampling.processors.Limits`); ignored for piano rolls.
             logit_bias: Added to every step's logits, shape=(vocab,), e.g. to favour the
                 notes of a key (:func:`core.generation.compose.guidance_bias`); beam scores include it.
 
         Raises:
-            GenerationError: Empty prefix, prefix longer than ``max_tokens`` or a negative ``max_polyphony``.
+            GenerationError: Empty prefix, or a prefix longer than ``max_tokens``.
         """
         raise NotImplementedError
 
@@ -148,11 +156,9 @@ class LoopSampler(Sampler):
         # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair.
         return tf.function(self._loop, jit_compile=True)
 
-    def run(self, prefix, config, target_steps, max_tokens, *, max_polyphony=0, logit_bias=None):
+    def run(self, prefix, config, target_steps, max_tokens, *, limits=NO_LIMITS, logit_bias=None):
         import tensorflow as tf
 
-        if max_polyphony < 0:
-            raise GenerationError(f"max polyphony must be 0 (no limit) or a number of notes, got {max_polyphony}")
         prefix = np.asarray(prefix, self.decoder.head.dtype)
         if len(prefix) == 0:
             raise GenerationError("composition needs at least one start token or frame")
@@ -172,7 +178,7 @@ class LoopSampler(Sampler):
             tf.constant(len(prefix), tf.int32),
             tf.constant(max_tokens, tf.int32),
             tf.constant(target_steps, tf.int32),
-            Settings.of(config, max_polyphony, bias),
+            Settings.of(config, limits, bias),
             *self._loop_arguments(config, slots),
         )
         return self._decoded([output.numpy() for output in outputs], config, len(prefix))
@@ -402,7 +408,7 @@ class SamplerSet:
 
     Args:
         decoder: The model's step decoder.
-        token_steps, banned, token_pitches: What the loops know of the tokens
+        token_steps, banned, token_pitches, token_sustains: What the loops know of the tokens
             (:meth:`~core.generation.sampling.processors.Vocabulary.of`); tokens only.
     """
 
@@ -412,9 +418,10 @@ class SamplerSet:
         token_steps: np.ndarray | None = None,
         banned: np.ndarray | None = None,
         token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
+        token_sustains: np.ndarray | None = None,
     ):
         self.decoder = decoder
-        self.vocabulary = Vocabulary.of(decoder, token_steps, banned, token_pitches)
+        self.vocabulary = Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains)
         self.built: dict[str, Sampler] = {}
 
     def __getitem__(self, strategy: str) -> Sampler:
