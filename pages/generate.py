@@ -1,5 +1,7 @@
 """Generate page: pick a checkpoint, turn a few knobs, press Compose, listen (logic in core.generation)."""
 
+from dataclasses import fields, replace
+
 import pandas as pd
 import pretty_midi
 import streamlit as st
@@ -20,9 +22,11 @@ from ui.text import plain, show_error
 from ui.widgets import audio_player, library_audio
 
 INSTRUMENTS = [pretty_midi.program_to_instrument_name(program) for program in range(128)]
-# Where the page starts: two pieces to compare, and a nucleus that keeps the unlikeliest tokens out.
+# Where the page starts: two pieces to compare, and a nucleus that keeps the unlikeliest tokens out;
+# a checkpoint's measured defaults (its compose_defaults) override these.
 PAGE_SAMPLING = SampleConfig(top_p=0.95, variations=2)
 PRIMERS = ("None", "Dataset excerpt", "Upload MIDI", "Type notes")
+SAMPLING_FIELDS = {item.name for item in fields(SampleConfig)}
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
@@ -52,17 +56,22 @@ except NeuroTuneError as error:
     show_error(error)
     st.stop()
 
+defaults = composer.defaults
+# Widgets are keyed per checkpoint, so each model starts from its own measured defaults.
+form_key = f"{info.path}"
 sampling_col, shape_col = st.columns(2)
 with sampling_col:
     st.subheader("Sampling")
     # Settings the chosen strategy ignores are greyed out and keep their defaults (greedy: one variation).
     sampling = dataclass_form(
         SampleConfig,
-        "sampling",
+        f"sampling:{form_key}",
         columns=2,
-        initial=PAGE_SAMPLING,
+        initial=replace(PAGE_SAMPLING, **{k: v for k, v in defaults.items() if k in SAMPLING_FIELDS}),
         disabled=lambda now: unused_settings(now["strategy"]),
     )
+    if defaults:
+        st.caption("Starts from the settings measured to sound closest to this model's training music.")
 with shape_col:
     st.subheader("Length and sound")
     left, right = st.columns(2)
@@ -118,8 +127,9 @@ with steer_col:
             "Keep to the key and density",
             0.0,
             5.0,
-            DEFAULT_GUIDANCE,
+            float(defaults.get("guidance", DEFAULT_GUIDANCE)),
             0.5,
+            key=f"guidance:{form_key}",
             help="0: the model's own reading of the controls. Higher: notes that fit the key and the density "
             "are favoured while composing (notes outside the key lose about this many nats).",
         )
@@ -131,24 +141,34 @@ with steer_col:
     snap = left.checkbox("Snap to a scale")
     tonic = left.selectbox("Key", PITCH_CLASS_NAMES, disabled=not snap)
     scale = right.selectbox("Scale", list(SCALES), disabled=not snap)
-    remove_duplicates = right.checkbox("Remove overlapping duplicates", value=True)
+    remove_duplicates = right.checkbox(
+        "Remove overlapping duplicates", value=bool(defaults.get("remove_duplicates", True)), key=f"dups:{form_key}"
+    )
+    bounds = composer.bounds
     max_polyphony = left.number_input(
-        "Max notes at once (0: no limit)",
+        "Max notes at once (0: as in the training music)",
         0,
         16,
         0,
-        help="Events models keep to it while composing (no new note starts while this many sound); "
-        "the rest trims afterwards",
+        help="Composing keeps to it: at the limit, a new note can only start once one ends"
+        + (f"; 0 keeps this model's {bounds.voices} voices" if bounds else ""),
     )
     phrase_rests = right.checkbox("Rest at phrase ends (every 4 bars)")
     max_note_beats = left.number_input(
-        "Longest note (beats, 0: no limit)",
+        "Longest note (beats, 0: as in the training music)",
         0.0,
         64.0,
-        4.0 if info.representation == "events" else 0.0,
+        0.0,
         0.5,
-        help="Ends notes an events model forgot to release",
+        help="Composing ends a note once it has sounded this long"
+        + (f"; 0 keeps this model's longest, {bounds.longest_note_beats:g} beats" if bounds else ""),
     )
+    if bounds:
+        low, high = (pretty_midi.note_number_to_name(p) for p in bounds.pitch_range)
+        st.caption(
+            f"This model's training music: notes {low} to {high}, up to {bounds.longest_note_beats:g} beats long, "
+            f"{bounds.voices} at once. Composing stays within it unless you set otherwise."
+        )
 
 
 def primer_notes():
@@ -180,7 +200,7 @@ if st.button("Compose", type="primary"):
             "phrase_rests": phrase_rests,
             "max_note_beats": float(max_note_beats),
         }
-        request = CompositionRequest.from_settings(settings, primer=primer_notes())
+        request = CompositionRequest.from_settings({**defaults, **settings}, primer=primer_notes())
         with st.spinner("Composing..."):
             result = composer.compose(request)
         progress = st.progress(0.0, text="Saving to the library...")

@@ -87,11 +87,14 @@ def _shortcuts(args: argparse.Namespace) -> dict:
     return implied
 
 
-def request_from_flags(args: argparse.Namespace):
+def request_from_flags(args: argparse.Namespace, defaults: dict | None = None):
     """The request without its primer: every number and choice checked before the checkpoint loads (seconds).
 
     The flags are named after the fields of the request and its configs, so
     :meth:`~core.generation.compose.CompositionRequest.from_settings` builds it, as it does for the Generate page.
+
+    Args:
+        defaults: The checkpoint's measured composing settings; a flag the user gives wins over them.
     """
     from core.generation.compose import MAX_BARS, CompositionRequest
 
@@ -99,7 +102,17 @@ def request_from_flags(args: argparse.Namespace):
         raise GenerationError("give either --primer or --primer-notes, not both")
     if args.primer and not (math.isfinite(args.primer_bars) and 0 < args.primer_bars <= MAX_BARS):
         raise GenerationError(f"--primer-bars must be in (0, {MAX_BARS}], got {args.primer_bars}")
-    return CompositionRequest.from_settings({**vars(args), **_shortcuts(args)})
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    return CompositionRequest.from_settings({**(defaults or {}), **given, **_shortcuts(args)})
+
+
+def describe_defaults(defaults: dict, args: argparse.Namespace) -> str:
+    """The measured settings a run uses, and which flags replaced them: ``temperature 0.9, top_p 0.95``."""
+    kept = [f"{name} {value}" for name, value in defaults.items() if getattr(args, name, None) is None]
+    replaced = [name for name in defaults if getattr(args, name, None) is not None]
+    return (", ".join(kept) or "none") + (
+        f" (your {', '.join('--' + n.replace('_', '-') for n in replaced)} instead)" if replaced else ""
+    )
 
 
 def _primer(args: argparse.Namespace, composer):
@@ -128,6 +141,9 @@ def _generate(args: argparse.Namespace) -> int:
     if args.wav:
         check_writable(args.wav, "--wav", "piece.wav")
     composer = Composer.load(args.checkpoint)
+    if composer.defaults:
+        request = request_from_flags(args, composer.defaults)
+        print("composing from the checkpoint's measured settings: " + describe_defaults(composer.defaults, args))
     request = dataclasses.replace(request, primer=_primer(args, composer))
     result = composer.compose(request)
     for warning in result.warnings:
