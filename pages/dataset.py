@@ -7,6 +7,7 @@ from core.config import REPRESENTATIONS, DataConfig, ValidationLimits
 from core.data import datasets
 from core.data.build import EmptyDatasetError, build_from_corpus, build_from_uploads
 from core.data.corpora import list_corpora
+from core.data.splits import SPLITS, parse_split_file
 from core.errors import NeuroTuneError
 from ui.auth import require_admin
 from ui.charts import dataset_figures, piano_roll_figure
@@ -29,7 +30,9 @@ def options_form() -> DataConfig:
         max_seconds = b.number_input("Max duration (s)", 1.0, 36000.0, defaults.max_duration_seconds)
         max_silence = c.number_input("Max silence (s)", 0.5, 3600.0, defaults.max_silence_seconds)
         velocity_bins = a.number_input("Velocity bins", 1, 127, defaults.velocity_bins)
-        validation = b.slider("Validation fraction", 0.0, 0.5, defaults.validation_fraction, 0.05)
+        validation = b.slider(
+            "Validation fraction", 0.0, 0.5, defaults.validation_fraction, 0.05, help="Unused with a split file"
+        )
         transpose = c.slider("Transposition augmentation (± semitones, train split)", 0, 12, 0)
         programs = st.multiselect("Keep only these GM programs (empty keeps all)", list(range(128)))
         representations = st.multiselect("Representations to prepare", REPRESENTATIONS, list(REPRESENTATIONS))
@@ -72,7 +75,9 @@ def show_report(reports) -> None:
     st.dataframe(table, hide_index=True, height=min(400, 40 + 35 * len(table)))
 
 
-def build(source: str, name: str, config: DataConfig, corpus: str, limit: int, max_mb: float, uploads) -> None:
+def build(
+    source: str, name: str, config: DataConfig, corpus: str, limit: int, max_mb: float, uploads, split_file
+) -> None:
     """Build with a progress bar per file and a Cancel button (pressing it stops the script and the workers)."""
     bar = st.progress(0.0, text="Starting...")
     cancel = st.empty()
@@ -92,7 +97,8 @@ def build(source: str, name: str, config: DataConfig, corpus: str, limit: int, m
                 max_file_bytes=int(max_mb * 2**20), max_duration_seconds=config.max_duration_seconds
             )
             files = [(f.name, f.getvalue()) for f in uploads]
-            result = build_from_uploads(name, files, config, limits=limits, progress=progress)
+            splits = parse_split_file(split_file.name, split_file.getvalue()) if split_file else None
+            result = build_from_uploads(name, files, config, limits=limits, progress=progress, splits=splits)
     except EmptyDatasetError as error:
         show_error(error)
         show_report(error.reports)
@@ -116,7 +122,7 @@ with build_tab:
     if require_admin("Building a dataset", "build"):
         corpora = {c.name: c for c in list_corpora()}
         source = st.radio("Source", ["Bundled corpus", "Upload MIDI files"], horizontal=True)
-        corpus, limit, max_mb, uploads = None, 0, 5.0, None
+        corpus, limit, max_mb, uploads, split_file = None, 0, 5.0, None, None
         if source == "Bundled corpus":
             corpus = st.selectbox("Corpus", list(corpora), format_func=lambda n: corpora[n].title)
             st.caption(corpora[corpus].description)
@@ -126,6 +132,13 @@ with build_tab:
             max_mb = st.number_input("Reject files larger than (MB)", 0.1, 200.0, 5.0)
             uploads = st.file_uploader(
                 "MIDI files, or a .zip of them", type=["mid", "midi", "zip"], accept_multiple_files=True
+            )
+            split_file = st.file_uploader(
+                "Split file (optional)",
+                type=["csv", "json"],
+                help="Puts each file in train, valid or test instead of a random split, e.g. a published one: "
+                'a CSV with columns file,split or a JSON {"train": [...], "validation": [...], "test": [...]}. '
+                "Name files by their file name (zip members: archive.zip/path); list every file.",
             )
             default_name = "my-midi"
         name = st.text_input(
@@ -139,7 +152,7 @@ with build_tab:
         if st.session_state.get("cancel-build"):
             st.warning("Build cancelled: nothing was saved.")
         if st.button("Build dataset", type="primary", disabled=config is None):
-            build(source, name or default_name, config, corpus, limit, max_mb, uploads)
+            build(source, name or default_name, config, corpus, limit, max_mb, uploads, split_file)
 
 with browse_tab:
     records = datasets.list_datasets()
@@ -156,7 +169,12 @@ with browse_tab:
     m1.metric("Files accepted", stats["files_accepted"], f"-{rejected} rejected" if rejected else None)
     m2.metric("Notes", f"{stats['notes']:,}")
     m3.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
-    m4.metric("Train / validation pieces", f"{stats['split'].get('train', 0)} / {stats['split'].get('validation', 0)}")
+    counts = stats["split"]
+    m4.metric(
+        "Train / validation / test pieces",
+        " / ".join(str(counts.get(split, 0)) for split in SPLITS),
+        help=f"Split {dataset.split_method}",
+    )
     figures = dataset_figures(stats)
     for row in (("pitch", "pitch_class"), ("duration", "notes_per_piece"), ("tempo", "key")):
         for column, key in zip(st.columns(2), row):

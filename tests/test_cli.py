@@ -48,6 +48,22 @@ def test_build_list_show_rename_delete(tmp_path, capsys):
     assert "no dataset named 'yours'" in capsys.readouterr().err
 
 
+def test_build_takes_a_split_file_and_show_counts_the_test_split(tmp_path, capsys):
+    folder = _folder(tmp_path)
+    split_file = tmp_path / "splits.csv"
+    split_file.write_text("file,split\ngood0.mid,train\ngood1.mid,valid\ngood2.mid,test\nsub/broken.mid,train\n")
+    build = ["dataset", "build", "--folder", str(folder), "--split-file", str(split_file), "--name", "given"]
+    assert main([*build, "--representation", "events"]) == 0
+    assert "1 train, 1 validation, 1 test (split by the split file splits.csv)" in capsys.readouterr().out
+    assert main(["dataset", "show", "given"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["stats"]["split"] == {"train": 1, "validation": 1, "test": 1}
+    assert shown["split_method"] == "by the split file splits.csv"
+    split_file.write_text("file,split\ngood0.mid,train\n")
+    assert main([*build, "--overwrite"]) == 2
+    assert "leaves 3 files (good1.mid, good2.mid, sub/broken.mid) in no split" in capsys.readouterr().err
+
+
 def test_errors_exit_2_with_a_message(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -157,6 +173,21 @@ def test_generate_request_takes_every_flag_by_its_field_name():
     assert (request.controls.mode, request.controls.guidance) == ("minor", 3.0)
     assert (request.post.scale, request.post.remove_duplicates, request.post.max_polyphony) == ("D minor", False, 2)
     assert request.post.phrase_rests and request.primer is None
+
+
+def test_generate_starts_from_the_checkpoints_measured_settings_and_flags_win():
+    from core.cli.generate import describe_defaults, request_from_flags
+
+    defaults = {"temperature": 0.8, "top_p": 0.9, "guidance": 1.0, "remove_duplicates": False}
+    request = request_from_flags(_generate_flags(), defaults)
+    assert (request.sampling.temperature, request.sampling.top_p) == (0.8, 0.9)
+    assert request.controls.guidance == 1.0 and not request.post.remove_duplicates
+    flags = _generate_flags("--temperature", "1.2", "--guidance", "0")
+    request = request_from_flags(flags, defaults)
+    assert (request.sampling.temperature, request.sampling.top_p, request.controls.guidance) == (1.2, 0.9, 0.0)
+    assert describe_defaults(defaults, flags) == (
+        "top_p 0.9, remove_duplicates False (your --temperature, --guidance instead)"
+    )
 
 
 def test_generate_shortcuts_against_their_own_flags_are_refused(capsys):

@@ -8,13 +8,18 @@ import pytest
 import tensorflow as tf
 
 from core.config import DataConfig, TrainConfig
+from core.data.build import build_dataset
+from core.data.conditioning import PREFIX_LENGTH
 from core.data.representations import DEFAULT_VELOCITY, MELODY_REST, get_representation, velocity_to_bin
+from core.data.uploads import SourceFile
+from core.data.windows import WindowControls, conditioning_for, window_dataset
 from core.errors import ConfigError
 from core.generation.decoding import step_decoder
-from core.models import HEADS, MODELS, InputSpec, build_model, head_for, make_config
+from core.models import HEADS, MODELS, InputSpec, build_model, head_for, input_spec_for, make_config
 from core.models.base import KINDS
 from core.models.heads import FrameHead, TokenHead
 from core.training.trainer import compile_model
+from tests.conftest import scale_piece
 
 
 def test_a_head_serves_every_kind_a_model_takes():
@@ -43,20 +48,25 @@ def test_every_head_fills_the_whole_contract(kind):
     assert step_decoder(model).head is head
 
 
-def test_token_targets_shift_and_weigh_out_the_controls():
+def test_token_targets_shift_and_weigh_out_the_controls_and_the_padding():
     windows = tf.constant([[1, 2, 3, 4, 5]], tf.int32)
-    inputs, targets = TokenHead().targets(windows)
+    every_step = tf.ones((1, 5), tf.bool)
+    inputs, targets, weights = TokenHead().targets(windows, every_step)
     assert inputs.numpy().tolist() == [[1, 2, 3, 4]] and targets.numpy().tolist() == [[2, 3, 4, 5]]
-    _, _, weights = TokenHead().targets(windows, prefix_length=3)
+    assert weights.numpy().tolist() == [[1, 1, 1, 1]]
+    _, _, weights = TokenHead().targets(windows, every_step, prefix_length=3)
     # Targets 2 and 3 are controls; 4, the first music token, is predicted from the last control.
     assert weights.numpy().tolist() == [[0, 0, 1, 1]]
+    _, _, weights = TokenHead().targets(windows, tf.constant([[True, True, True, False, False]]))
+    assert weights.numpy().tolist() == [[1, 1, 0, 0]]  # targets 4 and 5 are padding
 
 
 def test_frame_targets_are_float_frames():
     windows = tf.constant(np.eye(4, dtype=np.uint8)[None])
-    inputs, targets = FrameHead().targets(windows)
+    inputs, targets, weights = FrameHead().targets(windows, tf.constant([[True, True, True, False]]))
     assert inputs.dtype == tf.float32 and targets.dtype == tf.float32
     np.testing.assert_array_equal(targets.numpy()[0], np.eye(4)[1:])
+    assert weights.numpy().tolist() == [[1, 1, 0]]
 
 
 def test_neutral_starts_hold_no_note():
@@ -131,3 +141,44 @@ def test_the_trainer_compiles_with_the_heads_loss_and_metrics(kind):
     targets = np.zeros((2, 8), np.int32) if kind == "tokens" else np.zeros((2, 8, 6), np.float32)
     logs = model.train_on_batch(inputs, targets, return_dict=True)
     assert expected <= set(logs)
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "representation", "conditioned"),
+    [
+        ("lstm", {"embedding_dim": 8, "units": 16, "layers": 1}, "melody", True),
+        ("transformer", {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32, "max_length": 64}, "events", False),
+        ("rnn", {"embedding_dim": 8, "units": 16, "layers": 1}, "pianoroll", False),
+    ],
+)
+def test_a_padded_window_has_the_loss_and_metrics_of_its_unpadded_steps(model, options, representation, conditioned):
+    files = [SourceFile("long.mid", scale_piece(length=24)), SourceFile("short.mid", scale_piece(offset=3, length=5))]
+    config = DataConfig(validation_fraction=0.0, min_notes=2, min_duration_seconds=0.1)
+    dataset = build_dataset("padded", files, config).dataset
+    codec = get_representation(representation, dataset.config)
+    head, length = head_for(codec.kind), 33
+    spec, controls, prefix = input_spec_for(representation, dataset.config, length), None, 0
+    if conditioned:
+        conditioning = conditioning_for(dataset, codec, length)
+        controls, prefix = WindowControls(conditioning, dataset, codec), PREFIX_LENGTH
+        spec = InputSpec(spec.kind, conditioning.vocab_size, length + prefix, control_prefix=prefix)
+    network = build_model(model, make_config(model, options), spec)
+    compile_model(network, head, TrainConfig(), total_steps=10)
+    pipeline = window_dataset(dataset, representation, "train", length + 1, 64, shuffle=False, controls=controls)
+    windows, real = next(iter(pipeline))
+    assert not real.numpy()[-1].all()  # the short piece's window is padded
+    inputs, targets, weights = head.targets(windows, real, prefix)
+    logs = network.evaluate(inputs, targets, sample_weight=weights, return_dict=True, verbose=0)
+
+    # The same windows without their padding, one at a time, then their targets pooled in one row.
+    pooled = [[], [], []]
+    for window, mask in zip(windows.numpy(), real.numpy()):
+        steps = tf.constant(window[mask][None])
+        inputs, targets, weights = head.targets(steps, tf.ones(steps.shape[:2], tf.bool), prefix)
+        for found, value in zip(pooled, (targets, network(inputs), weights)):
+            found.append(value)
+    targets, logits, weights = (tf.concat(found, axis=1) for found in pooled)
+    assert logs["loss"] == pytest.approx(float(head.loss()(targets, logits, sample_weight=weights)), rel=1e-5)
+    for metric in head.metrics():
+        metric.update_state(targets, logits, sample_weight=weights)
+        assert logs[metric.name] == pytest.approx(float(metric.result()), rel=1e-5, abs=1e-6)

@@ -13,8 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.data import datasets
 from core.data.build import build_dataset
+from core.data.midi_io import load_score, note_table
+from core.data.piece import PITCH
 from core.data.uploads import SourceFile
-from core.store.library import list_pieces
+from core.store.library import list_pieces, piece_midi
 from tests.conftest import scale_piece
 from ui.text import plain
 
@@ -100,6 +102,27 @@ def test_dataset_page_only_bad_uploads_gives_a_clear_error():
     assert "no usable pieces" in errors and plain("bad.mid") in errors
 
 
+def test_dataset_page_builds_uploads_in_the_splits_of_a_split_file():
+    at = _app().run()
+    at.switch_page("pages/dataset.py").run()
+    at.radio[0].set_value("Upload MIDI files").run()
+    pieces = [
+        ("a.mid", scale_piece(length=24), "audio/midi"),
+        ("b.mid", scale_piece(offset=2, length=24), "audio/midi"),
+    ]
+    at.file_uploader[0].set_value(pieces)
+    at.file_uploader[1].set_value(("splits.json", b'{"train": ["a.mid"], "test": ["c.mid"]}', "application/json"))
+    at.text_input[0].set_value("given")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert plain("lists 1 file (c.mid) not in the dataset") in errors
+    at.file_uploader[1].set_value(("splits.json", b'{"train": ["a.mid"], "test": ["b.mid"]}', "application/json"))
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert [meta["split"] for meta in datasets.load_dataset("given").piece_meta] == ["train", "test"]
+
+
 @pytest.fixture
 def stored_dataset():
     files = [SourceFile(f"p{i}.mid", scale_piece(offset=i, length=24)) for i in range(3)]
@@ -166,6 +189,11 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     model = at.selectbox[0]
     assert "bach" in model.value.name and model.value.shipped
     assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
+    bounds = model.value.config.bounds
+    assert any(c.value.startswith("This model's training music: notes C2 to A5") for c in at.caption)
+    measured = model.value.config.compose_defaults
+    if "temperature" in measured:  # the page starts from the checkpoint's measured settings
+        assert next(n for n in at.number_input if n.label == "Temperature").value == measured["temperature"]
     next(s for s in at.selectbox if s.label == "Strategy").set_value("sample").run()
     next(n for n in at.number_input if n.label == "Seed").set_value(7)
     next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
@@ -183,6 +211,9 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     assert labels.count("Download MIDI") == variations and labels.count("Download WAV") == variations
     assert any("Saved to the library" in caption.value for caption in at.caption)
     assert at.dataframe[0].value["metric"].str.contains("Pitch range").any()
+    for piece in list_pieces(limit=2):  # composed within the training music's bounds
+        pitches = note_table(load_score(piece_midi(piece)))[:, PITCH]
+        assert bounds.pitch_low <= pitches.min() and pitches.max() <= bounds.pitch_high
 
 
 def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpoint():

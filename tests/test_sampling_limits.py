@@ -31,7 +31,7 @@ from core.generation.sampling import (
     Step,
     Vocabulary,
 )
-from tests.decoders import BigramDecoder
+from tests.decoders import BigramDecoder, ConstantFrameDecoder
 
 EVENTS = EventsRepresentation(max_time_shift_steps=4, velocity_bins=2)
 MELODY = MelodyRepresentation()
@@ -236,3 +236,31 @@ def test_release_gives_the_note_ons_mass_to_the_note_offs_of_sounding_pitches():
     # Below the cap nothing moves: NOTE_ONs of silent pitches keep their own chances.
     below = rules(3)
     np.testing.assert_allclose(below[silent_ons], before[silent_ons] / kept, rtol=1e-4)
+
+
+# === Piano-roll frames ===
+
+PIANO_LOW = 21  # column 0 of an 88-key roll
+
+
+def frame_sampler(logits: np.ndarray) -> SamplerSet:
+    return SamplerSet(ConstantFrameDecoder(logits), frame_pitches=np.arange(len(logits)) + PIANO_LOW)
+
+
+@pytest.mark.parametrize("config", STRATEGIES[:2], ids=IDS[:2])
+def test_frames_keep_to_the_range_the_note_length_and_the_voices(config):
+    everything_on = frame_sampler(np.full(88, 6.0))  # wants every key held down for ever
+    start = np.zeros((1, 88), np.float32)
+    free = everything_on.run(start, config, 24, 40).sequences[0]
+    assert free[1:].sum(axis=1).min() > 80  # the decoder does hold everything
+
+    limits = Limits(max_polyphony=4, max_note_steps=3, pitch_range=(60, 72))
+    for frames in everything_on.run(start, config, 24, 40, limits=limits).sequences:
+        frames = frames[1:]
+        on = np.flatnonzero(frames.any(axis=0)) + PIANO_LOW
+        assert on.min() >= 60 and on.max() <= 72
+        assert frames.sum(axis=1).max() <= 4 and frames.sum(axis=1).min() >= 1
+        runs = np.zeros(88, int)
+        for frame in frames:  # no column on for more than 3 frames in a row
+            runs = np.where(frame > 0, runs + 1, 0)
+            assert runs.max() <= 3

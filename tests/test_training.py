@@ -15,7 +15,7 @@ from core.checkpoints import CheckpointFolder, run_config, save_model_atomically
 from core.config import DataConfig, TrainConfig
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
-from core.errors import ConfigError, DatasetError, TrainingError
+from core.errors import ConfigError, TrainingError
 from core.processes import identity
 from core.store import runs as run_store
 from core.training import jobs
@@ -122,13 +122,19 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
     [
         ({"model": "gpt9"}, ConfigError, "gpt9"),
         ({"representation": "notes"}, ConfigError, "notes"),
-        ({"seq_len": 10_000}, DatasetError, "longer than every training piece"),
         ({"epochs": 0}, ConfigError, "epochs must be at least 1"),
     ],
 )
 def test_bad_requests_are_refused_clearly(dataset, kwargs, error, message):
     with pytest.raises(error, match=message):
         _run(**kwargs)
+
+
+def test_a_sequence_longer_than_every_piece_trains_on_padded_windows(dataset):
+    run = _run(epochs=1, seq_len=256)  # the pieces have 96 melody steps
+    assert run_config(run).estimated_steps == 1  # one padded window per train piece: 6, one batch
+    assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
+    assert {"epoch_loss", "val_loss", "val_accuracy"} <= {m["name"] for m in run_store.get_metrics([run.id])}
 
 
 def test_background_job_runs_stops_and_resumes(dataset):

@@ -13,7 +13,7 @@ from core.cli import dataset, evaluate, generate, runs, serve, train
 from core.errors import NeuroTuneError
 
 COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate, "serve": serve}
-COMMANDS |= {"evaluate": evaluate, "metrics": evaluate}  # one module, both commands
+COMMANDS |= {"evaluate": evaluate, "metrics": evaluate, "frame-nll": evaluate}  # one module, these commands
 
 
 def build_parser() -> argparse.ArgumentParser:

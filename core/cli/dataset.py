@@ -24,11 +24,24 @@ def add_parser(commands, name: str) -> None:
     build = actions.add_parser("build", help="preprocess a bundled corpus or a folder of MIDI files")
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", help="a bundled corpus: bach-chorales, irish-folk, essen-folk")
-    source.add_argument("--midi-dir", type=Path, help="a folder of .mid/.midi files (searched recursively)")
+    source.add_argument(
+        "--midi-dir",
+        "--folder",
+        type=Path,
+        help="a folder of .mid/.midi files (searched recursively); top-level train, valid and test "
+        "sub-folders put their files in that split",
+    )
     build.add_argument("--name", required=True)
     build.add_argument("--limit", type=int, help="use only the first N pieces of a corpus")
     build.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
     build.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
+    build.add_argument(
+        "--split-file",
+        type=Path,
+        help="each file's split instead of a random one: a CSV with columns file,split or a JSON "
+        '{"train": [...], "validation": [...], "test": [...]}; files are named relative to the folder, '
+        "or by base name; every file must be listed",
+    )
     add_dataclass_flags(build, DataConfig, "preprocessing options (defaults as in the app)", _ALIASES)
     build.add_argument("--max-file-mb", type=float, default=5.0, help="reject files larger than this (default 5)")
     build.set_defaults(handler=_build)
@@ -64,9 +77,11 @@ def _print_rejected(reports) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from core.data.build import EmptyDatasetError, build_from_corpus, build_from_folder
+    from core.data.splits import read_split_file
 
     _check_build_flags(args)
     config = dataclass_from_flags(DataConfig, args)
+    splits = read_split_file(args.split_file) if args.split_file else None
     # Longer pieces are refused as they are read, under the config's one length limit.
     limits = ValidationLimits(
         max_file_bytes=int(args.max_file_mb * 2**20), max_duration_seconds=config.max_duration_seconds
@@ -75,6 +90,7 @@ def _build(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "progress": lambda done, total, _name: print_progress(done, total),
         "overwrite": args.overwrite,
+        "splits": splits,
     }
     try:
         if args.corpus:
@@ -93,7 +109,9 @@ def _build(args: argparse.Namespace) -> int:
     verb = "already built (cache hit)" if result.cache_hit else "built"
     print(
         f"dataset '{result.dataset.name}' {verb}: {stats['pieces']} pieces, {stats['notes']} notes, "
-        f"{len(result.rejected)} files rejected"
+        f"{len(result.rejected)} files rejected; "
+        + ", ".join(f"{count} {split}" for split, count in stats["split"].items())
+        + f" (split {result.dataset.split_method})"
     )
     return 0
 
@@ -123,6 +141,7 @@ def _show(args: argparse.Namespace) -> int:
                 "name": dataset.name,
                 "id": dataset.id,
                 "source": dataset.manifest["source"],
+                "split_method": dataset.split_method,
                 "config": dataset.manifest["config"],
                 "stats": dataset.stats,
                 "accepted": [f["name"] for f in files if f["status"] == "accepted"],

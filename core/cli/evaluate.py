@@ -1,4 +1,5 @@
-"""``python -m core evaluate ...`` (a leaderboard of checkpoints and baselines) and ``python -m core metrics ...``."""
+"""``python -m core evaluate ...`` (a leaderboard of checkpoints and baselines), ``python -m core metrics ...`` and
+``python -m core frame-nll ...`` (a piano-roll model's likelihood of held-out pieces, beside published figures)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.errors import EvaluationError, InvalidMidiError, describe_os_error
 
 
 def add_parser(commands, name: str) -> None:
-    {"evaluate": _add_evaluate, "metrics": _add_metrics}[name](commands, name)
+    {"evaluate": _add_evaluate, "metrics": _add_metrics, "frame-nll": _add_frame_nll}[name](commands, name)
 
 
 def _add_evaluate(commands, name: str) -> None:
@@ -48,6 +49,26 @@ def _add_metrics(commands, name: str) -> None:
     )
     parser.add_argument("--histograms", action="store_true", help="also print the histograms")
     parser.set_defaults(handler=_metrics)
+
+
+def _add_frame_nll(commands, name: str) -> None:
+    parser = commands.add_parser(
+        name,
+        help="print a piano-roll model's frame NLL (nats/frame) on a dataset's held-out pieces, read whole, "
+        "beside published JSB Chorales figures, as JSON",
+    )
+    parser.add_argument("--checkpoint", required=True, help="a piano-roll checkpoint folder")
+    parser.add_argument("--dataset", required=True, help="a dataset on the checkpoint's grid, e.g. bach-q")
+    parser.add_argument("--split", help="the split scored (default: test when the dataset has one, else validation)")
+    parser.set_defaults(handler=_frame_nll)
+
+
+def _frame_nll(args: argparse.Namespace) -> int:
+    from core.evaluation.evaluate import json_safe
+    from core.evaluation.likelihood import frame_nll
+
+    print(json.dumps(json_safe(frame_nll(args.checkpoint, args.dataset, args.split).to_json()), indent=1))
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

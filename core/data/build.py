@@ -2,8 +2,9 @@
 
 The result is a :class:`core.data.datasets.Dataset` in
 ``<NEUROTUNE_HOME>/datasets/<id>/`` (its layout is described there). Rebuilding
-the same name from the same files and options is a cache hit, and every file's
-preprocessed notes are cached across datasets.
+the same name from the same files, options and split is a cache hit, and every
+file's preprocessed notes are cached across datasets. Pieces are split at
+random, or as the folders or a split file say (:mod:`core.data.splits`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.data.corpora import build_corpus
 from core.data.datasets import Dataset, delete_dataset, save_npz_atomically
 from core.data.ingest import Cancel, check_cancel, ingest_files
 from core.data.piece import QuantizedPiece
+from core.data.splits import FileSplits, folder_splits, random_splits
 from core.data.stats import dataset_statistics
 from core.data.uploads import Rejection, SourceFile, read_midi_dir, read_uploads
 from core.errors import DatasetError, describe_os_error
@@ -145,18 +147,6 @@ def _preprocess_all(
     return [results[first_of[sha]] for sha in hashes]
 
 
-def _split(count: int, config: DataConfig) -> list[str]:
-    """Assign whole pieces to train or validation, seeded; both non-empty when possible."""
-    order = np.random.default_rng(config.seed).permutation(count)
-    n_validation = int(round(count * config.validation_fraction))
-    if config.validation_fraction > 0 and count >= 2:
-        n_validation = min(max(n_validation, 1), count - 1)
-    splits = ["train"] * count
-    for index in order[:n_validation]:
-        splits[index] = "validation"
-    return splits
-
-
 def build_dataset(
     name: str,
     files: Sequence[SourceFile],
@@ -169,12 +159,13 @@ def build_dataset(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     overwrite: bool = False,
+    splits: FileSplits | None = None,
 ) -> BuildResult:
     """Preprocess ``files`` into a stored, registered dataset called ``name``.
 
-    Rebuilding the same name from the same files and config is a cache hit;
-    files already preprocessed with the same config (in any dataset) are read
-    from the per-file cache.
+    Rebuilding the same name from the same files, config and split is a cache
+    hit; files already preprocessed with the same config (in any dataset) are
+    read from the per-file cache.
 
     Args:
         rejections: Files refused before preprocessing (e.g. unsafe zip
@@ -185,10 +176,13 @@ def build_dataset(
         cancel: A ``threading.Event`` or a callable returning True to stop
             the build between files.
         overwrite: Replace an existing dataset of that name built differently.
+        splits: Each file's split (train, validation, test); default: pieces drawn
+            into train and validation by the config's fraction and seed.
 
     Raises:
-        DatasetError: empty name, a name taken by a different build, cancelled.
-        EmptyDatasetError: no file was usable (its ``reports`` say why).
+        DatasetError: empty name, a name taken by a different build, cancelled, a
+            split that does not fit the files (:meth:`FileSplits.assign`).
+        EmptyDatasetError: no file was usable, or none for the train split (its ``reports`` say why).
     """
     config = config or DataConfig()
     limits = limits or ValidationLimits()
@@ -197,14 +191,15 @@ def build_dataset(
         raise DatasetError("give the dataset a name")
     check_name("dataset", name, DatasetError)
     hashes = [hashlib.sha256(f.data).hexdigest() for f in files]
-    cache_key = stable_hash(
-        [
-            to_dict(config),
-            to_dict(limits),
-            sorted(zip((f.name for f in files), hashes)),
-            sorted((r.name, r.reason) for r in rejections),
-        ]
-    )
+    # A given split is checked before any file is read; a random split is fixed by the config.
+    split_of = splits.assign([f.name for f in files], [r.name for r in rejections]) if splits else None
+    identity = [
+        to_dict(config),
+        to_dict(limits),
+        sorted(zip((f.name for f in files), hashes)),
+        sorted((r.name, r.reason) for r in rejections),
+    ]
+    cache_key = stable_hash([*identity, splits.key()] if splits else identity)
     existing = store.find_dataset(name)
     if existing is not None:
         if existing.cache_key == cache_key and (Path(existing.path) / "manifest.json").exists():
@@ -238,13 +233,28 @@ def build_dataset(
             f"no usable pieces: all {len(reports)} files were rejected" if reports else "no MIDI files were given",
             reports,
         )
+    if split_of is None:
+        piece_splits = random_splits(len(accepted), config)
+    else:
+        piece_splits = [split_of[source_file.name] for source_file, *_ in accepted]
+    if "train" not in piece_splits:
+        raise EmptyDatasetError(
+            f"the train split is empty: {splits.source} puts none of the {len(accepted)} usable pieces in it",
+            reports,
+        )
 
     dataset_id = uuid.uuid4().hex[:12]
     root = data_folder(get_settings().datasets_dir)
     staging = root / f".{dataset_id}.building"
     try:
-        head = {"id": dataset_id, "name": name, "source": source, "cache_key": cache_key}
-        manifest = _write_dataset(staging, head, config, limits, accepted, reports)
+        head = {
+            "id": dataset_id,
+            "name": name,
+            "source": source,
+            "cache_key": cache_key,
+            "split_method": f"by {splits.source}" if splits else "at random",
+        }
+        manifest = _write_dataset(staging, head, config, limits, accepted, piece_splits, reports)
         final = root / dataset_id
         os.replace(staging, final)
     except OSError as error:  # a full disk or a folder taken away: nothing half-written stays behind
@@ -275,12 +285,12 @@ def _write_dataset(
     config: DataConfig,
     limits: ValidationLimits,
     accepted: list[tuple[SourceFile, str, dict, np.ndarray]],
+    splits: list[str],
     reports: list[FileReport],
 ) -> dict:
-    """Write the accepted (file, sha256, meta, notes) into ``staging`` with the manifest; returns the manifest."""
+    """Write the accepted (file, sha256, meta, notes) and their splits into ``staging`` with the manifest; returns it."""
     (staging / "midi").mkdir(parents=True)
     pieces_meta = []
-    splits = _split(len(accepted), config)
     for number, ((source_file, sha, meta, _), split) in enumerate(zip(accepted, splits)):
         (staging / "midi" / f"{number:05d}.mid").write_bytes(source_file.data)
         pieces_meta.append({**meta, "name": source_file.name, "sha256": sha, "split": split})
@@ -312,8 +322,13 @@ def build_from_uploads(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     overwrite: bool = False,
+    splits: FileSplits | None = None,
 ) -> BuildResult:
-    """Build from uploaded ``.mid/.midi`` files and zips of them (read safely)."""
+    """Build from uploaded ``.mid/.midi`` files and zips of them (read safely).
+
+    ``splits`` (a split file, :func:`core.data.splits.parse_split_file`) may name
+    each upload by its base name; zip members are named ``archive.zip/path``.
+    """
     limits = limits or ValidationLimits()
     files, rejections = read_uploads(uploads, limits)
     return build_dataset(
@@ -326,12 +341,18 @@ def build_from_uploads(
         progress=progress,
         cancel=cancel,
         overwrite=overwrite,
+        splits=splits,
     )
 
 
-def build_from_folder(name: str, folder: Path, config: DataConfig | None = None, **options) -> BuildResult:
+def build_from_folder(
+    name: str, folder: Path, config: DataConfig | None = None, *, splits: FileSplits | None = None, **options
+) -> BuildResult:
     """Build from every ``.mid/.midi`` file under ``folder``.
 
+    Top-level sub-folders named ``train``, ``valid`` (or ``validation``) and ``test``
+    put each file in their split (:func:`core.data.splits.folder_splits`), unless
+    ``splits`` (a split file, naming files relative to ``folder``) is given.
     ``options`` are :func:`build_dataset`'s (limits, workers, progress, cancel, overwrite).
     """
     if not Path(folder).is_dir():
@@ -339,7 +360,8 @@ def build_from_folder(name: str, folder: Path, config: DataConfig | None = None,
     files = read_midi_dir(Path(folder))
     if not files:
         raise DatasetError(f"no .mid or .midi files under {folder}")
-    return build_dataset(name, files, config, source=f"folder:{folder}", **options)
+    splits = splits or folder_splits([f.name for f in files])
+    return build_dataset(name, files, config, source=f"folder:{folder}", splits=splits, **options)
 
 
 def build_from_corpus(
@@ -352,10 +374,12 @@ def build_from_corpus(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     overwrite: bool = False,
+    splits: FileSplits | None = None,
 ) -> BuildResult:
     """Build from a bundled corpus, converting it to MIDI first (cached after the first time).
 
-    Pieces music21 cannot convert are listed as rejected files with the reason.
+    Pieces music21 cannot convert are listed as rejected files with the reason;
+    ``splits`` (a split file) names the converted files.
     """
 
     def converting(done: int, total: int) -> None:
@@ -375,4 +399,5 @@ def build_from_corpus(
         progress=progress,
         cancel=cancel,
         overwrite=overwrite,
+        splits=splits,
     )

@@ -2,7 +2,7 @@
 
 A dataset lives in ``<NEUROTUNE_HOME>/datasets/<id>/``::
 
-    manifest.json   config, pieces (name, hash, split, key, ...), file report, statistics
+    manifest.json   config, pieces (name, hash, split, key, ...), how they were split, file report, statistics
     notes.npz       every accepted piece's quantized notes, concatenated, with offsets
     midi/NNNNN.mid  the accepted source files, for listening and download
     repr/NAME.npz   each representation, derived from the notes once and cached
@@ -25,11 +25,10 @@ from core.checkpoints import write_atomically
 from core.config import DataConfig, from_dict
 from core.data.piece import QuantizedPiece
 from core.data.representations import get_representation
+from core.data.splits import SPLITS
 from core.errors import DatasetError
 from core.store import datasets as store
 from core.store.db import DatasetRecord
-
-SPLITS = ("train", "validation")
 
 
 class Dataset:
@@ -75,7 +74,13 @@ class Dataset:
         notes, offsets = self._notes
         return QuantizedPiece.from_meta(self.piece_meta[index], notes[offsets[index] : offsets[index + 1]])
 
+    @property
+    def split_method(self) -> str:
+        """How the pieces were split, in words: "at random", "by the folders", "by the split file NAME"."""
+        return self.manifest.get("split_method", "at random")
+
     def split_indices(self, split: str) -> list[int]:
+        """The pieces of ``split`` (train, validation or test; training reads the first two)."""
         if split not in SPLITS:
             raise DatasetError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
         return [i for i, meta in enumerate(self.piece_meta) if meta["split"] == split]

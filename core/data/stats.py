@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.data.piece import END, PITCH, START, QuantizedPiece
+from core.data.splits import SPLITS
 
 MAX_DURATION_BIN = 32  # steps; longer notes share the last bin
 
@@ -21,7 +22,8 @@ def dataset_statistics(pieces: Sequence[QuantizedPiece], splits: Sequence[str]) 
         ``pitch_histogram`` (128 counts), ``pitch_class_histogram`` (12),
         ``duration_histogram`` (counts of note lengths 1..32 steps, the last
         bin holding longer ones), ``notes_per_piece``, ``tempos``,
-        ``keys``, ``time_signatures`` and ``split`` counts.
+        ``keys``, ``time_signatures`` and ``split``: the pieces of each of
+        :data:`~core.data.splits.SPLITS`, zero included.
     """
     pitch_histogram = np.zeros(128, dtype=np.int64)
     duration_histogram = np.zeros(MAX_DURATION_BIN, dtype=np.int64)
@@ -42,5 +44,5 @@ def dataset_statistics(pieces: Sequence[QuantizedPiece], splits: Sequence[str]) 
         "tempos": [round(p.tempo_bpm, 2) for p in pieces],
         "keys": dict(Counter(p.key for p in pieces).most_common()),
         "time_signatures": dict(Counter(f"{n}/{d}" for n, d in (p.time_signature for p in pieces)).most_common()),
-        "split": dict(Counter(splits)),
+        "split": {split: list(splits).count(split) for split in SPLITS},
     }

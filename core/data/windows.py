@@ -1,8 +1,11 @@
 """Fixed-length training windows as a ``tf.data`` pipeline, with their control tokens.
 
-Only the window start positions are materialized (one integer per window);
-each window is sliced from the stored arrays when the pipeline asks for it,
-and transposition augmentation is applied on the fly to the train split.
+Only the window bounds are materialized (three integers per window); each
+window is sliced from the stored arrays when the pipeline asks for it, and
+transposition augmentation is applied on the fly to the train split. A piece
+shorter than the window gives one window, padded at the end: the pipeline
+yields a mask of the real steps with every window, so that training counts
+only those (:meth:`core.models.heads.TaskHead.targets`).
 A conditioned model gets the control tokens of :mod:`core.data.conditioning`
 before each window: :func:`conditioning_for` measures a dataset's windows to
 fix the vocabulary, :class:`WindowControls` computes each window's tokens.
@@ -24,18 +27,25 @@ def default_stride(length: int) -> int:
     return max(1, length // 2)
 
 
-def window_starts(offsets: np.ndarray, pieces: list[int], length: int, stride: int) -> np.ndarray:
-    """Start positions (into the concatenated array) of every window inside one piece.
+def window_bounds(offsets: np.ndarray, pieces: list[int], length: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end positions (into the concatenated array) of every window inside one piece.
+
+    A piece at least ``length`` long gives a window every ``stride`` steps; a shorter
+    one gives one window, the whole piece (padded to ``length`` by the pipeline), so
+    short pieces (Bach chorales at one frame per quarter) are trained on, not lost;
+    an empty piece gives none.
 
     Returns:
-        int64, shape=(n_windows,).
+        ``(starts, ends)``, each int64 shape=(n_windows,); ``ends - starts <= length``.
     """
     starts = [
-        np.arange(offsets[p], offsets[p + 1] - length + 1, stride, dtype=np.int64)
+        np.arange(offsets[p], max(offsets[p + 1] - length, offsets[p]) + 1, stride, dtype=np.int64)
         for p in pieces
-        if offsets[p + 1] - offsets[p] >= length
+        if offsets[p + 1] > offsets[p]
     ]
-    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    piece_ends = np.asarray(offsets, dtype=np.int64)[np.searchsorted(offsets, starts, side="right")]
+    return starts, np.minimum(starts + length, piece_ends)
 
 
 # === Control tokens ===
@@ -47,14 +57,17 @@ def token_onsets(codec) -> np.ndarray:
     return (note_on_pitch >= 0).astype(np.int32)
 
 
-def window_densities(values: np.ndarray, starts: np.ndarray, length: int, codec, steps_per_quarter: int) -> np.ndarray:
-    """Onsets per quarter note of every window of ``length`` tokens starting at ``starts``.
+def window_densities(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, codec, steps_per_quarter: int
+) -> np.ndarray:
+    """Onsets per quarter note of every window ``values[start:end]``.
 
-    The same measure :meth:`WindowControls.prefix_tf` takes inside the pipeline.
+    The same measure :meth:`WindowControls.prefix_tf` takes inside the pipeline
+    (on a window's real steps, never on its padding).
 
     Args:
         values: Token ids of the concatenated pieces, shape=(T,).
-        starts: Window starts into ``values``, shape=(n,).
+        starts, ends: Window bounds into ``values`` (:func:`window_bounds`), each shape=(n,).
         codec: The token representation of ``values``.
 
     Returns:
@@ -62,17 +75,16 @@ def window_densities(values: np.ndarray, starts: np.ndarray, length: int, codec,
     """
     onsets = np.concatenate([[0], np.cumsum(token_onsets(codec)[values])])
     steps = np.concatenate([[0], np.cumsum(codec.token_steps()[values])])
-    quarters = np.maximum(steps[starts + length] - steps[starts], 1) / steps_per_quarter
-    return (onsets[starts + length] - onsets[starts]) / quarters
+    quarters = np.maximum(steps[ends] - steps[starts], 1) / steps_per_quarter
+    return (onsets[ends] - onsets[starts]) / quarters
 
 
 def conditioning_for(dataset, codec, window_length: int) -> Conditioning:
     """The control vocabulary of a dataset: its styles, and the density tertiles of its train windows."""
     values, offsets = dataset.encoded(codec.name)
     train = dataset.split_indices("train") or list(range(len(dataset.piece_meta)))
-    length = max(1, min(window_length, max(int(offsets[p + 1] - offsets[p]) for p in train)))
-    starts = window_starts(offsets, train, length, default_stride(length))
-    densities = window_densities(values, starts, length, codec, dataset.config.steps_per_quarter)
+    starts, ends = window_bounds(offsets, train, window_length, default_stride(window_length))
+    densities = window_densities(values, starts, ends, codec, dataset.config.steps_per_quarter)
     low, high = np.quantile(densities, [1 / 3, 2 / 3]) if len(densities) else (0.0, 0.0)
     return Conditioning(codec.size, (style_of(dataset),), (float(low), float(high)))
 
@@ -101,7 +113,8 @@ class WindowControls:
 
         Args:
             piece: Index of the window's piece (scalar tensor).
-            window: The (transposed) window of token ids.
+            window: The (transposed) window of token ids, its real steps only: a
+                padding id would count as a token (0 is NOTE_ON_0 in events).
             shift: Semitones the window was transposed by.
         """
         import tensorflow as tf
@@ -141,7 +154,13 @@ def window_dataset(
     transpose_semitones: int | None = None,
     controls: WindowControls | None = None,
 ):
-    """Batches of windows of ``length`` steps from one split.
+    """Batches of windows of ``length`` steps from one split, each with the mask of its real steps.
+
+    A window of a piece shorter than ``length`` is padded at the end with zeros
+    (token id 0, silent frames, zero features). The zeros are never told apart
+    from real steps by their value (id 0 is a real token): the mask does, and
+    the padding is added after transposition and control tokens, so neither
+    measures it.
 
     Args:
         length: Window length in steps (tokens, frames or notes).
@@ -151,13 +170,15 @@ def window_dataset(
             for the train split, 0 for validation.
         controls: Puts the control tokens of each window before it, after
             transposition (see :mod:`core.data.conditioning`); windows then have
-            ``PREFIX_LENGTH + length`` tokens.
+            ``PREFIX_LENGTH + length`` tokens, and the prefix counts as real.
 
     Returns:
-        A ``tf.data.Dataset`` of shape (batch, length, ...) tensors.
+        A ``tf.data.Dataset`` of ``(windows, real)``: windows shape=(batch, length, ...)
+        in the representation's dtype, real bool shape=(batch, length), False on padding
+        (``PREFIX_LENGTH + length`` steps each with ``controls``).
 
     Raises:
-        DatasetError: when no piece in the split is at least ``length`` long.
+        DatasetError: when no piece of the split has a step in this representation.
     """
     import tensorflow as tf
 
@@ -166,17 +187,15 @@ def window_dataset(
     codec = get_representation(representation, dataset.config)
     values, offsets = dataset.encoded(representation)
     pieces = dataset.split_indices(split)
-    starts = window_starts(offsets, pieces, length, stride or default_stride(length))
+    starts, ends = window_bounds(offsets, pieces, length, stride or default_stride(length))
     if len(starts) == 0:
-        longest = max((int(offsets[p + 1] - offsets[p]) for p in pieces), default=0)
-        raise DatasetError(
-            f"window length {length} is longer than every piece in the {split} split "
-            f"(the longest has {longest} steps); choose a shorter sequence length"
-        )
+        found = f"only empty pieces in the {representation} representation" if pieces else "no pieces"
+        raise DatasetError(f"the {split} split of dataset '{dataset.name}' has {found}: no window can be cut from it")
     if transpose_semitones is None:
         transpose_semitones = dataset.config.transpose_semitones if split == "train" else 0
     data = tf.constant(values)
     low_limit, high_limit = codec.pitch_range
+    step_shape = values.shape[1:]
 
     def transposed(window, random_bits):
         """The window moved by a random shift that keeps its pitches in range, and the shift."""
@@ -189,15 +208,20 @@ def window_dataset(
         shift = tf.where(high >= low, low + tf.cast(random_bits % tf.cast(span, tf.int64), tf.int32), 0)
         return codec.transpose_tf(window, shift), shift
 
-    def slice_window(start_and_piece, random_bits):
-        start, piece = start_and_piece[0], start_and_piece[1]
-        window, shift = transposed(data[start : start + length], random_bits)
+    def slice_window(bounds, random_bits):
+        start, end, piece = bounds[0], bounds[1], bounds[2]
+        window, shift = transposed(data[start:end], random_bits)
+        steps = tf.cast(end - start, tf.int32)
+        padding = [[0, length - steps]] + [[0, 0]] * len(step_shape)
+        padded = tf.ensure_shape(tf.pad(window, padding), (length, *step_shape))
+        real = tf.sequence_mask(steps, length)
         if controls is None:
-            return window
-        return tf.concat([tf.cast(controls.prefix_tf(piece, window, shift), window.dtype), window], axis=0)
+            return padded, real
+        prefix = tf.cast(controls.prefix_tf(piece, window, shift), padded.dtype)
+        return tf.concat([prefix, padded], axis=0), tf.concat([tf.ones_like(prefix, tf.bool), real], axis=0)
 
     piece_of_start = np.searchsorted(offsets, starts, side="right") - 1
-    pipeline = tf.data.Dataset.from_tensor_slices(np.stack([starts, piece_of_start], axis=1))
+    pipeline = tf.data.Dataset.from_tensor_slices(np.stack([starts, ends, piece_of_start], axis=1))
     if shuffle:
         pipeline = pipeline.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
     pipeline = tf.data.Dataset.zip(pipeline, tf.data.Dataset.random(seed=seed))

@@ -40,11 +40,14 @@ from core.evaluation.baselines import MarkovChain, RandomNotes, excerpt
 from core.evaluation.comparison import FeatureComparison, ReferenceSet, mean_interval
 from core.evaluation.features import FEATURES, GROUPS, HISTOGRAMS, SCALARS, feature_table, piece_features
 from core.evaluation.harmony import chord_transitions, transition_pieces
+from core.evaluation.likelihood import frame_nll
 from core.evaluation.originality import COPY_FLAG_BARS, Copy, TrainingIndex
 from core.generation.sampling import MAX_VARIATIONS, SampleConfig
+from core.models.heads import FrameHead
 
 # Bump when what a result holds or how it is computed changes: older cached results are then not reused.
-RESULT_VERSION = 1
+# 2: piano-roll checkpoints' frame NLL over whole held-out pieces.
+RESULT_VERSION = 2
 # Composing writes 4/4 (core.generation.compose.BEATS_PER_BAR).
 BEATS_PER_BAR = 4
 MAX_PIECES = 1000
@@ -64,6 +67,7 @@ SUMMARY_FIGURES: dict[str, tuple[str, bool | None]] = {
     "top1": ("Next-token top-1 accuracy", True),
     "top5": ("Next-token top-5 accuracy", True),
     "val_frame_nll": ("Validation frame NLL (nats/frame)", False),
+    "frame_nll": ("Held-out frame NLL, whole pieces (nats/frame)", False),
     "longest_copy_bars": ("Longest copied melody, mean (bars)", None),
     "copied_share": (f"Pieces copying >= {COPY_FLAG_BARS:g} bars (share)", None),
 }
@@ -88,10 +92,6 @@ PAPER_TERMS: dict[str, dict[str, Any]] = {
         "and how well melody and voices agree harmonically",
     },
 }
-# Frame NLL of published models on JSB Chorales (Bai, Kolter and Koltun 2018, Table 1), nats per frame at one frame per
-# quarter note on Boulanger-Lewandowski et al.'s split. Ours use another split and, by default, four frames per quarter:
-# put a piano-roll model's frame NLL beside them for its order of magnitude only.
-PUBLISHED_JSB_FRAME_NLL = {"LSTM": 8.45, "GRU": 8.43, "TCN": 8.10}
 
 Progress = Callable[[int, int, str], None]
 
@@ -155,7 +155,8 @@ class SystemResult:
         comparison: Per feature, the set-against-set figures against the training pieces.
         summary: The leaderboard's figures (:data:`SUMMARY_FIGURES`); None where a system has none.
         likelihood: From the checkpoint's history at its best epoch: ``val_nll``, ``top1``, ``top5``
-            (token models) or ``val_frame_nll`` (piano-roll models), ``unit``, ``epoch``; None otherwise.
+            (token models) or ``val_frame_nll`` (piano-roll models), ``unit``, ``epoch``; piano-roll models
+            also ``frame_nll`` and ``frame_nll_split`` (whole held-out pieces); None otherwise.
         copies: Per piece, its longest melody also in the training set.
         warnings: What the user should know about how the pieces were made.
         seconds: Time spent making the pieces (composing or sampling).
@@ -389,7 +390,8 @@ def checkpoint_likelihood(info: CheckpointInfo) -> dict[str, Any] | None:
 
     Token models: ``val_nll`` (the loss, nats per token), ``top1`` and ``top5``
     (next-token accuracies); piano-roll models: ``val_frame_nll`` (nats per
-    frame, beside :data:`PUBLISHED_JSB_FRAME_NLL`). None before the first validation.
+    frame, over training windows; the literature's figure is :func:`~core.evaluation.likelihood.frame_nll`).
+    None before the first validation.
     """
     try:
         history = info.folder.read_history()
@@ -399,7 +401,7 @@ def checkpoint_likelihood(info: CheckpointInfo) -> dict[str, Any] | None:
     if not validated:
         return None
     best = min(validated, key=lambda entry: entry["val_loss"])
-    if info.codec.kind == "frames":
+    if info.codec.kind == FrameHead.kind:
         return {
             "val_frame_nll": best.get("val_frame_nll", best["val_loss"]),
             "unit": "nats/frame",
@@ -414,6 +416,23 @@ def checkpoint_likelihood(info: CheckpointInfo) -> dict[str, Any] | None:
     }
 
 
+def _likelihood(path: str | Path, info: CheckpointInfo, dataset: Dataset) -> tuple[dict[str, Any] | None, list[str]]:
+    """:func:`checkpoint_likelihood`, and for a piano-roll model ``frame_nll`` and ``frame_nll_split``: its
+    :func:`~core.evaluation.likelihood.frame_nll` on the dataset's held-out pieces, whole.
+
+    Returns:
+        (the figures, a warning when a piano-roll model cannot score the pieces: one longer than its positions).
+    """
+    likelihood = checkpoint_likelihood(info)
+    if info.codec.kind != FrameHead.kind:
+        return likelihood, []
+    try:
+        scored = frame_nll(path, dataset)
+    except EvaluationError as error:
+        return likelihood, [f"no held-out frame NLL: {error}"]
+    return {**(likelihood or {}), "frame_nll": scored.nats_per_frame, "frame_nll_split": scored.split}, []
+
+
 # === Evaluating ===
 
 
@@ -423,8 +442,12 @@ def _beats_per_bar(piece: QuantizedPiece) -> int:
     return max(1, int(round(numerator * 4 / denominator)))
 
 
-def _checkpoint(path: str | Path, dataset: Dataset) -> tuple[CheckpointInfo, str, list[str]]:
-    """A checkpoint's info, model file hash and warnings; refused when its grid differs from the dataset's."""
+def checkpoint_against(path: str | Path, dataset: Dataset) -> tuple[CheckpointInfo, str, list[str]]:
+    """A checkpoint to measure against a dataset: its info, model file hash and warnings (trained on other data).
+
+    Raises:
+        EvaluationError: The checkpoint composes on another grid than the dataset's.
+    """
     info = checkpoint_info(path)
     if info.data_config.steps_per_quarter != dataset.config.steps_per_quarter:
         raise EvaluationError(
@@ -488,7 +511,7 @@ def evaluate(
     started = time.perf_counter()
     settings = EvaluationSettings(n, seed, bars, sampling or SampleConfig(), copy_flag_bars)
     dataset = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    found = [_checkpoint(path, dataset) for path in checkpoints]
+    found = [checkpoint_against(path, dataset) for path in checkpoints]
     if len({info.path for info, _, _ in found}) < len(found):
         raise EvaluationError("a checkpoint is listed twice; give each once")
     cache_key = evaluation_key(dataset, [sha for _, sha, _ in found], settings)
@@ -518,6 +541,7 @@ def evaluate(
     for (info, sha, warnings), path in zip(found, checkpoints):
         made = time.perf_counter()
         notes, more = _compose(path, info, settings, work)
+        likelihood, unscored = _likelihood(path, info, dataset)
         systems.append(
             SystemResult(
                 name=info.name,
@@ -526,8 +550,8 @@ def evaluate(
                 piece_names=[f"{info.name} #{i + 1}" for i in range(len(notes))],
                 checkpoint=str(info.path),
                 checkpoint_sha256=sha,
-                likelihood=checkpoint_likelihood(info),
-                warnings=warnings + more,
+                likelihood=likelihood,
+                warnings=warnings + more + unscored,
                 seconds=time.perf_counter() - made,
             )
         )
@@ -686,7 +710,7 @@ def _summary(system: SystemResult) -> dict[str, float | None]:
             [c.overlap for name, c in informative.items() if FEATURES[name].group == group]
         )
     likelihood = system.likelihood or {}
-    summary.update({name: likelihood.get(name) for name in ("val_nll", "top1", "top5", "val_frame_nll")})
+    summary.update({name: likelihood.get(name) for name in ("val_nll", "top1", "top5", "val_frame_nll", "frame_nll")})
     summary["longest_copy_bars"] = average([copy.bars for copy in system.copies])
     summary["copied_share"] = float(np.mean([copy.copied for copy in system.copies])) if system.copies else None
     return summary

@@ -19,14 +19,14 @@ import numpy as np
 from core.config import check_config, from_dict, to_dict
 from core.data.conditioning import DEFAULT_TONICS, DENSITIES, MODES, MOODS
 from core.data.midi_io import midi_to_bytes
-from core.data.piece import END, PITCH, notes_to_midi
+from core.data.piece import END, notes_to_midi
 from core.data.representations import (
     Representation,
 )
 from core.errors import ConfigError, GenerationError
 from core.evaluation.metrics import piece_metrics
 from core.generation.loading import LoadedCheckpoint, load_checkpoint
-from core.generation.postprocess import PostProcessing, assign_voices, cap_note_length, limit_polyphony, set_programs
+from core.generation.postprocess import PostProcessing, assign_voices, set_programs
 from core.generation.primer import fit_pitch_range
 from core.generation.sampling import Limits, SampleConfig, SamplerSet
 from core.models.heads import head_for
@@ -261,6 +261,7 @@ class Composer:
             banned,
             token_pitches=self.codec.token_pitches() if tokens else None,
             token_sustains=self.codec.token_sustains() if tokens else None,
+            frame_pitches=None if tokens else np.arange(self.codec.size) + self.codec.pitch_range[0],
         )
 
     @classmethod
@@ -365,7 +366,7 @@ class Composer:
                 )
             compositions.append(
                 self._finish(
-                    self._within(notes, limits),
+                    notes,
                     request,
                     primer_steps,
                     sequence,
@@ -418,16 +419,6 @@ class Composer:
             )
         budget = prefix_length + math.ceil(target_steps * rate * TOKEN_BUDGET_FACTOR) + 16
         return min(budget, limit) if limit is not None else budget
-
-    def _within(self, notes: np.ndarray, limits: Limits) -> np.ndarray:
-        """Notes of a model without note rules (piano rolls) kept to the limits after the fact; token
-        models already composed within them, so for them this changes nothing."""
-        if self.codec.kind == "tokens" or len(notes) == 0:
-            return notes
-        low, high = limits.pitch_range
-        notes = notes[(notes[:, PITCH] >= low) & (notes[:, PITCH] <= high)]
-        notes = cap_note_length(notes, limits.max_note_steps)
-        return limit_polyphony(notes, limits.max_polyphony) if limits.max_polyphony else notes
 
     def _finish(self, notes, request, primer_steps, sequence, score) -> Composition:
         steps_per_bar = BEATS_PER_BAR * self.steps_per_quarter

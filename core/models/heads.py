@@ -66,7 +66,11 @@ class TaskHead:
     # === Training ===
 
     def loss(self) -> keras.losses.Loss:
-        """The training loss, on logits (the model's last layer has no activation)."""
+        """The training loss, on logits (the model's last layer has no activation).
+
+        Reduced by ``"mean_with_sample_weight"``: a batch's loss is the mean over its
+        weighted targets (:meth:`targets`), whatever padding it holds.
+        """
         raise NotImplementedError
 
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -74,33 +78,38 @@ class TaskHead:
         return []
 
     def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-        """Compile ``model`` for ``fit``: with the head's loss and metrics, or for its own ``train_step``."""
+        """Compile ``model`` for ``fit``: with the head's loss and metrics, or for its own ``train_step``.
+
+        The metrics are Keras' ``weighted_metrics``: plain ``metrics`` ignore the sample
+        weights, so they would count padding and control targets (:meth:`targets`).
+        """
         if self.own_train_step:
             model.compile(optimizer=optimizer)
         else:
-            model.compile(optimizer=optimizer, loss=self.loss(), metrics=self.metrics())
+            model.compile(optimizer=optimizer, loss=self.loss(), weighted_metrics=self.metrics())
 
-    def targets(self, windows: tf.Tensor, prefix_length: int = 0) -> tuple[tf.Tensor, ...]:
-        """Teacher forcing: inputs and next-step targets of a batch of windows (a tf.data map).
+    def targets(self, windows: tf.Tensor, real: tf.Tensor, prefix_length: int = 0) -> tuple[tf.Tensor, ...]:
+        """Teacher forcing: inputs, next-step targets and their weights for a batch of windows (a tf.data map).
 
         Args:
             windows: shape=(batch, length + 1[, size]).
+            real: bool shape=(batch, length + 1): False on the padding of a short piece's window.
             prefix_length: Leading control tokens in every window; 0 for none.
 
         Returns:
-            ``(inputs, targets)``, each shape=(batch, length[, size]); with a control prefix
-            also sample weights, shape=(batch, length), 0 for the targets that are
-            themselves control tokens (all but the last prefix position): the model is
-            told the controls, it never predicts them.
+            ``(inputs, targets, weights)``, inputs and targets shape=(batch, length[, size]),
+            weights float32 shape=(batch, length): 1 for a target that is a real step, 0 for
+            padding and for the targets that are themselves control tokens (all but the last
+            prefix position): the model is told the controls, it never predicts them. The
+            loss is the mean over the weighted targets (:meth:`loss`), so a padded window's
+            real targets count exactly as they would unpadded; a padded input changes no
+            real output, since every model is causal.
         """
         import tensorflow as tf
 
         inputs, targets = windows[:, :-1], windows[:, 1:]
-        if not prefix_length:
-            return inputs, targets
-        steps = tf.shape(targets)[1]
-        weights = tf.cast(tf.range(steps) >= prefix_length - 1, tf.float32)
-        return inputs, targets, tf.broadcast_to(weights[None, :], tf.shape(targets)[:2])
+        predicted = tf.range(tf.shape(targets)[1]) >= prefix_length - 1
+        return inputs, targets, tf.cast(real[:, 1:] & predicted[None, :], tf.float32)
 
     def tokens_per_step(self, dataset: Dataset, representation: str) -> float | None:
         """Average sequence steps per grid step over a dataset: the composer's length budget; None when always 1."""
@@ -149,7 +158,7 @@ class TokenHead(TaskHead):
     def loss(self):
         import keras
 
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
     def metrics(self):
         import keras
@@ -207,17 +216,17 @@ class FrameHead(TaskHead):
     def loss(self):
         import keras
 
-        return keras.losses.BinaryCrossentropy(from_logits=True)
+        return keras.losses.BinaryCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
     def metrics(self):
         from core.training.metrics import FrameF1, FrameNLL
 
         return [FrameNLL(), FrameF1()]
 
-    def targets(self, windows, prefix_length=0):
+    def targets(self, windows, real, prefix_length=0):
         import tensorflow as tf
 
-        return super().targets(tf.cast(windows, tf.float32), prefix_length)
+        return super().targets(tf.cast(windows, tf.float32), real, prefix_length)
 
     def neutral_start(self, codec):
         """A silent frame."""

@@ -23,6 +23,7 @@ import psutil
 
 from core.checkpoints import CheckpointFolder, RunConfig, run_config
 from core.config import TrainConfig
+from core.data.bounds import dataset_bounds
 from core.data.datasets import Dataset, list_datasets, load_dataset
 from core.data.representations import get_representation
 from core.data.windows import conditioning_for
@@ -56,7 +57,7 @@ def create_run(
 
     Raises:
         ConfigError: unknown model, bad option, a representation the model can't take.
-        DatasetError: unknown dataset, sequence length longer than every piece.
+        DatasetError: unknown dataset, no training piece of two or more steps.
     """
     spec = get_model_spec(model)
     train = train or TrainConfig()
@@ -67,11 +68,11 @@ def create_run(
         raise ConfigError(
             f"the {spec.title} model takes {', '.join(spec.representations)} data, not '{representation}'"
         )
-    longest = longest_piece(dataset, representation, "train")
-    if longest <= train.seq_len:
+    # Pieces shorter than the sequence length are padded; a piece needs two steps to hold a target.
+    if longest_piece(dataset, representation, "train") < 2:
         raise DatasetError(
-            f"sequence length {train.seq_len} is longer than every training piece of '{dataset_name}' "
-            f"in the {representation} representation (the longest has {longest} steps); choose at most {longest - 1}"
+            f"the train split of '{dataset_name}' has no piece of two or more steps "
+            f"in the {representation} representation; there is nothing to learn from"
         )
     run_id = new_run_id(model)
     codec = get_representation(representation, dataset.config)
@@ -89,6 +90,7 @@ def create_run(
         estimated_steps=estimate_total_steps(dataset, representation, train),
         tokens_per_step=head.tokens_per_step(dataset, representation),
         conditioning=conditioning_for(dataset, codec, train.seq_len) if head.controls and train.conditioning else None,
+        bounds=dataset_bounds(dataset),
     )
     folder = CheckpointFolder(get_settings().checkpoints / run_id)
     folder.path.mkdir(parents=True)

@@ -23,7 +23,10 @@ class FrameNLL(keras.metrics.Mean):
 
 @keras.saving.register_keras_serializable(package="neurotune")
 class FrameF1(keras.metrics.Metric):
-    """F1 of predicted notes-on (logit > 0) against the true frames, pooled over all frames and pitches."""
+    """F1 of predicted notes-on (logit > 0) against the true frames, pooled over all frames and pitches.
+
+    A frame of weight 0 (padding, see :meth:`core.models.heads.TaskHead.targets`) counts for nothing.
+    """
 
     def __init__(self, name: str = "frame_f1", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -34,9 +37,11 @@ class FrameF1(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth = ops.cast(y_true, "float32")
         predicted = ops.cast(ops.cast(y_pred, "float32") > 0, "float32")
-        self.true_positives.assign_add(ops.sum(truth * predicted))
-        self.false_positives.assign_add(ops.sum((1 - truth) * predicted))
-        self.false_negatives.assign_add(ops.sum(truth * (1 - predicted)))
+        # One weight per frame, shape=(batch, time), over all its pitches.
+        weight = 1.0 if sample_weight is None else ops.expand_dims(ops.cast(sample_weight, "float32"), -1)
+        self.true_positives.assign_add(ops.sum(truth * predicted * weight))
+        self.false_positives.assign_add(ops.sum((1 - truth) * predicted * weight))
+        self.false_negatives.assign_add(ops.sum(truth * (1 - predicted) * weight))
 
     def result(self):
         denominator = 2 * self.true_positives + self.false_positives + self.false_negatives

@@ -25,7 +25,7 @@ from core.config import DataConfig, TrainConfig
 from core.data.conditioning import PREFIX_LENGTH
 from core.data.datasets import Dataset
 from core.data.representations import get_representation
-from core.data.windows import WindowControls, default_stride, window_dataset, window_starts
+from core.data.windows import WindowControls, default_stride, window_bounds, window_dataset
 from core.errors import TrainingError
 from core.models import InputSpec, TaskHead, build_model, head_for, input_spec_for
 from core.store import runs as run_store
@@ -54,12 +54,13 @@ def make_datasets(
     epoch: int,
     controls: WindowControls | None = None,
 ):
-    """Train and validation pipelines of (inputs, targets[, weights]) for one epoch (curriculum sets the length).
+    """Train and validation pipelines of (inputs, targets, weights) for one epoch (curriculum sets the length).
 
     Args:
-        head: The model's task head: it makes the targets (:meth:`core.models.heads.TaskHead.targets`).
-        controls: The run's control tokens, made once per run; with them, batches carry
-            weights that take the control targets out of the loss.
+        head: The model's task head: it makes the targets and their weights, which take
+            padding and control targets out of the loss and metrics
+            (:meth:`core.models.heads.TaskHead.targets`).
+        controls: The run's control tokens, made once per run.
     """
     length = train.seq_len_for_epoch(epoch)
     transpose = None if train.transpose_semitones < 0 else train.transpose_semitones
@@ -77,8 +78,9 @@ def make_datasets(
     if train.steps_per_epoch:
         training = training.repeat().take(train.steps_per_epoch)
     validation = None
-    # Validation always uses the full length, so its curve compares across curriculum epochs.
-    if longest_piece(dataset, representation, "validation") > train.seq_len:
+    # Validation always uses the full length, so its curve compares across curriculum epochs;
+    # a piece of one step has no target to predict.
+    if longest_piece(dataset, representation, "validation") > 1:
         validation = window_dataset(
             dataset,
             representation,
@@ -101,7 +103,8 @@ def estimate_total_steps(dataset: Dataset, representation: str, train: TrainConf
     total = 0
     for epoch in range(train.epochs):
         length = train.seq_len_for_epoch(epoch) + 1
-        total += math.ceil(len(window_starts(offsets, pieces, length, default_stride(length))) / train.batch_size)
+        starts, _ = window_bounds(offsets, pieces, length, default_stride(length))
+        total += math.ceil(len(starts) / train.batch_size)
     return max(total, 1)
 
 

@@ -98,6 +98,17 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """What the frame loops know of a piano roll's columns: the pitch each one sounds.
+
+    Attributes:
+        pitches: MIDI pitch of every column, int32 shape=(size,).
+    """
+
+    pitches: np.ndarray
+
+
+@dataclass(frozen=True)
 class Limits:
     """What composing keeps inside whatever the model says: by default the training data's own bounds.
 
@@ -233,7 +244,7 @@ class BannedTokens(LogitProcessor):
 
     @classmethod
     def build(cls, vocabulary):
-        return cls(vocabulary) if vocabulary is not None and len(vocabulary.banned) else None
+        return cls(vocabulary) if isinstance(vocabulary, Vocabulary) and len(vocabulary.banned) else None
 
     def __call__(self, logits, step):
         return logits + self.bias
@@ -244,7 +255,7 @@ class LogitBias(LogitProcessor):
 
     @classmethod
     def build(cls, vocabulary):
-        return cls() if vocabulary is not None else None
+        return cls() if isinstance(vocabulary, Vocabulary) else None
 
     def __call__(self, logits, step):
         return logits + step.settings.logit_bias
@@ -282,7 +293,7 @@ class NoteRule(LogitProcessor):
 
     @classmethod
     def build(cls, vocabulary):
-        return cls(vocabulary) if vocabulary is not None and vocabulary.has_notes else None
+        return cls(vocabulary) if isinstance(vocabulary, Vocabulary) and vocabulary.has_notes else None
 
     def initial_memory(self, batch):
         import tensorflow as tf
@@ -363,7 +374,9 @@ class PolyphonyRelease(NoteRule):
     @classmethod
     def build(cls, vocabulary):
         # Only explicit NOTE_OFFs can release a note on demand (a melody holds one note at most).
-        return cls(vocabulary) if vocabulary is not None and (vocabulary.note_off_pitch >= 0).any() else None
+        return (
+            cls(vocabulary) if isinstance(vocabulary, Vocabulary) and (vocabulary.note_off_pitch >= 0).any() else None
+        )
 
     def __call__(self, logits, step):
         import tensorflow as tf
@@ -416,7 +429,7 @@ class NoteGrammar(NoteRule):
     @classmethod
     def build(cls, vocabulary):
         # Melody tokens end no pitch explicitly (a melody is monophonic by construction): they need no grammar.
-        if vocabulary is None or not (vocabulary.note_off_pitch >= 0).any():
+        if not isinstance(vocabulary, Vocabulary) or not (vocabulary.note_off_pitch >= 0).any():
             return None
         return cls(vocabulary)
 
@@ -430,6 +443,66 @@ class NoteGrammar(NoteRule):
 
     def __call__(self, logits, step):
         return logits + self.bias(step.memory, step.settings.max_polyphony)
+
+
+# === Rules on piano-roll frames: every column its own Bernoulli logit ===
+
+
+class FrameRule(LogitProcessor):
+    """A rule on the columns of a piano-roll frame; built for :class:`Columns` only."""
+
+    def __init__(self, columns: Columns):
+        import tensorflow as tf
+
+        self.pitches = tf.constant(columns.pitches, tf.int32)
+
+    @classmethod
+    def build(cls, vocabulary):
+        return cls(vocabulary) if isinstance(vocabulary, Columns) else None
+
+
+class FramePitchRange(FrameRule):
+    """Columns outside :attr:`Settings.pitch_low` .. :attr:`Settings.pitch_high` stay off."""
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        outside = (self.pitches < step.settings.pitch_low) | (self.pitches > step.settings.pitch_high)
+        return logits + tf.where(outside, BANNED_LOGIT, 0.0)
+
+
+class FrameNoteLength(FrameRule):
+    """A column on for :attr:`Settings.max_note_steps` frames in a row is turned off for the next one: a piano
+    roll's note is its run of on frames, so this ends it. Memory: each column's run, int32 shape=(batch, size)."""
+
+    def initial_memory(self, batch):
+        import tensorflow as tf
+
+        return tf.zeros((batch, self.pitches.shape[0]), tf.int32)
+
+    def advance(self, runs, frames):
+        import tensorflow as tf
+
+        return tf.where(frames > 0, runs + 1, 0)
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        limit = step.settings.max_note_steps
+        return logits + tf.where((limit > 0) & (step.memory >= limit), BANNED_LOGIT, 0.0)
+
+
+class FramePolyphony(FrameRule):
+    """At most :attr:`Settings.max_polyphony` columns may sound: those the model finds likeliest (ties: the
+    lower pitch); the rest stay off."""
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        cap = step.settings.max_polyphony
+        order = tf.argsort(logits, axis=-1, direction="DESCENDING", stable=True)
+        rank = tf.argsort(order, axis=-1, stable=True)  # each column's place among the likeliest
+        return logits + tf.where((cap > 0) & (rank >= cap), BANNED_LOGIT, 0.0)
 
 
 # === Warpers: the distribution a draw is taken from (sampling only) ===
@@ -449,7 +522,7 @@ class TopK(LogitProcessor):
 
     @classmethod
     def build(cls, vocabulary):
-        return cls() if vocabulary is not None else None
+        return cls() if isinstance(vocabulary, Vocabulary) else None
 
     def __call__(self, logits, step):
         import tensorflow as tf
@@ -473,7 +546,7 @@ class TopP(LogitProcessor):
 
     @classmethod
     def build(cls, vocabulary):
-        return cls() if vocabulary is not None else None
+        return cls() if isinstance(vocabulary, Vocabulary) else None
 
     def __call__(self, logits, step):
         import tensorflow as tf
@@ -501,6 +574,9 @@ PROCESSORS: list[type[LogitProcessor]] = [
     PolyphonyRelease,
     NoteLength,
     NoteGrammar,
+    FramePitchRange,
+    FrameNoteLength,
+    FramePolyphony,
 ]
 WARPERS: list[type[LogitProcessor]] = [Temperature, TopK, TopP]
 

@@ -29,6 +29,7 @@ from core.errors import GenerationError
 from core.generation.sampling.processors import (
     BANNED_LOGIT,
     NO_LIMITS,
+    Columns,
     Limits,
     Settings,
     Step,
@@ -83,7 +84,7 @@ class Sampler:
     kinds: tuple[str, ...] = ("tokens", "frames")
     reads: tuple[str, ...] = ()
 
-    def __init__(self, decoder: StepDecoder, vocabulary: Vocabulary | None = None):
+    def __init__(self, decoder: StepDecoder, vocabulary: Vocabulary | Columns | None = None):
         if decoder.kind not in self.kinds:
             others = " or ".join(name for name, sampler in SAMPLERS.items() if decoder.kind in sampler.kinds)
             needs = " or ".join(KIND_NAMES[kind] for kind in self.kinds)
@@ -141,12 +142,12 @@ class LoopSampler(Sampler):
 
     warp = False
 
-    def __init__(self, decoder: StepDecoder, vocabulary: Vocabulary | None = None):
+    def __init__(self, decoder: StepDecoder, vocabulary: Vocabulary | Columns | None = None):
         import tensorflow as tf
 
         super().__init__(decoder, vocabulary)
         self.processors = build_processors(vocabulary, self.warp)
-        if vocabulary is not None:
+        if isinstance(vocabulary, Vocabulary):
             self.token_steps = tf.constant(vocabulary.steps)
         self.compiled = self._compile()
 
@@ -408,6 +409,7 @@ class SamplerSet:
 
     Args:
         decoder: The model's step decoder.
+        frame_pitches: The pitch of every piano-roll column, for the frame rules; frames only.
         token_steps, banned, token_pitches, token_sustains: What the loops know of the tokens
             (:meth:`~core.generation.sampling.processors.Vocabulary.of`); tokens only.
     """
@@ -419,9 +421,14 @@ class SamplerSet:
         banned: np.ndarray | None = None,
         token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
         token_sustains: np.ndarray | None = None,
+        frame_pitches: np.ndarray | None = None,
     ):
         self.decoder = decoder
-        self.vocabulary = Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains)
+        self.vocabulary: Vocabulary | Columns | None = (
+            Columns(np.asarray(frame_pitches, np.int32))
+            if decoder.kind == "frames" and frame_pitches is not None
+            else Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains)
+        )
         self.built: dict[str, Sampler] = {}
 
     def __getitem__(self, strategy: str) -> Sampler:
