@@ -171,6 +171,27 @@ def test_shipped_checkpoints_compose_the_same_tokens(name):
         assert composition.tokens.tolist() == SHIPPED_TOKENS[name, strategy], strategy
 
 
+SHIPPED = sorted(path.name for path in SHIPPED_CHECKPOINTS.iterdir() if (path / "model.keras").is_file())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoints_default_output_keeps_to_the_training_music(name):
+    """Their measured defaults, a few short pieces: no hanging note, no pitch the data never had, no extra voice."""
+    from core.data.bounds import voices_per_step
+    from core.generation.compose import Composer, CompositionRequest
+
+    composer = Composer.load(SHIPPED_CHECKPOINTS / name)
+    assert composer.bounds is not None, f"{name} ships without the bounds of its training music"
+    request = CompositionRequest.from_settings({**composer.defaults, "variations": 3, "bars": 8, "seed": 11})
+    limits = composer.limits(request.post)
+    low, high = composer.bounds.pitch_range
+    for composition in composer.compose(request).compositions:
+        notes = composition.notes
+        assert (notes[:, 1] - notes[:, 0]).max() <= composer.bounds.longest_note_steps
+        assert low <= notes[:, 2].min() and notes[:, 2].max() <= high
+        assert voices_per_step(notes).max() <= limits.max_polyphony == composer.bounds.voices
+
+
 @pytest.mark.parametrize(("name", "overrides", "kind"), CASES)
 def test_future_inputs_do_not_change_earlier_outputs(name, overrides, kind):
     model = build(name, overrides, kind)

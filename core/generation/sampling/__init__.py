@@ -5,7 +5,7 @@
   :class:`RandomSampler`, :class:`GreedySampler`, :class:`BeamSampler`, and :class:`SamplerSet`, the samplers
   of one decoder;
 - :mod:`.processors`: :class:`LogitProcessor` and the ordered :data:`PROCESSORS` (banned tokens, guidance, pitch
-  range, polyphony release, note length, note grammar) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
+  range, polyphony release, note length, note grammar, chord rules, frame rules) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
 
 Cheap to import: TensorFlow loads when a sampler is built.
 """
@@ -28,6 +28,13 @@ from core.generation.sampling.processors import (
     PROCESSORS,
     WARPERS,
     BannedTokens,
+    Chord,
+    ChordRules,
+    Columns,
+    FrameNoteLength,
+    FramePitchRange,
+    FramePolyphony,
+    FrameRule,
     Limits,
     LogitBias,
     LogitProcessor,
@@ -72,6 +79,8 @@ __all__ = [
     "SAMPLERS",
     "WARPERS",
     "BannedTokens",
+    "Chord",
+    "ChordRules",
     "Columns",
     "FrameNoteLength",
     "FramePitchRange",

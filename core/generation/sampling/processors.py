@@ -46,6 +46,8 @@ class Vocabulary:
         note_off_pitch: Pitch each token ends, or -1, int32 shape=(size,).
         sustains: Whether each token leaves the other sounding notes sounding, bool shape=(size,)
             (a melody's REST or next onset ends its note; events end only the pitch of a NOTE_OFF).
+        frame_ends: Whether each token ends a frame of simultaneous pitches, bool shape=(size,):
+            the chords layout, whose notes are runs of frames (:class:`ChordRules`), not starts and ends.
     """
 
     steps: np.ndarray
@@ -53,6 +55,7 @@ class Vocabulary:
     note_on_pitch: np.ndarray
     note_off_pitch: np.ndarray
     sustains: np.ndarray
+    frame_ends: np.ndarray
 
     @classmethod
     def of(
@@ -62,6 +65,7 @@ class Vocabulary:
         banned: np.ndarray | None = None,
         token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
         token_sustains: np.ndarray | None = None,
+        token_frame_ends: np.ndarray | None = None,
     ) -> Vocabulary | None:
         """The vocabulary of a token decoder; None for a frame decoder (piano rolls have no tokens).
 
@@ -71,6 +75,8 @@ class Vocabulary:
             token_pitches: ``(note_on_pitch, note_off_pitch)`` as from
                 :meth:`core.data.representations.Representation.token_pitches`; None: no note grammar.
             token_sustains: As from :meth:`~core.data.representations.Representation.token_sustains`; None: all do.
+            token_frame_ends: As from :meth:`~core.data.representations.Representation.token_frame_ends`;
+                None: no token does.
         """
         if decoder.kind != "tokens":
             return None
@@ -89,12 +95,18 @@ class Vocabulary:
             note_on_pitch=padded(note_on, -1),
             note_off_pitch=padded(note_off, -1),
             sustains=padded(token_sustains if token_sustains is not None else (), True, bool),
+            frame_ends=padded(token_frame_ends if token_frame_ends is not None else (), False, bool),
         )
 
     @property
     def has_notes(self) -> bool:
         """Whether tokens start pitches: the note rules have something to follow."""
         return bool((self.note_on_pitch >= 0).any())
+
+    @property
+    def writes_frames(self) -> bool:
+        """Whether tokens write frames (chords): pitch tokens, each frame ended by its own token."""
+        return self.has_notes and bool(self.frame_ends.any())
 
 
 @dataclass(frozen=True)
@@ -209,8 +221,14 @@ class LogitProcessor:
     Stateless by default. A processor that remembers what each row wrote returns
     its starting state from :meth:`initial_memory` and updates it in
     :meth:`advance`; tensors in it have the batch on axis 0, so beam search can
-    reorder them with its beams.
+    reorder them with its beams. Processors of one :attr:`memory_key` keep the
+    same memory the same way, so the loop tracks it once for all of them.
+
+    Attributes:
+        memory_key: Shared memory's name; None: the processor's own.
     """
+
+    memory_key: str | None = None
 
     @classmethod
     def build(cls, vocabulary: Vocabulary | None) -> LogitProcessor | None:
@@ -278,8 +296,11 @@ class Notes(NamedTuple):
 class NoteRule(LogitProcessor):
     """A rule on note events: remembers which pitches sound, since when (:class:`Notes`), in its memory.
 
-    Built for token vocabularies whose tokens start pitches (events, melody).
+    Built for token vocabularies whose tokens start pitches (events, melody). Every note rule keeps
+    the same :class:`Notes`, tracked once per step for all of them.
     """
+
+    memory_key = "notes"
 
     def __init__(self, vocabulary: Vocabulary):
         import tensorflow as tf
@@ -344,6 +365,8 @@ class PitchRange(NoteRule):
     """No note starts outside :attr:`Settings.pitch_low` .. :attr:`Settings.pitch_high`: the range the
     model was trained on, so a stray logit cannot put a G#8 in a chorale."""
 
+    memory_key = None
+
     def initial_memory(self, batch):
         return ()
 
@@ -403,6 +426,13 @@ class NoteLength(NoteRule):
     training data, so a model that forgets to end a note cannot hold it for a minute.
     """
 
+    @classmethod
+    def build(cls, vocabulary):
+        # Written frames have no note ends to wait for: every frame names its pitches anew (ChordRules).
+        if not isinstance(vocabulary, Vocabulary) or not vocabulary.has_notes or vocabulary.writes_frames:
+            return None
+        return cls(vocabulary)
+
     def __call__(self, logits, step):
         import tensorflow as tf
 
@@ -443,6 +473,83 @@ class NoteGrammar(NoteRule):
 
     def __call__(self, logits, step):
         return logits + self.bias(step.memory, step.settings.max_polyphony)
+
+
+# === Rules on frames written as tokens (chords): each frame's pitches, low to high, then its end ===
+
+
+class Chord(NamedTuple):
+    """What :class:`ChordRules` remembers of each row.
+
+    Attributes:
+        last_pitch: Highest pitch written in the frame being written, -1 before its first, int32 shape=(batch,).
+        voices: Pitch tokens written in that frame, int32 shape=(batch,).
+        current: Pitches of that frame, bool shape=(batch, PITCHES).
+        runs: Ended frames in a row each pitch sounded in, up to the last, int32 shape=(batch, PITCHES).
+    """
+
+    last_pitch: tf.Tensor
+    voices: tf.Tensor
+    current: tf.Tensor
+    runs: tf.Tensor
+
+
+class ChordRules(LogitProcessor):
+    """The rules of a frame written as tokens, so it always reads as one chord within the limits.
+
+    Pitches of a frame come strictly ascending (a pitch at or below the frame's last
+    is banned: the layout writes each chord one way, and no pitch twice), at most
+    :attr:`Settings.max_polyphony` of them (then only the frame's end may come), and
+    a pitch that has sounded :attr:`Settings.max_note_steps` frames in a row may not
+    sound in the next (a held note is a run of frames). The frame's end is never
+    banned, so a row can always move time on. Built for vocabularies that write
+    frames only; :class:`PitchRange` keeps their pitch range.
+    """
+
+    def __init__(self, vocabulary: Vocabulary):
+        import tensorflow as tf
+
+        self.note_on_pitch = tf.constant(vocabulary.note_on_pitch, tf.int32)
+        self.frame_ends = tf.constant(vocabulary.frame_ends, tf.bool)
+        self.starts = self.note_on_pitch >= 0
+
+    @classmethod
+    def build(cls, vocabulary):
+        return cls(vocabulary) if isinstance(vocabulary, Vocabulary) and vocabulary.writes_frames else None
+
+    def initial_memory(self, batch):
+        import tensorflow as tf
+
+        no_pitches = tf.zeros((batch, PITCHES), tf.bool)
+        return Chord(
+            tf.fill((batch,), -1), tf.zeros((batch,), tf.int32), no_pitches, tf.zeros((batch, PITCHES), tf.int32)
+        )
+
+    def advance(self, chord, tokens):
+        import tensorflow as tf
+
+        pitch = tf.gather(self.note_on_pitch, tokens)
+        ends = tf.gather(self.frame_ends, tokens)
+        current = chord.current | (tf.one_hot(pitch, PITCHES) > 0)  # one_hot of -1 adds nothing
+        written = pitch >= 0
+        return Chord(
+            last_pitch=tf.where(ends, -1, tf.where(written, pitch, chord.last_pitch)),
+            voices=tf.where(ends, 0, chord.voices + tf.cast(written, tf.int32)),
+            current=tf.where(ends[:, None], False, current),
+            runs=tf.where(ends[:, None], tf.where(current, chord.runs + 1, 0), chord.runs),
+        )
+
+    def __call__(self, logits, step):
+        import tensorflow as tf
+
+        chord, settings = step.memory, step.settings
+        pitch = self.note_on_pitch[None, :]
+        not_above = pitch <= chord.last_pitch[:, None]
+        full = (settings.max_polyphony > 0) & (chord.voices >= settings.max_polyphony)
+        run = tf.gather(chord.runs, tf.maximum(self.note_on_pitch, 0), axis=1)
+        too_long = (settings.max_note_steps > 0) & (run >= settings.max_note_steps)
+        banned = self.starts[None, :] & (not_above | full[:, None] | too_long)
+        return logits + tf.where(banned, BANNED_LOGIT, 0.0)
 
 
 # === Rules on piano-roll frames: every column its own Bernoulli logit ===
@@ -574,6 +681,7 @@ PROCESSORS: list[type[LogitProcessor]] = [
     PolyphonyRelease,
     NoteLength,
     NoteGrammar,
+    ChordRules,
     FramePitchRange,
     FrameNoteLength,
     FramePolyphony,

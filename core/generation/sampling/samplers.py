@@ -204,18 +204,37 @@ class LoopSampler(Sampler):
 
     # === Shared plumbing, inside the compiled loop ===
 
+    def _memory_plan(self) -> tuple[list[int], list]:
+        """Which memory slot each processor reads, and the processor that keeps each slot.
+
+        Processors of one :attr:`~core.generation.sampling.processors.LogitProcessor.memory_key`
+        (the note rules: which pitches sound, since when) share one slot, tracked once per step.
+        """
+        keys: dict = {}
+        slots, keepers = [], []
+        for processor in self.processors:
+            key = processor.memory_key or id(processor)
+            if key not in keys:
+                keys[key] = len(keepers)
+                keepers.append(processor)
+            slots.append(keys[key])
+        return slots, keepers
+
     def _apply(self, logits, step, settings, memory):
         """``logits`` through every processor, in order."""
-        for processor, own in zip(self.processors, memory):
-            logits = processor(logits, Step(step, settings, own))
+        slots, _ = self._memory_plan()
+        for processor, slot in zip(self.processors, slots, strict=True):
+            logits = processor(logits, Step(step, settings, memory[slot]))
         return logits
 
     def _start_memory(self, batch, first) -> tuple:
         """The processors' memory once every row holds ``first``, the prefix's first token."""
-        return self._advance(tuple(processor.initial_memory(batch) for processor in self.processors), first)
+        _, keepers = self._memory_plan()
+        return self._advance(tuple(keeper.initial_memory(batch) for keeper in keepers), first)
 
     def _advance(self, memory, tokens) -> tuple:
-        return tuple(processor.advance(own, tokens) for processor, own in zip(self.processors, memory))
+        _, keepers = self._memory_plan()
+        return tuple(keeper.advance(own, tokens) for keeper, own in zip(keepers, memory, strict=True))
 
     @staticmethod
     def _more(step, max_tokens, done):
@@ -410,8 +429,8 @@ class SamplerSet:
     Args:
         decoder: The model's step decoder.
         frame_pitches: The pitch of every piano-roll column, for the frame rules; frames only.
-        token_steps, banned, token_pitches, token_sustains: What the loops know of the tokens
-            (:meth:`~core.generation.sampling.processors.Vocabulary.of`); tokens only.
+        token_steps, banned, token_pitches, token_sustains, token_frame_ends: What the loops know of the
+            tokens (:meth:`~core.generation.sampling.processors.Vocabulary.of`); tokens only.
     """
 
     def __init__(
@@ -421,13 +440,14 @@ class SamplerSet:
         banned: np.ndarray | None = None,
         token_pitches: tuple[np.ndarray, np.ndarray] | None = None,
         token_sustains: np.ndarray | None = None,
+        token_frame_ends: np.ndarray | None = None,
         frame_pitches: np.ndarray | None = None,
     ):
         self.decoder = decoder
         self.vocabulary: Vocabulary | Columns | None = (
             Columns(np.asarray(frame_pitches, np.int32))
             if decoder.kind == "frames" and frame_pitches is not None
-            else Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains)
+            else Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains, token_frame_ends)
         )
         self.built: dict[str, Sampler] = {}
 
