@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/dataset.py", title="Dataset", icon="📚", url_path="dataset"),
     st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
     st.Page("pages/generate.py", title="Generate", icon="🎹", url_path="generate"),
+    st.Page("pages/library.py", title="Library", icon="🗂️", url_path="library"),
     st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
 ]
 

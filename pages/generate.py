@@ -206,7 +206,7 @@ if st.button("Compose", type="primary"):
         progress = st.progress(0.0, text="Saving to the library...")
         saved = []
         for number, composition in enumerate(result.compositions, start=1):
-            title = f"{info.name} #{request.sampling.seed}.{number}"
+            title = f"{info.name} · {composition.heard_key} · seed {request.sampling.seed} · {number}"
             audio = library_audio(composition.midi)  # rendered once: the player below reuses it
             saved.append(save_composition(composer, request, composition, number, title, audio).title)
             progress.progress(number / len(result.compositions), text=f"Saved {number} of {len(result.compositions)}")

@@ -37,6 +37,12 @@ st.markdown(
     "length, tempo and an instrument per voice, and press Compose. Each variation comes with a piano roll, "
     "audio, MIDI/WAV/OGG downloads and its metrics, and is saved to the library for listening tests."
 )
+st.page_link("pages/library.py", label="**Library**", icon="🗂️")
+st.markdown(
+    "Every composed piece, kept with the model and settings that made it: filter by model, dataset, date, title "
+    "or setting, look at a piece's piano roll, play it, read its metrics, download it as MIDI, WAV or OGG (or a "
+    "selection as one zip), and rename or delete it."
+)
 st.page_link("pages/evaluate.py", label="**Evaluate**", icon="📊")
 st.markdown(
     "Which model writes music closest to the real thing, and does it beat trivial baselines? Pick a dataset "

@@ -38,7 +38,7 @@ def test_build_stores_arrays_manifest_and_record(neurotune_home):
     assert sum(manifest["stats"]["pitch_class_histogram"]) == 5 * 24
     assert [r.name for r in datasets.list_datasets()] == ["tiny"]
     # Every representation is prepared and decodes back to the stored notes.
-    for name in ("melody", "events", "pianoroll", "notes"):
+    for name in ("melody", "events", "pianoroll", "notes", "chords"):
         values, offsets = dataset.encoded(name)
         assert len(offsets) == 6
         codec = get_representation(name, dataset.config)

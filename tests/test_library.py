@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +14,8 @@ import pytest
 from core.data.midi_io import load_midi
 from core.errors import LibraryError
 from core.store import library
+from core.store.db import PieceRecord, session_scope
+from core.store.library import PieceQuery
 from tests.conftest import make_midi_bytes, scale_piece
 
 pytestmark = pytest.mark.usefixtures("db_url")  # every test on SQLite and on PostgreSQL
@@ -75,15 +81,6 @@ def test_newest_first_with_limit():
     assert [piece.id for piece in library.list_pieces(limit=2)] == ids[:0:-1]
 
 
-def test_filter_by_checkpoint():
-    first = save(checkpoint="checkpoints/a").id
-    save(checkpoint="checkpoints/b")
-    third = save(checkpoint="checkpoints/a").id
-    assert [piece.id for piece in library.list_pieces(checkpoint="checkpoints/a")] == [third, first]
-    assert library.list_pieces(checkpoint="checkpoints/none") == []
-    assert library.count_pieces() == 3
-
-
 def test_missing_piece_raises_a_clear_error():
     with pytest.raises(LibraryError, match="no piece 'nope' in the library"):
         library.get_piece("nope")
@@ -115,8 +112,9 @@ def test_a_missing_midi_file_raises():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"title": "   "}, "title"),
-        ({"title": "x" * 201}, "title"),
+        ({"title": "   "}, "give the piece a name"),
+        ({"title": "x" * 101}, "at most 100 characters"),
+        ({"title": "two\nlines"}, "cannot contain line breaks"),
         ({"variation": 0}, "variation numbers start at 1"),
         ({"audio": b"x", "audio_suffix": "/../escape"}, "not an audio file suffix"),
     ],
@@ -126,3 +124,149 @@ def test_bad_requests_store_nothing(neurotune_home, overrides, message):
         save(**overrides)
     assert library.count_pieces() == 0
     assert not (neurotune_home / "library").exists() or not any((neurotune_home / "library").iterdir())
+
+
+# === Titles ===
+
+
+def test_a_title_another_piece_has_gets_the_first_free_number():
+    titles = [save(title="Etude").title for _ in range(3)]
+    assert titles == ["Etude", "Etude (2)", "Etude (3)"]
+    assert save(title="Etude (2)").title == "Etude (2) (2)"
+    library.delete_piece(library.list_pieces(PieceQuery(text="Etude (3)"))[0].id)
+    assert save(title="Etude").title == "Etude (3)"  # a deleted piece's title is free again
+    assert save(title="etude").title == "etude"  # titles differ by case
+
+
+def test_a_numbered_title_keeps_within_the_longest_name():
+    long = "x" * 100
+    assert save(title=long).title == long
+    second = save(title=long).title
+    assert second == "x" * 96 + " (2)" and len(second) == 100
+
+
+def test_a_title_taken_by_another_process_meanwhile_is_looked_up_again(monkeypatch):
+    save(title="Etude")
+    looked_up = iter(["Etude"])  # as if another process saved "Etude" between the look-up and the write
+    real = library.free_title
+    monkeypatch.setattr(library, "free_title", lambda title: next(looked_up, None) or real(title))
+    assert save(title="Etude").title == "Etude (2)"
+    assert library.count_pieces() == 2
+
+
+def test_rename_checks_the_title_and_frees_the_old_one():
+    first, second = save(title="First"), save(title="Second")
+    renamed = library.rename_piece(first.id, "  Chorale in D minor  ")
+    assert renamed.title == "Chorale in D minor" == library.get_piece(first.id).title
+    assert library.rename_piece(first.id, "Chorale in D minor").title == "Chorale in D minor"  # unchanged: fine
+    with pytest.raises(LibraryError, match="another piece is already called 'Second'; choose another title"):
+        library.rename_piece(first.id, "Second")
+    with pytest.raises(LibraryError, match="give the piece a name"):
+        library.rename_piece(first.id, " ")
+    with pytest.raises(LibraryError, match="at most 100 characters, this one has 101"):
+        library.rename_piece(first.id, "y" * 101)
+    with pytest.raises(LibraryError, match="no piece 'gone' in the library"):
+        library.rename_piece("gone", "Anything")
+    assert library.get_piece(second.id).title == "Second"
+    assert save(title="First").title == "First"
+
+
+# === Finding pieces ===
+
+
+def saved_on(record, day: date) -> None:
+    with session_scope() as session:
+        session.get(PieceRecord, record.id).created_at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+def titles(query: PieceQuery | None = None, limit: int | None = None) -> list[str]:
+    return [piece.title for piece in library.list_pieces(query, limit)]
+
+
+def test_filters_narrow_the_pieces_and_combine():
+    bach = save(title="Bach chorale in D minor", checkpoint="checkpoints/bach-lstm")
+    folk = save(
+        title="Folk tune_1%",
+        checkpoint="checkpoints/folk-transformer",
+        model="transformer",
+        dataset="irish",
+        representation="melody",
+        parameters={"sampling": {"strategy": "top_p", "temperature": 1.0}, "programs": [0, 40]},
+    )
+    beam = save(
+        title="Bach beam",
+        checkpoint="checkpoints/bach-lstm",
+        parameters={"sampling": {"strategy": "beam", "temperature": 1.0}, "programs": [0]},
+    )
+    saved_on(bach, date(2026, 1, 10))
+    saved_on(folk, date(2026, 2, 1))
+    saved_on(beam, date(2026, 2, 2))
+    assert titles() == ["Bach beam", "Folk tune_1%", "Bach chorale in D minor"]
+    assert titles(PieceQuery(checkpoints=("checkpoints/bach-lstm",))) == ["Bach beam", "Bach chorale in D minor"]
+    assert titles(PieceQuery(models=("transformer",))) == ["Folk tune_1%"]
+    assert titles(PieceQuery(datasets=("irish", "bach-chorales"))) == titles()
+    assert titles(PieceQuery(representations=("melody",))) == ["Folk tune_1%"]
+    assert titles(PieceQuery(text="  BACH ")) == ["Bach beam", "Bach chorale in D minor"]
+    assert titles(PieceQuery(text="_1%")) == ["Folk tune_1%"]  # LIKE's wildcards are plain characters
+    assert titles(PieceQuery(text="n_D")) == []  # would match "in D minor" were "_" a wildcard
+    assert titles(PieceQuery(since=date(2026, 2, 1))) == ["Bach beam", "Folk tune_1%"]
+    assert titles(PieceQuery(until=date(2026, 2, 1))) == ["Folk tune_1%", "Bach chorale in D minor"]
+    assert titles(PieceQuery(since=date(2026, 1, 11), until=date(2026, 2, 1))) == ["Folk tune_1%"]
+    assert titles(PieceQuery(settings=(("sampling.strategy", "beam"), ("sampling.strategy", "top_p")))) == [
+        "Bach beam",
+        "Folk tune_1%",
+    ]
+    both = PieceQuery(settings=(("sampling.strategy", "top_p"), ("programs", (0,))))
+    assert titles(both) == []  # one value of every setting named
+    assert titles(PieceQuery(settings=(("programs", (0, 40)),))) == ["Folk tune_1%"]
+    assert titles(PieceQuery(checkpoints=("checkpoints/bach-lstm",), since=date(2026, 2, 1))) == ["Bach beam"]
+    assert titles(PieceQuery(settings=(("sampling.temperature", 1.0),)), limit=1) == ["Bach beam"]
+    assert titles(limit=2) == ["Bach beam", "Folk tune_1%"]
+
+
+def test_settings_are_flattened_and_offered_where_they_tell_pieces_apart():
+    parameters = {"sampling": {"strategy": "sample", "top_k": 8}, "programs": [0, 40], "seconds": None}
+    assert library.flat_settings(parameters) == {
+        "sampling.strategy": "sample",
+        "sampling.top_k": 8,
+        "programs": (0, 40),
+        "seconds": None,
+    }
+    pieces = [
+        save(parameters=parameters),
+        save(parameters={**parameters, "sampling": {"strategy": "top_p", "top_k": 8}, "programs": [0]}),
+    ]
+    assert library.setting_choices(pieces) == {"programs": [(0,), (0, 40)], "sampling.strategy": ["sample", "top_p"]}
+
+
+# === Downloads ===
+
+
+def test_a_selection_zips_its_midi_audio_and_a_description(neurotune_home):
+    with_audio = save(title="Chorale: take 1/2", audio=b"OggS fake vorbis", audio_suffix=".ogg")
+    clash = save(title="Chorale_ take 1_2")  # the same file name once made safe
+    lost = save(title="Lost", audio=b"RIFF fake wave")
+    Path(lost.midi_path).unlink()
+    Path(lost.audio_path).unlink()
+    archive = zipfile.ZipFile(io.BytesIO(library.pieces_zip([with_audio, clash, lost])))
+    clash_stem = f"Chorale_ take 1_2-{clash.id[:8]}"
+    assert sorted(archive.namelist()) == sorted(
+        ["Chorale_ take 1_2.mid", "Chorale_ take 1_2.ogg", f"{clash_stem}.mid", "pieces.json"]
+    )
+    assert archive.read("Chorale_ take 1_2.ogg") == b"OggS fake vorbis"
+    assert archive.read(f"{clash_stem}.mid") == Path(clash.midi_path).read_bytes()
+    manifest = json.loads(archive.read("pieces.json"))
+    assert [entry["title"] for entry in manifest] == ["Chorale: take 1/2", "Chorale_ take 1_2", "Lost"]
+    assert manifest[0]["files"] == ["Chorale_ take 1_2.mid", "Chorale_ take 1_2.ogg"]
+    assert manifest[2]["files"] == [] and manifest[2]["missing"] == ["Lost.mid", "Lost.wav"]
+    assert manifest[0]["model"] == "lstm-bach" and manifest[0]["parameters"]["top_k"] == 8
+    assert str(neurotune_home) not in json.dumps(manifest)  # no server paths
+    assert library.file_stem(" ..") == "piece"
+
+
+def test_kept_audio_is_read_back_and_a_lost_one_is_none():
+    assert library.piece_audio(save()) is None
+    kept = save(audio=b"fLaC fake", audio_suffix=".flac")
+    assert library.piece_audio(kept) == (b"fLaC fake", ".flac")
+    Path(kept.audio_path).unlink()
+    assert library.piece_audio(kept) is None

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
 
+from core.checkpoints import CheckpointFolder
 from core.cli import main
 from core.config import DataConfig
 from core.data.build import build_dataset
 from core.data.datasets import Dataset
-from core.data.representations import get_representation
+from core.data.representations import CHORD_STEP, get_representation
 from core.data.uploads import SourceFile
+from core.data.windows import conditioning_for
 from core.errors import EvaluationError
 from core.evaluation import likelihood
 from core.evaluation.likelihood import PUBLISHED_JSB_FRAME_NLL, frame_nll
@@ -31,13 +35,15 @@ def _chorale(index: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """Eight polyphonic pieces, four held out, and untrained piano-roll LSTM and melody LSTM checkpoints."""
+    """Eight polyphonic pieces, four held out, and untrained piano-roll, chords and melody LSTM checkpoints."""
     home = tmp_path_factory.mktemp("likelihood-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEUROTUNE_HOME", str(home))
         files = [SourceFile(f"c{i}.mid", _chorale(i)) for i in range(8)]
         dataset = build_dataset("tiny", files, DataConfig(validation_fraction=0.5), workers=1).dataset
-        checkpoints = {kind: untrained_checkpoint(home, dataset, "lstm", kind) for kind in ("pianoroll", "melody")}
+        checkpoints = {
+            kind: untrained_checkpoint(home, dataset, "lstm", kind) for kind in ("pianoroll", "chords", "melody")
+        }
     return home, dataset, checkpoints
 
 
@@ -81,6 +87,52 @@ def test_the_frame_nll_is_every_held_out_frame_scored_from_the_piece_start(home,
         [piece.nats_per_frame for piece in result.per_piece], [s / len(r) for s, r in zip(sums, rolls)], rtol=1e-5
     )
     np.testing.assert_allclose(result.nats_per_frame, sum(sums) / result.frames, rtol=1e-5)
+
+
+def _chords_by_steps(checkpoint: str, tokens: np.ndarray) -> float:
+    """A piece's NLL summed over its tokens, by the step decoder from a STEP, each token's -log softmax."""
+    import tensorflow as tf
+
+    from core.generation.loading import load_checkpoint
+
+    decoder = load_checkpoint(checkpoint).decoder
+    state = decoder.initial_state(1, len(tokens))
+    previous = CHORD_STEP
+    total = 0.0
+    for position, token in enumerate(tokens.tolist()):
+        logits, state = decoder.step(tf.constant([previous], tf.int32), state, tf.constant(position))
+        logits = np.asarray(logits, np.float64)[0]
+        total -= logits[token] - np.log(np.exp(logits).sum())
+        previous = token
+    return total
+
+
+def test_a_chords_model_scores_each_frame_as_the_sum_of_its_tokens(home, monkeypatch):
+    _, dataset, checkpoints = home
+    monkeypatch.setattr(likelihood, "BATCH_PIECES", 3)
+    result = frame_nll(checkpoints["chords"], dataset)
+    codec = get_representation("chords", dataset.config)
+    held_out = dataset.split_indices("validation")
+    pieces = [codec.encode(dataset.piece(i).notes) for i in held_out]
+    frames = [int((tokens == CHORD_STEP).sum()) for tokens in pieces]
+    sums = [_chords_by_steps(checkpoints["chords"], tokens) for tokens in pieces]
+    assert result.frames == sum(frames) == frame_nll(checkpoints["pianoroll"], dataset).frames  # the same frames
+    assert [piece.frames for piece in result.per_piece] == frames and all(len(t) > f for t, f in zip(pieces, frames))
+    np.testing.assert_allclose(
+        [piece.nats_per_frame for piece in result.per_piece], [s / f for s, f in zip(sums, frames)], rtol=1e-5
+    )
+    np.testing.assert_allclose(result.nats_per_frame, sum(sums) / sum(frames), rtol=1e-5)
+
+
+def test_a_chords_model_trained_with_controls_is_refused(home, tmp_path):
+    _, dataset, checkpoints = home
+    folder = CheckpointFolder(tmp_path / "conditioned")
+    shutil.copytree(checkpoints["chords"], folder.path)
+    codec = get_representation("chords", dataset.config)
+    config = folder.read_config()
+    folder.write_config(dataclasses.replace(config, conditioning=conditioning_for(dataset, codec, 8)))
+    with pytest.raises(EvaluationError, match="trained with control tokens.*--no-conditioning"):
+        frame_nll(folder.path, dataset)
 
 
 def test_a_test_split_is_scored_first_when_the_dataset_has_one(home, monkeypatch):

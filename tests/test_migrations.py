@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from core.errors import StoreError
-from core.store import datasets, migrations
+from core.store import datasets, library, migrations
 from core.store.db import Base, get_engine
 from core.store.migrations import current_revision, scripts
 from tests.test_store import add_dataset
@@ -91,3 +91,28 @@ def test_a_database_from_a_newer_neurotune_is_refused(empty_db_url):
     engine.dispose()
     with pytest.raises(StoreError, match="schema revision '9999', which this version of NeuroTune does not know"):
         datasets.list_dataset_records()
+
+
+def test_pieces_sharing_a_title_are_numbered_oldest_first_before_titles_become_unique(empty_db_url):
+    engine = create_engine(empty_db_url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection, "0003")
+        for number, title in enumerate(["bach-lstm #0.1", "bach-lstm #0.1 (2)", "bach-lstm #0.1", "bach-lstm #0.1"]):
+            connection.execute(
+                text(
+                    "INSERT INTO pieces (id, title, checkpoint, model, dataset, representation, parameters, seed, "
+                    "variation, midi_path, metrics, duration_seconds, created_at) VALUES (:id, :title, 'c', 'lstm', "
+                    "'bach', 'events', '{}', 0, 1, 'm', '{}', 1.0, :created_at)"
+                ),
+                {"id": f"p{number}", "title": title, "created_at": f"2026-01-0{number + 1} 00:00:00"},
+            )
+    engine.dispose()
+    titles = {piece.id: piece.title for piece in library.list_pieces()}  # the first use migrates
+    assert titles == {
+        "p0": "bach-lstm #0.1",
+        "p1": "bach-lstm #0.1 (2)",
+        "p2": "bach-lstm #0.1 (3)",
+        "p3": "bach-lstm #0.1 (4)",
+    }
+    with get_engine().connect() as connection:
+        assert schema_differences(connection) == []

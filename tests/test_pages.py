@@ -249,6 +249,7 @@ def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpo
 )
 def test_generate_page_and_cli_flags_give_the_same_sampling_config(widgets, flags):
     """Both are built from SampleConfig's fields; settings a strategy ignores keep their defaults on the page."""
+    from core.checkpoints import SHIPPED_CHECKPOINTS, checkpoint_info
     from core.cli import build_parser
     from core.cli.generate import request_from_flags
     from core.generation.sampling import SampleConfig
@@ -263,7 +264,9 @@ def test_generate_page_and_cli_flags_give_the_same_sampling_config(widgets, flag
     assert not at.error, [e.value for e in at.error]
     from_page = SampleConfig(**list_pieces(limit=1)[0].parameters["sampling"])
     args = build_parser().parse_args(["generate", "--checkpoint", "c", "--out", "p.mid", *flags])
-    assert from_page == request_from_flags(args).sampling
+    # Both start from the checkpoint's measured settings.
+    measured = checkpoint_info(SHIPPED_CHECKPOINTS / "bach-lstm").config.compose_defaults
+    assert from_page == request_from_flags(args, measured).sampling
 
 
 def test_generate_page_shows_a_bad_primer_as_an_error():

@@ -14,7 +14,7 @@ from core.data.windows import WindowControls, conditioning_for, window_bounds, w
 from core.errors import DatasetError
 from tests.conftest import make_midi_bytes, scale_piece
 
-REPRESENTATIONS = ["melody", "events", "pianoroll", "notes"]
+REPRESENTATIONS = ["melody", "events", "pianoroll", "notes", "chords"]
 # Short pieces pass the filters: two notes of 0.25 s are a piece.
 SHORT_OK = {"min_notes": 2, "min_duration_seconds": 0.1}
 

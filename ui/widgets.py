@@ -41,3 +41,36 @@ def audio_player(midi_bytes: bytes, file_stem: str, key: str, compressed: bool =
         data, suffix = small
         label = f"Download {suffix.lstrip('.').upper()}"
         columns[2].download_button(label, data, f"{file_stem}{suffix}", MIME_TYPES[suffix], key=f"{key}-small")
+
+
+def kept_audio_player(midi_bytes: bytes, kept: tuple[bytes, str] | None, file_stem: str, key: str) -> None:
+    """A library piece's player: its kept rendering (else a WAV rendered now) and download buttons.
+
+    The WAV download of a piece kept compressed is rendered only when the button is pressed, so a
+    visit costs no FluidSynth run; the compressed file is offered when the piece was kept that way.
+
+    Args:
+        kept: The rendering kept with the piece and its suffix (".ogg", ".flac", ".wav"), or None.
+    """
+    if kept is None:
+        wav, notice = _render(midi_bytes)
+        if notice:
+            st.info(notice)
+        kept = (wav, ".wav")
+    data, suffix = kept
+    mime = MIME_TYPES.get(suffix, "application/octet-stream")
+    st.audio(data, format=mime)
+    small = suffix != ".wav"
+    columns = st.columns(3 if small else 2)
+    columns[0].download_button("Download MIDI", midi_bytes, f"{file_stem}.mid", "audio/midi", key=f"{key}-mid")
+    columns[1].download_button(
+        "Download WAV",
+        (lambda: render_wav(midi_bytes).wav) if small else data,
+        f"{file_stem}.wav",
+        "audio/wav",
+        key=f"{key}-wav",
+        on_click="ignore",
+    )
+    if small:
+        label = f"Download {suffix.lstrip('.').upper()}"
+        columns[2].download_button(label, data, f"{file_stem}{suffix}", mime, key=f"{key}-small")

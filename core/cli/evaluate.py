@@ -1,5 +1,5 @@
 """``python -m core evaluate ...`` (a leaderboard of checkpoints and baselines), ``python -m core metrics ...`` and
-``python -m core frame-nll ...`` (a piano-roll model's likelihood of held-out pieces, beside published figures)."""
+``python -m core frame-nll ...`` (a piano-roll or chords model's likelihood of held-out pieces, beside published figures)."""
 
 from __future__ import annotations
 
@@ -54,10 +54,10 @@ def _add_metrics(commands, name: str) -> None:
 def _add_frame_nll(commands, name: str) -> None:
     parser = commands.add_parser(
         name,
-        help="print a piano-roll model's frame NLL (nats/frame) on a dataset's held-out pieces, read whole, "
+        help="print a piano-roll or chords model's frame NLL (nats/frame) on a dataset's held-out pieces, read whole, "
         "beside published JSB Chorales figures, as JSON",
     )
-    parser.add_argument("--checkpoint", required=True, help="a piano-roll checkpoint folder")
+    parser.add_argument("--checkpoint", required=True, help="a piano-roll or chords checkpoint folder")
     parser.add_argument("--dataset", required=True, help="a dataset on the checkpoint's grid, e.g. bach-q")
     parser.add_argument("--split", help="the split scored (default: test when the dataset has one, else validation)")
     parser.set_defaults(handler=_frame_nll)

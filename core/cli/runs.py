@@ -1,4 +1,4 @@
-"""``python -m core runs list|show|stop|resume|delete|export`` (and ``work``, the background worker)."""
+"""``python -m core runs list|show|stop|resume|delete|export|tune`` (and ``work``, the background worker)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,18 @@ def add_parser(commands, name: str) -> None:
     export.add_argument("run_id")
     export.add_argument("--to", required=True, help="new folder, e.g. checkpoints/bach-lstm")
     export.set_defaults(handler=_export)
+    tune = actions.add_parser(
+        "tune", help="find the composing settings whose music is closest to held-out real pieces; print the trade-off"
+    )
+    tune.add_argument("checkpoint", help="a checkpoint folder, e.g. checkpoints/bach-lstm")
+    tune.add_argument("--dataset", required=True, help="its training dataset, e.g. bach")
+    tune.add_argument("--pieces", type=int, help="pieces composed per setting (default 64)")
+    tune.add_argument("--bars", type=float, default=8.0, help="length of every piece measured (default 8)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument(
+        "--write", action="store_true", help="store the chosen settings in the checkpoint's config.json as its defaults"
+    )
+    tune.set_defaults(handler=_tune)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -108,3 +120,22 @@ def _work(args: argparse.Namespace) -> int:
     from core.training import jobs
 
     return 0 if jobs.work(args.run_id) != "failed" else 1
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from core.cli.progress import print_progress
+    from core.evaluation.evaluate import json_safe
+    from core.evaluation.tuning import TUNING_PIECES, tune_defaults, write_defaults
+
+    result = tune_defaults(
+        args.checkpoint,
+        args.dataset,
+        pieces=args.pieces or TUNING_PIECES,
+        bars=args.bars,
+        seed=args.seed,
+        progress=lambda done, total, what: print_progress(done, total),
+    )
+    if args.write:
+        write_defaults(args.checkpoint, result)
+    print(json.dumps(json_safe({**result.to_json(), "written": args.write}), indent=1))
+    return 0

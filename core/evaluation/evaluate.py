@@ -40,9 +40,9 @@ from core.evaluation.baselines import MarkovChain, RandomNotes, excerpt
 from core.evaluation.comparison import FeatureComparison, ReferenceSet, mean_interval
 from core.evaluation.features import FEATURES, GROUPS, HISTOGRAMS, SCALARS, feature_table, piece_features
 from core.evaluation.harmony import chord_transitions, transition_pieces
-from core.evaluation.likelihood import frame_nll
+from core.evaluation.likelihood import frame_nll, scores_frames
 from core.evaluation.originality import COPY_FLAG_BARS, Copy, TrainingIndex
-from core.generation.sampling import MAX_VARIATIONS, SampleConfig
+from core.generation.sampling import MAX_VARIATIONS, SAMPLERS, SampleConfig
 from core.models.heads import FrameHead
 
 # Bump when what a result holds or how it is computed changes: older cached results are then not reused.
@@ -155,8 +155,8 @@ class SystemResult:
         comparison: Per feature, the set-against-set figures against the training pieces.
         summary: The leaderboard's figures (:data:`SUMMARY_FIGURES`); None where a system has none.
         likelihood: From the checkpoint's history at its best epoch: ``val_nll``, ``top1``, ``top5``
-            (token models) or ``val_frame_nll`` (piano-roll models), ``unit``, ``epoch``; piano-roll models
-            also ``frame_nll`` and ``frame_nll_split`` (whole held-out pieces); None otherwise.
+            (token models) or ``val_frame_nll`` (piano-roll models), ``unit``, ``epoch``; piano-roll and chords
+            models also ``frame_nll`` and ``frame_nll_split`` (whole held-out pieces); None otherwise.
         copies: Per piece, its longest melody also in the training set.
         warnings: What the user should know about how the pieces were made.
         seconds: Time spent making the pieces (composing or sampling).
@@ -417,14 +417,15 @@ def checkpoint_likelihood(info: CheckpointInfo) -> dict[str, Any] | None:
 
 
 def _likelihood(path: str | Path, info: CheckpointInfo, dataset: Dataset) -> tuple[dict[str, Any] | None, list[str]]:
-    """:func:`checkpoint_likelihood`, and for a piano-roll model ``frame_nll`` and ``frame_nll_split``: its
-    :func:`~core.evaluation.likelihood.frame_nll` on the dataset's held-out pieces, whole.
+    """:func:`checkpoint_likelihood`, and for a piano-roll or chords model ``frame_nll`` and ``frame_nll_split``:
+    its :func:`~core.evaluation.likelihood.frame_nll` on the dataset's held-out pieces, whole.
 
     Returns:
-        (the figures, a warning when a piano-roll model cannot score the pieces: one longer than its positions).
+        (the figures, a warning when such a model cannot score the pieces: one longer than its positions, or a
+        chords model trained with controls).
     """
     likelihood = checkpoint_likelihood(info)
-    if info.codec.kind != FrameHead.kind:
+    if not scores_frames(info.codec):
         return likelihood, []
     try:
         scored = frame_nll(path, dataset)
@@ -646,7 +647,9 @@ def _compose(path, info: CheckpointInfo, settings: EvaluationSettings, work: _Wo
 
     composer = Composer.load(path)
     sampling = settings.sampling
-    chunk = min(MAX_VARIATIONS, sampling.beam_width if sampling.strategy == "beam" else MAX_VARIATIONS)
+    chunk = min(
+        MAX_VARIATIONS, sampling.beam_width if "beam_width" in SAMPLERS[sampling.strategy].reads else MAX_VARIATIONS
+    )
     sizes = [min(chunk, settings.n - start) for start in range(0, settings.n, chunk)]
     work.grow(len(sizes) - 1)
     pieces, warnings = [], []

@@ -296,6 +296,20 @@ def mean_absolute_interval(notes: np.ndarray) -> float:
     return float(np.abs(intervals).mean())
 
 
+def repeated_note_rate(notes: np.ndarray) -> float:
+    r"""Share of consecutive top-line notes on the same pitch: a melody stuck on one tone scores near 1.
+
+    A key can be kept by hammering its tonic, so a model steered into the key is
+    checked on this too (:mod:`core.evaluation.quality`). NaN with fewer than two top-line notes.
+
+    .. math:: repeated\_note\_rate = \frac{|\{j : q_{j+1} = q_j\}|}{m - 1}
+    """
+    intervals = melodic_intervals(notes)
+    if len(intervals) == 0:
+        return float("nan")
+    return float(np.mean(intervals == 0))
+
+
 def _bars(pitched: np.ndarray, steps_per_bar: int) -> int:
     """Bars from step 0 to the bar holding the last end."""
     return -(-int(pitched[:, END].max()) // steps_per_bar)

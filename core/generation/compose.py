@@ -28,7 +28,7 @@ from core.evaluation.metrics import piece_metrics
 from core.generation.loading import LoadedCheckpoint, load_checkpoint
 from core.generation.postprocess import PostProcessing, assign_voices, set_programs
 from core.generation.primer import fit_pitch_range
-from core.generation.sampling import Limits, SampleConfig, SamplerSet
+from core.generation.sampling import SAMPLERS, Limits, SampleConfig, SamplerSet
 from core.models.heads import head_for
 from core.music.theory import MAJOR_PROFILE, MINOR_PROFILE, TONICS, estimate_key, key_name, tonic_index
 
@@ -261,6 +261,7 @@ class Composer:
             banned,
             token_pitches=self.codec.token_pitches() if tokens else None,
             token_sustains=self.codec.token_sustains() if tokens else None,
+            token_frame_ends=self.codec.token_frame_ends() if tokens else None,
             frame_pitches=None if tokens else np.arange(self.codec.size) + self.codec.pitch_range[0],
         )
 
@@ -399,10 +400,12 @@ class Composer:
         if post_emptied:
             return GenerationError(f"{which} no notes: post-processing removed every note; turn phrase rests off")
         strategy = request.sampling.strategy
-        remedies = ["another seed", "a higher temperature"] if strategy == "sample" else ["sampling"]
+        draws = "seed" in SAMPLERS[strategy].reads
+        remedies = ["another seed"] + (["a higher temperature"] if strategy == "sample" else ["sampling"])
+        remedies = remedies if draws else ["sampling"]
         remedies += ["a primer"] + (["stronger guidance"] if self.conditioning is not None else [])
         advice = f"try {', '.join(remedies[:-1])} or {remedies[-1]}"
-        if strategy != "sample":
+        if not draws:
             search = "beam search" if strategy == "beam" else "greedy decoding"
             advice = f"{search} follows the likeliest tokens, and this model finds silence likeliest; {advice}"
         return GenerationError(f"{which} no notes: the model wrote only rests and held silence; {advice}")

@@ -114,7 +114,7 @@ class PieceRecord(Base):
     __tablename__ = "pieces"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), unique=True, index=True)  # what people call it: one piece each
     checkpoint: Mapped[str] = mapped_column(String(1000), index=True)
     model: Mapped[str] = mapped_column(String(64))
     dataset: Mapped[str] = mapped_column(String(200))

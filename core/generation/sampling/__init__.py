@@ -2,7 +2,8 @@
 
 - :mod:`.config`: :class:`SampleConfig`, what a user sets (its field metadata builds the page's form and the CLI's flags);
 - :mod:`.samplers`: :class:`Sampler` (the contract), :class:`LoopSampler` (the compiled loop plumbing),
-  :class:`RandomSampler`, :class:`GreedySampler`, :class:`BeamSampler`, and :class:`SamplerSet`, the samplers
+  :class:`RandomSampler`, :class:`GreedySampler`, :class:`BeamSampler`,
+  :class:`StochasticBeamSampler`, and :class:`SamplerSet`, the samplers
   of one decoder;
 - :mod:`.processors`: :class:`LogitProcessor` and the ordered :data:`PROCESSORS` (banned tokens, guidance, pitch
   range, polyphony release, note length, note grammar, chord rules, frame rules) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
@@ -62,6 +63,7 @@ from core.generation.sampling.samplers import (
     RandomSampler,
     Sampler,
     SamplerSet,
+    StochasticBeamSampler,
     capacity,
 )
 
@@ -105,6 +107,7 @@ __all__ = [
     "SamplerSet",
     "Settings",
     "Step",
+    "StochasticBeamSampler",
     "Temperature",
     "TopK",
     "TopP",

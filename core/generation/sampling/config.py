@@ -141,7 +141,9 @@ class SampleConfig:
                 f"variations must be between 1 and {MAX_VARIATIONS}, got {self.variations}",
             ),
             (
-                self.strategy != "beam" or self.variations <= self.beam_width,
+                self.strategy not in SAMPLERS
+                or "beam_width" not in SAMPLERS[self.strategy].reads
+                or self.variations <= self.beam_width,
                 f"beam search returns at most beam-width sequences: {self.variations} variations "
                 f"need a beam width of at least {self.variations}",
             ),

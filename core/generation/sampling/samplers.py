@@ -374,6 +374,7 @@ class BeamSampler(LoopSampler):
         state = self.decoder.initial_state(width, max_tokens)
         # Only beam 0 is alive at first, so the first expansion yields distinct beams.
         scores = tf.concat([[0.0], tf.fill((width - 1,), BANNED_LOGIT)], axis=0)
+        keys = scores  # what beams are ranked by (:meth:`rank`)
         elapsed = tf.zeros((width,), tf.int32)
         done = tf.zeros((width,), tf.bool)
         lengths = tf.fill((width,), max_tokens)
@@ -384,19 +385,21 @@ class BeamSampler(LoopSampler):
         def write(history, step, tokens):
             return tf.tensor_scatter_nd_update(history, [[step]], tokens[None])
 
-        def body(step, history, state, scores, elapsed, done, lengths, memory):
+        def body(step, history, state, scores, keys, elapsed, done, lengths, memory):
             logits, state = self.decoder.step(history[step], state, step)
 
             def forced():
                 upcoming = tf.repeat(prefix[step + 1][None], width, axis=0)
                 new_memory = self._advance(memory, upcoming)
-                return write(history, step + 1, upcoming), state, scores, elapsed, done, lengths, new_memory
+                return write(history, step + 1, upcoming), state, scores, keys, elapsed, done, lengths, new_memory
 
             def expand():
                 log_probs = tf.nn.log_softmax(self._apply(logits, step, settings, memory), axis=-1)
                 log_probs = tf.where(done[:, None], stay[None], log_probs)
-                candidates = tf.reshape(scores[:, None] + log_probs, (-1,))
-                best, flat = tf.math.top_k(candidates, width)
+                candidates = scores[:, None] + log_probs
+                candidate_keys = tf.reshape(self.rank(candidates, keys, step, settings), (-1,))
+                kept_keys, flat = tf.math.top_k(candidate_keys, width)
+                best = tf.gather(tf.reshape(candidates, (-1,)), flat)
                 parents, upcoming = flat // vocab, flat % vocab
                 kept_done = tf.gather(done, parents)
                 moved = tf.gather(elapsed, parents) + tf.where(kept_done, 0, tf.gather(self.token_steps, upcoming))
@@ -407,20 +410,62 @@ class BeamSampler(LoopSampler):
                 new_state = self.decoder.reorder(state, parents)
                 kept_memory = tf.nest.map_structure(lambda part: tf.gather(part, parents), memory)
                 new_memory = self._advance(kept_memory, upcoming)
-                return new_history, new_state, best, moved, kept_done | finished, kept_lengths, new_memory
+                finished_now = kept_done | finished
+                return new_history, new_state, best, kept_keys, moved, finished_now, kept_lengths, new_memory
 
             return (step + 1, *tf.cond(step + 1 < prefix_length, forced, expand))
 
-        def more(step, history, state, scores, elapsed, done, lengths, memory):
+        def more(step, history, state, scores, keys, elapsed, done, lengths, memory):
             return self._more(step, max_tokens, done)
 
-        loop_vars = (tf.constant(0), history, state, scores, elapsed, done, lengths, memory)
-        _, history, _, scores, _, _, lengths, _ = tf.while_loop(more, body, loop_vars, parallel_iterations=1)
+        loop_vars = (tf.constant(0), history, state, scores, keys, elapsed, done, lengths, memory)
+        _, history, _, scores, _, _, _, lengths, _ = tf.while_loop(more, body, loop_vars, parallel_iterations=1)
         return tf.transpose(history), lengths, scores
+
+    def rank(self, candidates: tf.Tensor, keys: tf.Tensor, step: tf.Tensor, settings: Settings) -> tf.Tensor:
+        """What the ``width`` kept candidates are the best of, shape=(width, vocab): their log-likelihood.
+
+        Args:
+            candidates: Each beam's log-likelihood with each next token, shape=(width, vocab).
+            keys: Each beam's own rank key, shape=(width,).
+        """
+        return candidates
+
+
+class StochasticBeamSampler(BeamSampler):
+    """Stochastic beam search (Kool, van Hoof and Welling, 2019): ``beam_width`` sequences drawn from the model
+    without replacement, by a beam search over Gumbel-perturbed log-likelihoods.
+
+    Plain beam search keeps the likeliest sequences, which for music is often one chord struck again and
+    again, in beams a token apart. Here each beam's key is its log-likelihood plus Gumbel noise, and a child's
+    key is drawn conditioned on its parent's being the largest of its family, so the kept beams are an exact
+    sample without replacement: likely, yet different, and another seed gives others.
+    """
+
+    label = "Stochastic beam search (likely and different)"
+    reads = ("beam_width", "length_penalty", "seed", "variations")
+
+    def rank(self, candidates, keys, step, settings):
+        import tensorflow as tf
+
+        uniform = RandomSampler._uniform(tf.shape(candidates), step, settings, minval=1e-20, maxval=1.0)
+        perturbed = candidates - tf.math.log(-tf.math.log(uniform))
+        # The children's Gumbels shifted so that their maximum equals the parent's key (Kool et al., eq. 23),
+        # in the stable form of their reference code.
+        largest = tf.reduce_max(perturbed, axis=-1, keepdims=True)
+        gap = perturbed - largest  # <= 0
+        log1mexp = tf.where(gap > -0.693, tf.math.log(-tf.math.expm1(gap)), tf.math.log1p(-tf.exp(gap)))
+        shift = keys[:, None] - perturbed + log1mexp
+        return keys[:, None] - tf.nn.relu(shift) - tf.math.log1p(tf.exp(-tf.abs(shift)))
 
 
 # The strategies a request may name, in the order forms offer them.
-SAMPLERS: dict[str, type[Sampler]] = {"sample": RandomSampler, "greedy": GreedySampler, "beam": BeamSampler}
+SAMPLERS: dict[str, type[Sampler]] = {
+    "sample": RandomSampler,
+    "greedy": GreedySampler,
+    "beam": BeamSampler,
+    "stochastic_beam": StochasticBeamSampler,
+}
 
 
 class SamplerSet:

@@ -1,0 +1,140 @@
+"""The Library page's views: the filters, the table of pieces and one piece in full.
+
+The tables are plain pandas built from the records (no Streamlit in them); the piano roll
+comes from :mod:`ui.charts`, the player from :mod:`ui.widgets`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.config import DataConfig
+from core.data.midi_io import load_score
+from core.data.preprocess import quantize
+from core.errors import NeuroTuneError
+from core.evaluation.metrics import METRIC_LABELS
+from core.store.db import PieceRecord
+from core.store.library import (
+    PieceQuery,
+    file_stem,
+    flat_settings,
+    model_name,
+    piece_audio,
+    piece_midi,
+    setting_choices,
+)
+from ui.charts import piano_roll_figure
+from ui.text import plain, show_error
+from ui.widgets import kept_audio_player
+
+# The metrics the table shows; a piece shows them all.
+TABLE_METRICS = ("note_density", "pitch_range", "scale_consistency", "tonal_stability")
+# The grid a piece is drawn on: the one the library does not keep (its model's) matters little to the eye.
+PIANO_ROLL_STEPS_PER_QUARTER = DataConfig().steps_per_quarter
+
+
+def _saved_on(record: PieceRecord) -> date:
+    return record.created_at.date()
+
+
+def filter_form(pieces: Sequence[PieceRecord]) -> PieceQuery:
+    """Filters offering the models, datasets, dates and settings these pieces have; returns what they keep."""
+    text_column, model_column, dataset_column = st.columns(3)
+    text = text_column.text_input("Title contains", key="library-text")
+    names = {record.checkpoint: model_name(record) for record in pieces}
+    checkpoints = model_column.multiselect("Model", sorted(names, key=names.get), format_func=names.get)
+    datasets = dataset_column.multiselect("Dataset", sorted({record.dataset for record in pieces}))
+    architecture_column, representation_column, date_column = st.columns(3)
+    models = architecture_column.multiselect("Architecture", sorted({record.model for record in pieces}))
+    representations = representation_column.multiselect(
+        "Representation", sorted({record.representation for record in pieces})
+    )
+    days = [_saved_on(record) for record in pieces]
+    chosen_days = date_column.date_input("Saved between (UTC)", (min(days), max(days)))
+    since, until = (*chosen_days, None, None)[:2]  # () or (since,) while a range is being picked
+    choices = [(name, value) for name, values in setting_choices(pieces).items() for value in values]
+    settings = st.multiselect(
+        "Settings",
+        choices,
+        format_func=lambda pair: f"{pair[0]} = {pair[1]}",
+        help="Pieces made with these settings; of several values of one setting, any",
+    )
+    return PieceQuery(
+        checkpoints=tuple(checkpoints),
+        models=tuple(models),
+        datasets=tuple(datasets),
+        representations=tuple(representations),
+        since=since,
+        until=until,
+        text=text,
+        settings=tuple(settings),
+    )
+
+
+def _number(value) -> float:
+    """A metric for a table cell: NaN (an empty cell) where the store kept null."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def pieces_frame(pieces: Sequence[PieceRecord]) -> pd.DataFrame:
+    """One row per piece: what it is, where it came from, when, how long, and its key metrics."""
+    rows = []
+    for record in pieces:
+        settings = flat_settings(record.parameters)
+        rows.append(
+            {
+                "Title": record.title,
+                "Model": model_name(record),
+                "Dataset": record.dataset,
+                "Saved (UTC)": record.created_at.strftime("%Y-%m-%d %H:%M"),
+                "Length (s)": round(record.duration_seconds, 1),
+                "Strategy": settings.get("sampling.strategy"),
+                "Temperature": _number(settings.get("sampling.temperature")),
+                **{METRIC_LABELS[name]: _number(record.metrics.get(name)) for name in TABLE_METRICS},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(max_entries=64)
+def _notes(midi: bytes) -> np.ndarray:
+    return quantize(load_score(midi), DataConfig())
+
+
+def show_piece(record: PieceRecord) -> None:
+    """A piece in full: where it came from, its piano roll, player and downloads, settings and metrics."""
+    st.subheader(plain(record.title))
+    st.caption(
+        f"{plain(model_name(record))} ({plain(record.model)}, {plain(record.representation)}) trained on "
+        f"{plain(record.dataset)} · seed {record.seed}, variation {record.variation} · "
+        f"{record.duration_seconds:.1f} s · saved {record.created_at:%Y-%m-%d %H:%M} UTC"
+    )
+    try:
+        midi = piece_midi(record)
+        notes = _notes(midi)
+    except NeuroTuneError as error:  # a file gone from the library folder, or damaged
+        show_error(error)
+        return
+    st.plotly_chart(piano_roll_figure(notes, PIANO_ROLL_STEPS_PER_QUARTER, record.title), key="library-roll")
+    kept_audio_player(midi, piece_audio(record), file_stem(record.title), key="library-piece")
+    settings_column, metrics_column = st.columns(2)
+    settings = flat_settings(record.parameters)
+    settings_column.dataframe(
+        pd.DataFrame({"setting": list(settings), "value": [str(value) for value in settings.values()]}),
+        hide_index=True,
+    )
+    metrics_column.dataframe(
+        pd.DataFrame(
+            {
+                "metric": [METRIC_LABELS.get(name, name) for name in record.metrics],
+                "value": [_number(value) for value in record.metrics.values()],
+            }
+        ),
+        hide_index=True,
+    )
