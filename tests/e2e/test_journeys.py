@@ -98,7 +98,7 @@ def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
     broken.write_bytes(b"this is not a MIDI file")
     good = tmp_path / "good.mid"
     good.write_bytes(scale_piece(length=24))
-    build_tab.locator("input[type=file]").set_input_files([broken, good])
+    build_tab.locator("input[type=file][multiple]").set_input_files([broken, good])
     for upload in (broken, good):  # each uploaded file shows as a chip with a remove button
         expect(build_tab.get_by_role("button", name=f"Remove {upload.name}")).to_be_visible()
     name.fill("e2e-upload")
@@ -168,7 +168,7 @@ def test_a_guarded_app_asks_strangers_for_the_password_and_shows_file_names_as_t
     probe = f"{guarded_app_url}/app/static/probe.png"
     shown_name = f"![x]({probe}) <b>bold</b>.mid"
     build_tab.get_by_text("Upload MIDI files").click()
-    build_tab.locator("input[type=file]").set_input_files(
+    build_tab.locator("input[type=file][multiple]").set_input_files(
         [
             {"name": "good.mid", "mimeType": "audio/midi", "buffer": scale_piece(length=24)},
             {"name": shown_name, "mimeType": "audio/midi", "buffer": b"not midi at all"},
