@@ -131,7 +131,8 @@ with steer_col:
             0.5,
             key=f"guidance:{form_key}",
             help="0: the model's own reading of the controls. Higher: notes that fit the key and the density "
-            "are favoured while composing (notes outside the key lose about this many nats).",
+            "are favoured while composing (a note outside the key loses about half this many nats against one "
+            "in it).",
         )
     else:
         style = mode = density = key_tonic = None

@@ -58,9 +58,9 @@ class TuningGrid:
             changes nothing the setting is left to its default.
     """
 
-    temperature: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1)
+    temperature: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
     top_p: tuple[float, ...] = (0.9, 0.95, 1.0)
-    guidance: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0)
+    guidance: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0)
     remove_duplicates: bool = True
 
     def __post_init__(self) -> None:
