@@ -18,7 +18,7 @@ from core.errors import ConfigError
 
 T = TypeVar("T")
 
-REPRESENTATIONS = ("melody", "events", "pianoroll", "notes")
+REPRESENTATIONS = ("melody", "events", "pianoroll", "notes", "chords")
 # Learning-rate schedules after warmup; cosine decays to 10% of the peak.
 DECAYS = ("cosine", "constant")
 

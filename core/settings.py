@@ -8,6 +8,12 @@
 ``NEUROTUNE_ADMIN_PASSWORD``  when set, needed for everything that changes state or costs a lot;
                               also read from Streamlit's secrets file (``.streamlit/secrets.toml``)
 ``NEUROTUNE_OPEN_COMPOSE``    ``1``: anyone who reaches the app may compose, even with a password set
+``NEUROTUNE_DEVICES``         what training runs on (:mod:`core.training.device`): ``auto`` (default) the GPUs
+                              TensorFlow sees, else the CPU; ``cpu`` the CPU even beside GPUs; ``cpu:N`` the CPU
+                              split into N logical devices under MirroredStrategy (the multi-device path without GPUs)
+``NEUROTUNE_PRECISION``       ``auto`` (default): mixed precision on GPUs, float32 on the CPU; ``mixed`` or ``float32``
+                              forces one (``mixed`` on the CPU is slow: it exists to test that path without a GPU)
+``NEUROTUNE_MULTI_WORKER``    ``1``: train across the machines of ``TF_CONFIG`` (MultiWorkerMirroredStrategy)
 
 Settings are read on every call to :func:`get_settings`, so tests can point
 ``NEUROTUNE_HOME`` at a temporary folder with ``monkeypatch.setenv``.
@@ -20,10 +26,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD_VARIABLE = "NEUROTUNE_ADMIN_PASSWORD"
 # Where Streamlit itself looks for secrets: the project's folder first, then the user's.
 SECRETS_FILES = (PROJECT_ROOT / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+# NEUROTUNE_PRECISION's words -> the Keras dtype policy forced (None: chosen by the device).
+PRECISIONS = {"auto": None, "mixed": "mixed_float16", "float32": "float32"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,9 @@ class Settings:
     address: str = "localhost"
     admin_password: str | None = field(default=None, repr=False)
     open_compose: bool = False
+    cpu_devices: int | None = None  # None: GPUs when there are any; N: the CPU only, as N logical devices
+    precision: str | None = None  # a Keras dtype policy to train in; None: mixed_float16 on GPUs, else float32
+    multi_worker: bool = False
 
     @property
     def datasets_dir(self) -> Path:
@@ -64,7 +77,39 @@ def _secret_password() -> str | None:
     return None
 
 
+def _cpu_devices(text: str) -> int | None:
+    """``auto`` -> None, ``cpu`` -> 1, ``cpu:N`` -> N.
+
+    Raises:
+        ConfigError: Anything else.
+    """
+    text = text.strip().lower() or "auto"
+    if text == "auto":
+        return None
+    kind, _, count = text.partition(":")
+    if kind == "cpu" and (not count or count.isdigit() and int(count) >= 1):
+        return int(count or 1)
+    raise ConfigError(f"NEUROTUNE_DEVICES must be auto, cpu or cpu:N with N >= 1 (e.g. cpu:2), not {text!r}")
+
+
+def _precision(text: str) -> str | None:
+    """``auto`` -> None, ``mixed`` -> ``mixed_float16``, ``float32`` -> ``float32``.
+
+    Raises:
+        ConfigError: Anything else.
+    """
+    text = text.strip().lower() or "auto"
+    if text not in PRECISIONS:
+        raise ConfigError(f"NEUROTUNE_PRECISION must be one of {', '.join(PRECISIONS)}, not {text!r}")
+    return PRECISIONS[text]
+
+
 def get_settings() -> Settings:
+    """The settings of the environment now.
+
+    Raises:
+        ConfigError: NEUROTUNE_DEVICES or NEUROTUNE_PRECISION holds a value it cannot take.
+    """
     home = Path(os.environ.get("NEUROTUNE_HOME") or PROJECT_ROOT / "data").resolve()
     db_url = os.environ.get("NEUROTUNE_DB_URL") or f"sqlite:///{home / 'neurotune.db'}"
     soundfont = os.environ.get("NEUROTUNE_SOUNDFONT")
@@ -76,5 +121,12 @@ def get_settings() -> Settings:
         checkpoints=checkpoints.resolve(),
         address=os.environ.get("NEUROTUNE_ADDRESS", "").strip() or "localhost",
         admin_password=os.environ.get(PASSWORD_VARIABLE) or _secret_password(),
-        open_compose=os.environ.get("NEUROTUNE_OPEN_COMPOSE", "").strip().lower() in ("1", "true", "yes"),
+        open_compose=_flag("NEUROTUNE_OPEN_COMPOSE"),
+        cpu_devices=_cpu_devices(os.environ.get("NEUROTUNE_DEVICES", "")),
+        precision=_precision(os.environ.get("NEUROTUNE_PRECISION", "")),
+        multi_worker=_flag("NEUROTUNE_MULTI_WORKER"),
     )
+
+
+def _flag(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() in ("1", "true", "yes")

@@ -8,6 +8,7 @@ from core.errors import NeuroTuneError
 from core.evaluation import jobs
 from core.evaluation.evaluate import MAX_BARS, MAX_PIECES
 from core.evaluation.originality import COPY_FLAG_BARS
+from core.evaluation.selections import library_choices
 from core.generation.sampling import SampleConfig, unused_settings
 from core.store import evaluations as store
 from ui.auth import is_admin, require_admin
@@ -46,7 +47,21 @@ with st.expander("New evaluation", expanded=job is None or job.status not in job
             key=f"evaluate-models-{name}",
             help="The three baselines are always compared too",
         )
-        if any(not c.trained_here for c in choices if str(c.info.path) in chosen):
+        saved = {choice.checkpoint: choice for choice in library_choices(dataset)}
+        picked = right.multiselect(
+            "Pieces from the library",
+            list(saved),
+            format_func=lambda checkpoint: saved[checkpoint].label,
+            key=f"evaluate-library-{name}",
+            help="Each model's saved pieces, measured as they are (all of them, on this dataset's grid) "
+            "rather than composed again",
+            disabled=not saved,
+            placeholder="Choose models' saved pieces" if saved else "No model has two pieces in the library yet",
+        )
+        library = [saved[checkpoint] for checkpoint in picked if checkpoint in saved]
+        if any(not c.trained_here for c in choices if str(c.info.path) in chosen) or any(
+            not choice.trained_here for choice in library
+        ):
             st.caption(
                 "Models marked *other data* were trained on another dataset: their validation figures are "
                 "on that data, and pieces held out here may have been in their training set."
@@ -56,7 +71,11 @@ with st.expander("New evaluation", expanded=job is None or job.status not in job
             st.caption(f"Not offered, composing on another grid than this dataset's: {names}")
         count_col, bars_col, seed_col = st.columns(3)
         n = count_col.number_input(
-            "Pieces per system", 2, MAX_PIECES, 16, help="More pieces: narrower intervals, slower"
+            "Pieces per system",
+            2,
+            MAX_PIECES,
+            16,
+            help="More pieces: narrower intervals, slower (library rows measure all their pieces)",
         )
         bars = bars_col.number_input("Length (bars)", 0.5, float(MAX_BARS), 8.0, 0.5)
         seed = seed_col.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same pieces")
@@ -72,7 +91,14 @@ with st.expander("New evaluation", expanded=job is None or job.status not in job
         if st.button("Evaluate", type="primary"):
             try:
                 job = jobs.start_job(
-                    name, chosen, int(n), int(seed), SampleConfig(**sampling), bars=bars, copy_flag_bars=copy_bars
+                    name,
+                    chosen,
+                    int(n),
+                    int(seed),
+                    SampleConfig(**sampling),
+                    bars=bars,
+                    copy_flag_bars=copy_bars,
+                    library=[choice.selection for choice in library],
                 )
             except NeuroTuneError as error:
                 show_error(error)

@@ -18,8 +18,8 @@ st.page_link("pages/dataset.py", label="**Dataset**", icon="📚")
 st.markdown(
     "Turn raw MIDI into a training set: pick a bundled corpus (Bach chorales, Irish folk tunes, "
     "Essen folk songs) or upload `.mid` files or a `.zip` of them. Every file is checked and each "
-    "rejection says why; the rest are quantized, normalized and stored in four representations "
-    "(melody, performance events, piano roll, note features). Explore the statistics, look at a "
+    "rejection says why; the rest are quantized, normalized and stored in five representations "
+    "(melody, performance events, piano roll, chords, note features). Explore the statistics, look at a "
     "piece's piano roll, listen to it and download it."
 )
 st.page_link("pages/train.py", label="**Train**", icon="🏋️")

@@ -7,7 +7,7 @@ import streamlit as st
 from core.errors import NeuroTuneError
 from core.store import library
 from ui.auth import require_admin
-from ui.library import filter_form, pieces_frame, show_piece
+from ui.library import filter_form, linked_piece, pieces_frame, show_piece
 from ui.text import show_error
 
 st.title("🗂️ Library")
@@ -22,6 +22,7 @@ if not everything:
     st.page_link("pages/generate.py", label="Compose on the Generate page", icon="🎹")
     st.stop()
 
+linked = linked_piece()
 pieces = library.list_pieces(filter_form(everything))
 st.caption(f"{len(pieces)} of {len(everything)} pieces")
 if not pieces:
@@ -50,6 +51,8 @@ st.download_button(
 
 st.divider()
 by_id = {piece.id: piece for piece in chosen}
+if linked is not None:  # the piece a link opened the page on (the Evaluate page's originality table): first
+    by_id = {linked.id: linked, **by_id}
 piece = by_id[st.selectbox("Piece", list(by_id), format_func=lambda piece_id: by_id[piece_id].title)]
 show_piece(piece)
 

@@ -10,6 +10,7 @@ from core.errors import NeuroTuneError
 from core.models import get_model_spec, list_models
 from core.store import runs as run_store
 from core.training import jobs
+from core.training.device import describe_devices
 from ui.auth import is_admin, require_admin
 from ui.charts import metric_curves_figure
 from ui.forms import dataclass_form
@@ -73,7 +74,7 @@ def live_view(run_id: str) -> None:
     b.metric("Epoch", f"{run.epoch} / {config.train.epochs}")
     c.metric("Step", run.step)
     d.metric("Best validation loss", f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")
-    st.progress(min(run.step / estimated, 1.0), text=f"Device: {run.device or 'starting...'}")
+    st.progress(min(run.step / estimated, 1.0), text=f"Device: {describe_devices(run)}")
     if run.status == "failed":
         st.error("The run failed:")
         if is_admin():  # a traceback names server paths: for the admin only
@@ -127,6 +128,7 @@ with all_tab:
                     "epoch": r.epoch,
                     "step": r.step,
                     "best val loss": r.best_val_loss,
+                    "device": describe_devices(r),
                     **r.final_metrics,
                 }
                 for r in runs

@@ -20,6 +20,9 @@ import pretty_midi
 import pytest
 from sqlalchemy import create_engine
 
+from core.config import DataConfig
+from core.data.build import build_dataset
+from core.data.uploads import SourceFile
 from core.settings import get_settings
 from core.store.migrations import migrate
 
@@ -35,6 +38,8 @@ def neurotune_home(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROTUNE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     for access in ("NEUROTUNE_ADMIN_PASSWORD", "NEUROTUNE_ADDRESS", "NEUROTUNE_OPEN_COMPOSE"):
         monkeypatch.delenv(access, raising=False)
+    for device in ("NEUROTUNE_DEVICES", "NEUROTUNE_PRECISION", "NEUROTUNE_MULTI_WORKER", "TF_CONFIG"):
+        monkeypatch.delenv(device, raising=False)  # tests choose their devices themselves
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     return home
 
@@ -211,6 +216,13 @@ def empty_db_url(request, neurotune_home, monkeypatch):
     yield from _database_url(request, monkeypatch, empty=True)
 
 
+def share_corpora(request, home: Path) -> None:
+    """Keep ``home``'s converted corpora in pytest's cache, so that later sessions skip music21's conversion."""
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    if cache is not None:
+        (home / "corpora").symlink_to(cache.mkdir("neurotune-corpora"), target_is_directory=True)
+
+
 def make_midi_bytes(
     notes: list[tuple[int, float, float]] | None = None,
     *,
@@ -238,6 +250,12 @@ def scale_piece(offset: int = 0, length: int = 16, step: float = 0.25) -> bytes:
     """A monophonic run of ``length`` notes, one every ``step`` seconds (a 16th at 60 BPM... 8th at 120)."""
     pitches = [60 + offset + (i * 2) % 12 for i in range(length)]
     return make_midi_bytes([(p, i * step, (i + 1) * step) for i, p in enumerate(pitches)])
+
+
+def tiny_dataset():
+    """The dataset ``tiny``: eight 48-note scales, a quarter held out; a tiny model trains on it in seconds."""
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
+    return build_dataset("tiny", files, DataConfig(validation_fraction=0.25)).dataset
 
 
 def make_notes(*rows: tuple[int, ...]) -> np.ndarray:

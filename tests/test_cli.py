@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from core.cli import main
-from tests.conftest import scale_piece
+from tests.conftest import scale_piece, tiny_dataset
 
 
 def _folder(tmp_path):
@@ -107,12 +107,7 @@ def test_size_and_length_limits_are_flags(tmp_path, capsys):
 
 
 def test_train_then_list_show_and_export_the_run(tmp_path, capsys):
-    from core.config import DataConfig
-    from core.data.build import build_dataset
-    from core.data.uploads import SourceFile
-
-    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
-    build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
+    tiny_dataset()
     assert main(["train", "--model", "lstm"]) == 2
     assert "give --dataset and --model" in capsys.readouterr().err
 
@@ -131,6 +126,8 @@ def test_train_then_list_show_and_export_the_run(tmp_path, capsys):
     assert main(["runs", "show", run_id]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["config"]["model_config"]["units"] == 16 and shown["config"]["train"]["learning_rate"] == 0.01
+    assert (shown["strategy"], shown["replicas"], shown["precision"]) == ("default", 1, "float32")
+    assert shown["device"].startswith("CPU (")
 
     assert main(["runs", "export", run_id, "--to", str(tmp_path / "exported")]) == 0
     assert json.loads((tmp_path / "exported" / "config.json").read_text())["shipped"] is True

@@ -47,6 +47,16 @@ def test_build_stores_arrays_manifest_and_record(neurotune_home):
     assert dataset.source_midi(0) == scale_piece(offset=0, length=24)
 
 
+def test_a_representation_the_build_did_not_prepare_is_derived_when_first_asked(neurotune_home):
+    """A dataset built before a representation existed (or without it) still feeds it: from the stored notes."""
+    dataset = build.build_dataset("events-only", _files(2), DataConfig(representations=("events",))).dataset
+    assert not (dataset.path / "repr" / "chords.npz").exists()
+    values, offsets = dataset.encoded("chords")
+    assert (dataset.path / "repr" / "chords.npz").exists() and len(offsets) == 3
+    codec = get_representation("chords", dataset.config)
+    assert codec.decode(values[: offsets[1]])[:, :3].tolist() == dataset.piece(0).notes[:, :3].tolist()
+
+
 def test_split_is_by_piece_seeded_and_never_overlaps():
     config = DataConfig(validation_fraction=0.3, seed=3)
     dataset = build.build_dataset("split", _files(10), config).dataset

@@ -24,21 +24,22 @@ from core.data.datasets import load_dataset
 from core.evaluation import jobs
 from core.evaluation.evaluate import BASELINE_NAMES, evaluate
 from core.store import evaluations as store
+from tests.conftest import scale_piece, share_corpora
+from tests.test_library_page import save
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGE = "pages/evaluate.py"
 NAME = "bach8"
 SHIPPED = str((SHIPPED_CHECKPOINTS / "bach-lstm").resolve())
 WAIT_SECONDS = 180
+LIBRARY_ROW = "Library: bach-lstm (2 pieces)"
 
 
 @pytest.fixture(scope="module")
 def bach_home(request, tmp_path_factory):
     """Eight chorales, four held out, in a home of this module."""
     home = tmp_path_factory.mktemp("evaluate-page-home")
-    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    if cache is not None:
-        (home / "corpora").symlink_to(cache.mkdir("neurotune-corpora"), target_is_directory=True)
+    share_corpora(request, home)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEUROTUNE_HOME", str(home))
         config = DataConfig(validation_fraction=0.5, representations=("events",))
@@ -64,15 +65,20 @@ def buttons(at: AppTest) -> list[str]:
 
 
 def test_a_four_piece_evaluation_of_the_shipped_model_runs_as_a_job_and_survives_a_reload(home):
+    saved = [save(f"Saved {i}", SHIPPED, dataset="bach", midi=scale_piece(length=16)) for i in range(2)]
     at = open_page()
     assert at.title[0].value == "📊 Evaluate"
     at.multiselect(key=f"evaluate-models-{NAME}").set_value([SHIPPED])
+    offered = at.multiselect(key=f"evaluate-library-{NAME}")
+    assert offered.options == ["bach-lstm · 2 pieces · other data"]  # the shipped model's saved pieces
+    offered.set_value([SHIPPED])
     at.number_input[0].set_value(4)  # pieces per system
     at.number_input[1].set_value(2.0)  # bars
     next(button for button in at.button if button.label == "Evaluate").click().run()
     assert not at.exception, at.exception
     job = jobs.latest_job()
     assert job.status in jobs.ACTIVE and job.checkpoints == [SHIPPED] and job.settings["n"] == 4
+    assert job.library == [[piece.id for piece in saved]]
     assert any("in the background" in info.value for info in at.info)
 
     deadline = time.monotonic() + WAIT_SECONDS
@@ -84,14 +90,17 @@ def test_a_four_piece_evaluation_of_the_shipped_model_runs_as_a_job_and_survives
 
     at = open_page()  # a reload: a new session finds the finished job and shows its result at once
     board = at.dataframe[0].value
-    assert list(board.index) == ["bach-lstm", *BASELINE_NAMES.values()]
+    assert list(board.index) == ["bach-lstm", LIBRARY_ROW, *BASELINE_NAMES.values()]
     assert board.loc["bach-lstm", "Pieces"] == 4 and board.loc[BASELINE_NAMES["real"], "Pieces"] == 4
+    assert board.loc[LIBRARY_ROW, "Pieces"] == 2
     assert any("Next-token top-1" in column for column in board.columns)
     assert any("trained on 'bach'" in warning.value for warning in at.warning)
     assert {"Download CSV", "Download JSON"} <= {button.label for button in at.get("download_button")}
     assert len(at.get("plotly_chart")) >= 18 + 4 + 5  # every metric, four histograms, five heatmaps
     assert "pitch accuracy" in at.table[0].value.index.tolist()
-    assert len(at.dataframe[1].value) == 16  # originality: every piece of the four rows
+    originality = at.dataframe[1].value
+    assert len(originality) == 18  # every piece of the five rows; the library's link to the Library page
+    assert set(originality["Library"].dropna()) == {f"library?piece={piece.id}" for piece in saved}
     assert at.get("audio")
 
 

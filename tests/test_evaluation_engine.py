@@ -34,15 +34,16 @@ from core.evaluation.evaluate import (
 )
 from core.evaluation.features import FEATURES, SCALARS
 from core.store import evaluations as store
-from tests.conftest import make_midi_bytes, make_notes
+from tests.conftest import make_midi_bytes, make_notes, share_corpora
 
 NAME = "bach20"
 
 
 @pytest.fixture(scope="module")
-def bach(tmp_path_factory):
+def bach(request, tmp_path_factory):
     """20 chorales, 8 held out: built once into a home of this module (the CLI test reads it by name)."""
     home = tmp_path_factory.mktemp("evaluation-home")
+    share_corpora(request, home)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NEUROTUNE_HOME", str(home))
         config = DataConfig(validation_fraction=0.4, representations=("events",))

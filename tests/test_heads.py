@@ -10,7 +10,13 @@ import tensorflow as tf
 from core.config import DataConfig, TrainConfig
 from core.data.build import build_dataset
 from core.data.conditioning import PREFIX_LENGTH
-from core.data.representations import DEFAULT_VELOCITY, MELODY_REST, get_representation, velocity_to_bin
+from core.data.representations import (
+    CHORD_STEP,
+    DEFAULT_VELOCITY,
+    MELODY_REST,
+    get_representation,
+    velocity_to_bin,
+)
 from core.data.uploads import SourceFile
 from core.data.windows import WindowControls, conditioning_for, window_dataset
 from core.errors import ConfigError
@@ -77,6 +83,8 @@ def test_neutral_starts_hold_no_note():
     assert head_for(events.kind).neutral_start(events).tolist() == [velocity]
     start = head_for(pianoroll.kind).neutral_start(pianoroll)
     assert start.shape == (1, pianoroll.size) and start.dtype == np.float32 and not start.any()
+    chords = get_representation("chords", config)
+    assert head_for(chords.kind).neutral_start(chords).tolist() == [CHORD_STEP]  # a silent frame's end
 
 
 def test_token_picks_argmax_or_draws_from_the_softmax():

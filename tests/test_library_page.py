@@ -112,13 +112,19 @@ def test_filters_narrow_the_list(pieces):
     assert any("No piece matches these filters" in info.value for info in at.info)
 
 
-def test_selected_rows_are_the_zip_and_the_pieces_to_pick_from(pieces):
+def test_selected_rows_are_the_zip_and_the_pieces_to_pick_from_and_a_link_opens_one(pieces):
     at = open_page()
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0, 2], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
     assert "Download the 2 selected as a zip" in {d.proto.label for d in at.get("download_button")}
     assert next(s for s in at.selectbox if s.label == "Piece").options == ["Chorale in F major", "Chorale in D minor"]
+    at.query_params["piece"] = pieces[1].id  # a link from the Evaluate page: shown first, selected or not
+    at.run()
+    assert next(s for s in at.selectbox if s.label == "Piece").options[0] == "Reel in G"
+    assert at.subheader[0].value == plain("Reel in G")
+    at.query_params["piece"] = "deleted"
+    assert any("no longer in the library" in warning.value for warning in at.run().warning)
 
 
 def test_rename_and_delete_with_a_confirmation(pieces):

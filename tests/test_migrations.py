@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from core.errors import StoreError
-from core.store import datasets, library, migrations
+from core.store import datasets, evaluations, library, migrations
 from core.store.db import Base, get_engine
 from core.store.migrations import current_revision, scripts
 from tests.test_store import add_dataset
@@ -116,3 +116,18 @@ def test_pieces_sharing_a_title_are_numbered_oldest_first_before_titles_become_u
     }
     with get_engine().connect() as connection:
         assert schema_differences(connection) == []
+
+
+def test_evaluation_jobs_asked_before_library_rows_have_no_library_pieces(empty_db_url):
+    engine = create_engine(empty_db_url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection, "0004")
+        connection.execute(
+            text(
+                "INSERT INTO evaluation_jobs (id, dataset, checkpoints, settings, status, done, total, message, steps, "
+                "cancel_requested, created_at) VALUES ('old', 'bach', '[]', '{}', 'finished', 1, 1, '', '[]', false, "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    assert evaluations.get_job("old").library == []  # the first use migrates

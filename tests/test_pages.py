@@ -173,6 +173,8 @@ def test_train_page_starts_a_run_and_the_chart_gets_points(stored_dataset):
             time.sleep(0.5)
         at.run()  # the live fragment redraws from the store
         assert [m.value for m in at.metric if m.label == "Status"] == ["running"]
+        device = at.get("progress")[0].proto.text
+        assert device.startswith("Device: CPU (") and device.endswith("· default strategy, 1 replica · float32")
         loss_charts = [c for c in at.get("plotly_chart") if "Loss" in c.proto.spec]
         assert loss_charts, "the live loss chart should be drawn once metrics exist"
         assert '"x":[' in loss_charts[0].proto.spec.replace(" ", "")
@@ -182,10 +184,17 @@ def test_train_page_starts_a_run_and_the_chart_gets_points(stored_dataset):
             time.sleep(0.5)
 
 
+def _pick_model(at: AppTest, name: str) -> None:
+    """Choose checkpoint ``name`` on the Generate page (shipped ones come first, by name: bach-chords, bach-lstm, ...)."""
+    choices = at.selectbox[0].options
+    at.selectbox[0].select_index(next(i for i, label in enumerate(choices) if label.startswith(name))).run()
+
+
 def test_generate_page_composes_with_the_shipped_checkpoint():
     at = _app().run()
     at.switch_page("pages/generate.py").run()
     assert not at.exception, at.exception
+    _pick_model(at, "bach-lstm")
     model = at.selectbox[0]
     assert "bach" in model.value.name and model.value.shipped
     assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
@@ -219,8 +228,7 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
 def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpoint():
     at = _app().run()
     at.switch_page("pages/generate.py").run()
-    model = at.selectbox[0]
-    model.select_index(next(i for i, label in enumerate(model.options) if label.startswith("irish-lstm"))).run()
+    _pick_model(at, "irish-lstm")
     assert next(m for m in at.metric if m.label == "Dataset").value == "irish"
     next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
     next(s for s in at.selectbox if s.label == "Note density").set_value("sparse")
@@ -256,6 +264,7 @@ def test_generate_page_and_cli_flags_give_the_same_sampling_config(widgets, flag
 
     at = _app().run()
     at.switch_page("pages/generate.py").run()
+    _pick_model(at, "bach-lstm")
     next(n for n in at.number_input if n.label == "Length (bars)").set_value(1.0)
     for label, value in widgets.items():
         next(w for w in [*at.selectbox, *at.number_input] if w.label == label).set_value(value).run()

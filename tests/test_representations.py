@@ -12,7 +12,9 @@ from core.config import REPRESENTATIONS, DataConfig
 from core.data.piece import NOTE_COLUMNS, PITCH, sort_notes
 from core.data.preprocess import transpose_notes
 from core.data.representations import (
+    CHORD_STEP,
     NO_PITCH_BOUNDS,
+    ChordsRepresentation,
     EventsRepresentation,
     MelodyRepresentation,
     NotesRepresentation,
@@ -35,8 +37,9 @@ CASES = [
     ("pianoroll", CONFIG),
     ("pianoroll", DataConfig(steps_per_quarter=1, pianoroll_pitches=128)),
     ("notes", CONFIG),
+    ("chords", CONFIG),
 ]
-CASE_IDS = ["melody", "events", "pianoroll88", "pianoroll128", "notes"]
+CASE_IDS = ["melody", "events", "pianoroll88", "pianoroll128", "notes", "chords"]
 
 
 def make_notes(rows: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -57,7 +60,7 @@ def representable_notes(representation: Representation) -> np.ndarray:
         notes = make_notes(rows)
         notes[:, 3] = bin_velocity(notes[:, 3], CONFIG.velocity_bins)
         return notes
-    if representation.name == "pianoroll":
+    if representation.name in ("pianoroll", "chords"):
         # Chords and overlaps, a re-attack after a gap, the edges of the 88-key range.
         rows = [(0, 2, 21, 100), (0, 3, 60, 100), (1, 4, 64, 100), (5, 6, 60, 100), (2, 7, 108, 100)]
         return make_notes(rows)
@@ -121,6 +124,7 @@ def test_sizes_and_token_names() -> None:
         "events": 256 + CONFIG.max_time_shift_steps + CONFIG.velocity_bins,
         "pianoroll": 88,
         "notes": 4,
+        "chords": 89,
     }
     for name, size in sizes.items():
         representation = get_representation(name, CONFIG)
@@ -138,6 +142,8 @@ def test_sizes_and_token_names() -> None:
     assert event_names[128 + 60] == "NOTE_OFF_60"
     assert event_names[256:260] == ["TIME_SHIFT_1", "TIME_SHIFT_2", "TIME_SHIFT_3", "TIME_SHIFT_4"]
     assert event_names[260:] == ["VELOCITY_0", "VELOCITY_1", "VELOCITY_2", "VELOCITY_3"]
+    chord_names = ChordsRepresentation().token_names()
+    assert chord_names[0] == "NOTE_21" and chord_names[60 - 21] == "NOTE_60" and chord_names[CHORD_STEP] == "STEP"
 
 
 def test_registry_covers_every_configured_name() -> None:
@@ -298,6 +304,67 @@ def test_pianoroll_adjacent_reattacks_merge() -> None:
     np.testing.assert_array_equal(representation.decode(frames), make_notes([(0, 4, 60, 100)]))
 
 
+# --- chords ---
+
+CHORDS = ChordsRepresentation()
+
+
+def chord_tokens(*frames: tuple[int, ...]) -> list[int]:
+    """Token ids of frames given as their MIDI pitches: each frame's pitches, then STEP."""
+    return [token for frame in frames for token in [pitch - 21 for pitch in frame] + [CHORD_STEP]]
+
+
+def test_chords_write_the_piano_roll_frame_by_frame_low_to_high() -> None:
+    # A held bass under a moving chord, a silent frame, a re-attack after it, the edges of the keyboard.
+    notes = make_notes([(0, 3, 48, 100), (0, 1, 64, 100), (0, 1, 60, 100), (1, 2, 67, 100), (4, 5, 48, 100)])
+    notes = np.concatenate([notes, make_notes([(5, 6, 21, 100), (5, 6, 108, 100), (5, 6, 20, 100)])])
+    expected = chord_tokens((48, 60, 64), (48, 67), (48,), (), (48,), (21, 108))
+    tokens = CHORDS.encode(sort_notes(notes))
+    np.testing.assert_array_equal(tokens, expected)
+    frames = PianorollRepresentation().encode(notes)
+    assert int((tokens == CHORD_STEP).sum()) == len(frames)  # one STEP per frame of the roll
+    # Back to notes: a pitch in consecutive frames is one held note; A0..C8 kept, G#0 dropped.
+    kept = make_notes([(0, 3, 48, 100), (0, 1, 60, 100), (0, 1, 64, 100), (1, 2, 67, 100), (4, 5, 48, 100)])
+    kept = sort_notes(np.concatenate([kept, make_notes([(5, 6, 21, 100), (5, 6, 108, 100)])]))
+    np.testing.assert_array_equal(CHORDS.decode(tokens), kept)
+    np.testing.assert_array_equal(CHORDS.encode(CHORDS.decode(tokens)), tokens)
+
+
+def test_chords_decode_any_sequence_as_the_set_of_each_frames_pitches() -> None:
+    unordered = [64 - 21, 60 - 21, 64 - 21, CHORD_STEP, CHORD_STEP, 62 - 21]  # last frame left open
+    expected = make_notes([(0, 1, 60, 100), (0, 1, 64, 100), (2, 3, 62, 100)])
+    np.testing.assert_array_equal(CHORDS.decode(np.array(unordered)), expected)
+    np.testing.assert_array_equal(CHORDS.encode(expected), chord_tokens((60, 64), (), (62,)))
+    assert CHORDS.decode(np.array(chord_tokens((), ()))).shape == (0, len(NOTE_COLUMNS))
+
+
+def test_chords_token_tables() -> None:
+    note_on, note_off = CHORDS.token_pitches()
+    assert note_on[:CHORD_STEP].tolist() == list(range(21, 109)) and note_on[CHORD_STEP] == -1
+    assert (note_off == -1).all()
+    assert CHORDS.token_steps().tolist() == [0] * 88 + [1]
+    assert np.flatnonzero(CHORDS.token_frame_ends()).tolist() == [CHORD_STEP]
+    assert CHORDS.start_token() == CHORD_STEP
+    assert not EVENTS.token_frame_ends().any() and not MelodyRepresentation().token_frame_ends().any()
+
+
+def test_chords_augmentation_keeps_pitches_on_the_keyboard() -> None:
+    """The window pipeline's shift rule, on a window from A0 to C8's neighbours: every shift it allows stays in range."""
+    import tensorflow as tf
+
+    tokens = np.array(chord_tokens((23, 60), (), (104,)), np.int32)
+    low, high = (int(bound) for bound in CHORDS.pitch_bounds_tf(tf.constant(tokens)))
+    assert (low, high) == (23, 104)
+    allowed = range(21 - low, 108 - high + 1)
+    assert list(allowed) == [-2, -1, 0, 1, 2, 3, 4]
+    for shift in allowed:
+        moved = CHORDS.transpose_tf(tf.constant(tokens), shift).numpy()
+        assert moved.min() >= 0 and moved.max() <= CHORD_STEP
+        np.testing.assert_array_equal(moved == CHORD_STEP, tokens == CHORD_STEP)
+        decoded = CHORDS.decode(moved)
+        assert decoded[:, PITCH].tolist() == sorted([23 + shift, 60 + shift, 104 + shift])
+
+
 # --- notes ---
 
 
@@ -372,7 +439,7 @@ def test_augmentation_runs_inside_tf_data() -> None:
     np.testing.assert_array_equal(transposed, EVENTS.encode(transpose_notes(notes, 5)))
 
 
-@pytest.mark.parametrize("name", ["melody", "events", "pianoroll", "notes"])
+@pytest.mark.parametrize("name", ["melody", "events", "pianoroll", "notes", "chords"])
 def test_midi_to_representation_to_midi_round_trips(name):
     """Through real MIDI files: preprocess -> encode -> decode -> write MIDI -> preprocess gives the same notes."""
     import io

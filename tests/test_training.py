@@ -12,23 +12,26 @@ from pathlib import Path
 import pytest
 
 from core.checkpoints import CheckpointFolder, run_config, save_model_atomically
-from core.config import DataConfig, TrainConfig
-from core.data.build import build_dataset
-from core.data.uploads import SourceFile
+from core.config import TrainConfig
 from core.errors import ConfigError, TrainingError
 from core.processes import identity
 from core.store import runs as run_store
 from core.training import jobs
-from tests.conftest import scale_piece
+from tests.conftest import tiny_dataset
 
 TINY_LSTM = {"embedding_dim": 8, "units": 16, "layers": 1}
+# What the head of each representation logs besides the loss, every few steps and on the validation split.
+HEAD_METRICS = {
+    "melody": {"accuracy", "top5_accuracy"},
+    "events": {"accuracy", "top5_accuracy"},
+    "pianoroll": {"frame_nll", "frame_f1"},
+}
 TINY_TRAIN = {"epochs": 2, "batch_size": 8, "seq_len": 16, "warmup_steps": 2, "log_every_steps": 2}
 
 
 @pytest.fixture
 def dataset():
-    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
-    return build_dataset("tiny", files, DataConfig(validation_fraction=0.25)).dataset
+    return tiny_dataset()
 
 
 def _run(model="lstm", options=TINY_LSTM, representation=None, **train):
@@ -53,13 +56,6 @@ def test_a_run_trains_logs_metrics_and_checkpoints(dataset):
     assert config.model == "lstm" and config.representation == "melody" and config.model_config.units == 16
     assert config.tokens_per_step == 1.0 and config.conditioning.styles == ("tiny",)
     assert len(folder.read_history()) == 2
-
-
-def test_pianoroll_runs_log_frame_metrics(dataset):
-    run = _run(representation="pianoroll", epochs=1)
-    assert jobs.work(run.id) == "finished"
-    names = {m["name"] for m in run_store.get_metrics([run.id])}
-    assert {"frame_nll", "frame_f1", "val_frame_nll", "val_frame_f1"} <= names
 
 
 def test_curriculum_grows_the_window(dataset):
@@ -216,7 +212,8 @@ def test_runs_queue_behind_the_running_one(dataset, monkeypatch):
 
 def test_delete_run_removes_files_and_metrics(dataset):
     run = _run(epochs=1)
-    jobs.work(run.id)
+    run_store.add_metrics(run.id, 1, 0, {"loss": 4.2})  # as training logs them, without training for it
+    assert (Path(run.checkpoint_dir) / "config.json").exists()
     jobs.delete_run(run.id)
     assert not Path(run.checkpoint_dir).exists()
     assert run_store.get_metrics([run.id]) == [] and run_store.list_runs() == []
@@ -232,7 +229,30 @@ def test_delete_run_removes_files_and_metrics(dataset):
         ("transformer", {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32, "positions": "relative"}, "pianoroll"),
     ],
 )
-def test_every_model_trains_through_the_trainer(dataset, model, options, representation):
+def test_every_model_trains_through_the_trainer_in_mixed_precision(
+    dataset, monkeypatch, model, options, representation
+):
+    """Mixed precision forced on the CPU, so that a dtype bug shows without a GPU; each head logs its metrics.
+
+    float32, on one device and on two: tests/test_distributed.py.
+    """
+    import keras
+    import numpy as np
+
+    monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
     run = _run(model, options, representation, epochs=1, steps_per_epoch=2, validation_steps=1)
-    assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
-    assert (Path(run.checkpoint_dir) / "model.keras").exists()
+    try:
+        assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as other tests expect
+    run = run_store.get_run(run.id)
+    assert run.precision == "mixed_float16" and run.strategy == "default" and run.replicas == 1
+    rows = run_store.get_metrics([run.id])
+    logged = {"loss", *HEAD_METRICS[representation]}
+    assert logged | {f"val_{name}" for name in logged} <= {m["name"] for m in rows}
+    assert np.all(np.isfinite([m["value"] for m in rows]))
+    trained = keras.models.load_model(Path(run.checkpoint_dir) / "model.keras")
+    assert {layer.compute_dtype for layer in trained.layers[1:-1]} >= {"float16"}
+    size = trained.inputs[0].shape[-1] if representation == "pianoroll" else None
+    inputs = np.zeros((1, 4, size), np.float32) if size else np.ones((1, 4), np.int32)
+    assert trained(inputs).dtype == "float32"

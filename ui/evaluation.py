@@ -25,6 +25,7 @@ from ui.charts import (
     interval_bars_figure,
     transition_heatmap_figure,
 )
+from ui.library import piece_link
 from ui.text import plain
 from ui.widgets import audio_player
 
@@ -96,7 +97,11 @@ def frame_nll_frame(result: EvaluationResult) -> pd.DataFrame:
 
 
 def originality_frame(result: EvaluationResult) -> pd.DataFrame:
-    """Every piece's longest melody also in the training set, longest first."""
+    """Every piece's longest melody also in the training set, longest first; library pieces link to the Library.
+
+    The ``Library`` column (a link opening the piece there, None for pieces not in it) is there only when
+    some row is a library selection.
+    """
     rows = [
         {
             "System": row["system"],
@@ -106,10 +111,14 @@ def originality_frame(result: EvaluationResult) -> pd.DataFrame:
             "Notes": row["notes"],
             "Found in": row["source"],
             "Copies": "⚠ yes" if row["copied"] else "",
+            "Library": piece_link(row["piece_id"]) if row["piece_id"] else None,
         }
         for row in result.originality()
     ]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if "Library" in frame and frame["Library"].isna().all():
+        frame = frame.drop(columns="Library")
+    return frame
 
 
 def piece_midi(result: EvaluationResult, system: str, piece: int, steps_per_quarter: int) -> bytes:
@@ -196,7 +205,8 @@ def show_result(result: EvaluationResult, steps_per_quarter: int) -> None:
         f"Each piece's longest melody (as intervals, so in any key) that also occurs in a training piece; "
         f"{len(copies)} of {len(table)} pieces copy {flag:g} bars or more."
     )
-    st.dataframe(table, hide_index=True, key="originality")
+    library = st.column_config.LinkColumn("Library", help="Open the piece on the Library page", display_text="Open")
+    st.dataframe(table, hide_index=True, key="originality", column_config={"Library": library})
     _listen(result, copies if len(copies) else table.head(10), bool(len(copies)), steps_per_quarter)
 
 

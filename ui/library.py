@@ -17,13 +17,14 @@ import streamlit as st
 from core.config import DataConfig
 from core.data.midi_io import load_score
 from core.data.preprocess import quantize
-from core.errors import NeuroTuneError
+from core.errors import LibraryError, NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
 from core.store.db import PieceRecord
 from core.store.library import (
     PieceQuery,
     file_stem,
     flat_settings,
+    get_piece,
     model_name,
     piece_audio,
     piece_midi,
@@ -35,8 +36,27 @@ from ui.widgets import kept_audio_player
 
 # The metrics the table shows; a piece shows them all.
 TABLE_METRICS = ("note_density", "pitch_range", "scale_consistency", "tonal_stability")
+# The query parameter naming the piece a link opens the Library page on.
+PIECE_PARAM = "piece"
 # The grid a piece is drawn on: the one the library does not keep (its model's) matters little to the eye.
 PIANO_ROLL_STEPS_PER_QUARTER = DataConfig().steps_per_quarter
+
+
+def piece_link(piece_id: str) -> str:
+    """A link opening the Library page on one piece; relative, so it works under any base URL."""
+    return f"library?{PIECE_PARAM}={piece_id}"
+
+
+def linked_piece() -> PieceRecord | None:
+    """The piece a link (:func:`piece_link`) opened the page on, or None; says so when it is gone."""
+    piece_id = st.query_params.get(PIECE_PARAM)
+    if not piece_id:
+        return None
+    try:
+        return get_piece(piece_id)
+    except LibraryError:
+        st.warning(f"The linked piece '{plain(piece_id)}' is no longer in the library.")
+        return None
 
 
 def _saved_on(record: PieceRecord) -> date:

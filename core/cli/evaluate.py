@@ -19,13 +19,29 @@ def add_parser(commands, name: str) -> None:
 
 def _add_evaluate(commands, name: str) -> None:
     parser = commands.add_parser(
-        name, help="compare checkpoints with held-out pieces, a Markov chain and random notes; print the leaderboard"
+        name,
+        help="compare checkpoints and library pieces with held-out pieces, a Markov chain and random notes; "
+        "print the leaderboard",
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--dataset", help="the dataset to compare with, e.g. bach")
     what.add_argument("--job", help=argparse.SUPPRESS)  # the Evaluate page's background worker (core.evaluation.jobs)
     parser.add_argument(
         "--checkpoint", action="append", default=[], help="a checkpoint folder, e.g. checkpoints/bach-lstm (repeat)"
+    )
+    parser.add_argument(
+        "--library-checkpoint",
+        action="append",
+        default=[],
+        metavar="CHECKPOINT",
+        help="a row of every library piece composed with this checkpoint, measured as saved (repeat)",
+    )
+    parser.add_argument(
+        "--piece",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a library piece's id (as `generate --save` prints it); the pieces given make one row (repeat)",
     )
     parser.add_argument("--n", type=int, default=32, help="pieces per system (default 32)")
     parser.add_argument("--seed", type=int, default=0)
@@ -79,8 +95,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.evaluate import evaluate
     from core.evaluation.jobs import leaderboard_csv
     from core.evaluation.originality import COPY_FLAG_BARS
+    from core.evaluation.selections import PieceSelection
     from core.generation.sampling import SampleConfig
 
+    library = [PieceSelection.of_checkpoint(checkpoint) for checkpoint in args.library_checkpoint]
+    if args.piece:
+        library.append(PieceSelection(tuple(args.piece)))
     check_writable(args.csv, "--csv", "leaderboard.csv")
     check_writable(args.json, "--json", "leaderboard.json")
     sampling = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
@@ -92,6 +112,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         sampling=sampling,
         bars=args.bars,
         copy_flag_bars=args.copy_bars if args.copy_bars is not None else COPY_FLAG_BARS,
+        library=library,
         progress=lambda done, total, what: print_progress(done, total),
         use_cache=not args.no_cache,
     )

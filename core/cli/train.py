@@ -29,7 +29,7 @@ def add_parser(commands, name: str) -> None:
     parser = commands.add_parser(name, help="train a model in the foreground (or --resume a run)")
     parser.add_argument("--dataset", help="dataset name (python -m core dataset list)")
     parser.add_argument("--model", help="rnn, lstm, lstm_attention, transformer")
-    parser.add_argument("--representation", help="melody, events or pianoroll (default: the model's first)")
+    parser.add_argument("--representation", help="melody, events, pianoroll or chords (default: the model's first)")
     parser.add_argument(
         "--model-option",
         type=_model_option,

@@ -2,7 +2,8 @@
 
 :func:`evaluate` answers *which of my models writes music closest to the real
 thing, and is it better than trivial baselines?* Every comparison holds the
-asked checkpoints and three reference rows made the same way from the same
+asked checkpoints, the asked selections of library pieces (composed before,
+:mod:`core.evaluation.selections`) and three reference rows made the same way from the same
 dataset: the held-out real pieces (its validation split: the ceiling), a
 first-order Markov chain and random notes fitted on its training split (the
 floors, :mod:`core.evaluation.baselines`). Every system's pieces are measured
@@ -12,13 +13,14 @@ training pieces set against set (:mod:`core.evaluation.comparison`, Yang and
 Lerch 2018), and searched for copied melody (:mod:`core.evaluation.originality`).
 
 A result is stored in the database under a key of everything that decides it
-(the checkpoints' model files by content, the dataset's build, the settings and
-the seed), so asking again returns it at once.
+(the checkpoints' model files and the library pieces' MIDI files by content, the
+dataset's build, the settings and the seed), so asking again returns it at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from collections import Counter
@@ -42,6 +44,7 @@ from core.evaluation.features import FEATURES, GROUPS, HISTOGRAMS, SCALARS, feat
 from core.evaluation.harmony import chord_transitions, transition_pieces
 from core.evaluation.likelihood import frame_nll, scores_frames
 from core.evaluation.originality import COPY_FLAG_BARS, Copy, TrainingIndex
+from core.evaluation.selections import LibraryPieces, PieceSelection
 from core.generation.sampling import MAX_VARIATIONS, SAMPLERS, SampleConfig
 from core.models.heads import FrameHead
 
@@ -55,7 +58,7 @@ MAX_BARS = 64
 # The real pieces everything is compared with: the training split, at most this many (seeded sample).
 MAX_REFERENCE_PIECES = 1000
 
-REAL, MARKOV, RANDOM, CHECKPOINT = "real", "markov", "random", "checkpoint"
+REAL, MARKOV, RANDOM, CHECKPOINT, LIBRARY = "real", "markov", "random", "checkpoint", "library"
 BASELINE_NAMES = {REAL: "Held-out real pieces", MARKOV: "Markov chain (1st order)", RANDOM: "Random notes"}
 
 # The leaderboard's figures: name -> (label, True when higher is better, None when neither).
@@ -143,12 +146,14 @@ class SystemResult:
     """One row of the comparison: a system's pieces, what they measure and how they compare.
 
     Attributes:
-        name: The row's name: a checkpoint folder's name, or one of :data:`BASELINE_NAMES`.
-        kind: :data:`CHECKPOINT`, :data:`REAL`, :data:`MARKOV` or :data:`RANDOM`.
+        name: The row's name: a checkpoint folder's name, a library selection's
+            (:attr:`~core.evaluation.selections.LibraryPieces.name`), or one of :data:`BASELINE_NAMES`.
+        kind: :data:`CHECKPOINT`, :data:`LIBRARY`, :data:`REAL`, :data:`MARKOV` or :data:`RANDOM`.
         checkpoint: The checkpoint folder, for checkpoints.
         checkpoint_sha256: Content hash of its model file.
         notes: Each piece as measured (an excerpt of ``bars`` bars), int32 shape=(n, 6).
-        piece_names: A name per piece (the dataset's for real pieces).
+        piece_names: A name per piece (the dataset's for real pieces, the title for library pieces).
+        piece_ids: For library pieces, each piece's id in the library (what makes the row again); else empty.
         metrics: Per piece, every number of :data:`~core.evaluation.features.SCALARS` (NaN where unmeasurable).
         intervals: Per number, (mean, low, high) of its 95% interval over the pieces.
         histograms: Per histogram of :data:`~core.evaluation.features.HISTOGRAMS`, its mean over the pieces.
@@ -168,6 +173,7 @@ class SystemResult:
     piece_names: list[str]
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None
+    piece_ids: list[str] = field(default_factory=list)
     metrics: list[dict[str, float]] = field(default_factory=list)
     intervals: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     histograms: dict[str, np.ndarray] = field(default_factory=dict)
@@ -187,6 +193,7 @@ class SystemResult:
                 "checkpoint_sha256": self.checkpoint_sha256,
                 "notes": [notes.tolist() for notes in self.notes],
                 "piece_names": self.piece_names,
+                "piece_ids": self.piece_ids,
                 "metrics": self.metrics,
                 "intervals": {name: list(values) for name, values in self.intervals.items()},
                 "histograms": {name: values.tolist() for name, values in self.histograms.items()},
@@ -208,6 +215,7 @@ class SystemResult:
             checkpoint_sha256=data["checkpoint_sha256"],
             notes=[np.array(notes, dtype=np.int32).reshape(-1, 6) for notes in data["notes"]],
             piece_names=list(data["piece_names"]),
+            piece_ids=list(data.get("piece_ids", [])),  # results stored before library rows have none
             metrics=[{name: _number(value) for name, value in piece.items()} for piece in data["metrics"]],
             intervals={name: tuple(_number(v) for v in values) for name, values in data["intervals"].items()},
             histograms={name: np.array(values, dtype=float) for name, values in data["histograms"].items()},
@@ -228,7 +236,8 @@ class EvaluationResult:
         dataset: The dataset's name when evaluated.
         dataset_key: Its build's cache key.
         settings: The settings, sampling included.
-        systems: The checkpoints in the order asked, then the held-out real pieces, the Markov chain, random notes.
+        systems: The checkpoints in the order asked, the library selections in the order asked, then the held-out
+            real pieces, the Markov chain, random notes.
         reference_pieces: How many training pieces the systems were compared with.
         reference_histograms: Their mean histograms, to overlay on each system's.
         reference_intervals: Their per-number (mean, low, high), to draw beside each system's.
@@ -279,9 +288,16 @@ class EvaluationResult:
         return best
 
     def originality(self) -> list[dict[str, Any]]:
-        """Every piece's longest copied melody, longest first: system, piece number (1-based) and the copy."""
+        """Every piece's longest copied melody, longest first: system, piece number (1-based), name, library id
+        (None but for library pieces) and the copy."""
         rows = [
-            {"system": system.name, "piece": number, "piece_name": name, **copy.to_json()}
+            {
+                "system": system.name,
+                "piece": number,
+                "piece_name": name,
+                "piece_id": system.piece_ids[number - 1] if system.piece_ids else None,
+                **copy.to_json(),
+            }
             for system in self.systems
             for number, (name, copy) in enumerate(zip(system.piece_names, system.copies), start=1)
         ]
@@ -466,9 +482,38 @@ def checkpoint_against(path: str | Path, dataset: Dataset) -> tuple[CheckpointIn
     return info, file_sha256(info.folder.model), warnings
 
 
-def evaluation_key(dataset: Dataset, checkpoint_hashes: Sequence[str], settings: EvaluationSettings) -> str:
-    """The cache key of an evaluation: what decides its result, hashed."""
-    return stable_hash([RESULT_VERSION, dataset.manifest["cache_key"], list(checkpoint_hashes), settings.to_json()])
+def evaluation_key(
+    dataset: Dataset,
+    checkpoint_hashes: Sequence[str],
+    settings: EvaluationSettings,
+    library_pieces: Sequence[LibraryPieces] = (),
+) -> str:
+    """The cache key of an evaluation: what decides its result, hashed.
+
+    Library selections count by each piece's id and MIDI file hash (:meth:`LibraryPieces.key`); without any, the
+    key is what it was before they existed, so results stored then are still found.
+    """
+    decided = [RESULT_VERSION, dataset.manifest["cache_key"], list(checkpoint_hashes), settings.to_json()]
+    if library_pieces:
+        decided.append([pieces.key() for pieces in library_pieces])
+    return stable_hash(decided)
+
+
+def read_library(selections: Sequence[PieceSelection]) -> list[LibraryPieces]:
+    """The library selections of an evaluation, read.
+
+    Raises:
+        EvaluationError: A piece or its MIDI file is missing, a selection of more than :data:`MAX_PIECES`
+            pieces, or one asked twice.
+    """
+    if len(set(selections)) < len(selections):
+        raise EvaluationError("the same library pieces are listed twice; give each selection once")
+    for selection in selections:
+        if len(selection.piece_ids) > MAX_PIECES:
+            raise EvaluationError(
+                f"a selection of library pieces may hold at most {MAX_PIECES} pieces, got {len(selection.piece_ids)}"
+            )
+    return [LibraryPieces.read(selection) for selection in selections]
 
 
 def evaluate(
@@ -480,11 +525,12 @@ def evaluate(
     *,
     bars: float = 8.0,
     copy_flag_bars: float = COPY_FLAG_BARS,
+    library: Sequence[PieceSelection] = (),
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     use_cache: bool = True,
 ) -> EvaluationResult:
-    """Compose, measure and compare: one row per checkpoint and the three reference rows.
+    """Compose, measure and compare: one row per checkpoint, one per library selection, the three reference rows.
 
     Args:
         dataset: A dataset's name, or the dataset.
@@ -495,6 +541,8 @@ def evaluate(
             variations are ignored. Default: plain sampling at temperature 1.
         bars: Length of the pieces measured, in bars of 4/4.
         copy_flag_bars: Flag pieces copying a melody this many bars long.
+        library: Selections of library pieces, each a row (after the checkpoints, in this order): measured as
+            saved, all of them (``n`` does not apply), on the dataset's grid.
         progress: Called as ``progress(done, total, what)`` after each step.
         cancel: A ``threading.Event`` or a callable returning True to stop between steps.
         use_cache: Return a stored result of the same key; False computes anew (and replaces it).
@@ -504,7 +552,7 @@ def evaluate(
 
     Raises:
         EvaluationError: Bad settings, a dataset without held-out pieces, a checkpoint on
-            another grid or one that cannot compose, or cancelled (nothing is stored).
+            another grid or one that cannot compose, a library piece missing, or cancelled (nothing is stored).
         DatasetError, CheckpointError: No such dataset, a damaged checkpoint.
     """
     from core.store import evaluations as store
@@ -515,7 +563,8 @@ def evaluate(
     found = [checkpoint_against(path, dataset) for path in checkpoints]
     if len({info.path for info, _, _ in found}) < len(found):
         raise EvaluationError("a checkpoint is listed twice; give each once")
-    cache_key = evaluation_key(dataset, [sha for _, sha, _ in found], settings)
+    selections = read_library(library)
+    cache_key = evaluation_key(dataset, [sha for _, sha, _ in found], settings, selections)
     if use_cache and (record := store.find_evaluation(cache_key)) is not None:
         result = EvaluationResult.from_json(record.result)
         result.cached = True
@@ -526,8 +575,10 @@ def evaluate(
             f"the dataset '{dataset.name}' has no held-out pieces to compare with; rebuild it with a "
             "validation fraction above 0 (and at least two pieces)"
         )
-    # Steps: the training pieces, each checkpoint's composing (grown per chunk), the baselines, each row's measuring.
-    work = _Work(1 + len(found) + 1 + len(found) + 3, progress, cancel)
+    # Steps: the training pieces, each checkpoint's composing (grown per chunk), each selection's reading, the
+    # baselines, each row's measuring.
+    rows = len(found) + len(selections)
+    work = _Work(1 + rows + 1 + rows + 3, progress, cancel)
     spq = dataset.config.steps_per_quarter
     steps = settings.steps(spq)
     rng = np.random.default_rng(seed)
@@ -557,6 +608,24 @@ def evaluate(
             )
         )
     compose_seconds = sum(system.seconds for system in systems)
+    names = {system.name for system in systems}
+    for pieces in selections:
+        made = time.perf_counter()
+        name = _free_name(pieces.name, names)
+        names.add(name)
+        notes, warnings = pieces.notes(dataset, steps, BEATS_PER_BAR * spq)
+        systems.append(
+            SystemResult(
+                name=name,
+                kind=LIBRARY,
+                notes=[excerpt(piece, steps) for piece in notes],
+                piece_names=[record.title for record in pieces.records],
+                piece_ids=pieces.piece_ids,
+                warnings=[f"{name}: {warning}" for warning in warnings],
+                seconds=time.perf_counter() - made,
+            )
+        )
+        work.step(f"reading {name}")
 
     made = time.perf_counter()
     held_out = [dataset.piece(i) for i in sorted(rng.permutation(validation)[:n])]
@@ -618,6 +687,12 @@ def evaluate(
     )
     store.save_evaluation(cache_key, dataset.name, result.to_json())
     return result
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, or the first of ``name #2``, ``name #3``... that no other row has."""
+    candidates = itertools.chain([name], (f"{name} #{number}" for number in itertools.count(2)))
+    return next(candidate for candidate in candidates if candidate not in taken)
 
 
 class _Work:

@@ -28,8 +28,9 @@ from typing import Any
 from core.checkpoints import CheckpointInfo, checkpoint_info, file_sha256, list_checkpoints
 from core.data.datasets import Dataset, load_dataset
 from core.errors import EvaluationError, NeuroTuneError
-from core.evaluation.evaluate import EvaluationResult, EvaluationSettings, evaluation_key
+from core.evaluation.evaluate import EvaluationResult, EvaluationSettings, evaluation_key, read_library
 from core.evaluation.originality import COPY_FLAG_BARS
+from core.evaluation.selections import PieceSelection
 from core.generation.sampling import SampleConfig
 from core.processes import identity, process_alive, scheduler_lock, start_background
 from core.settings import get_settings
@@ -84,19 +85,21 @@ def create_job(
     *,
     bars: float = 8.0,
     copy_flag_bars: float = COPY_FLAG_BARS,
+    library: Sequence[PieceSelection] = (),
 ) -> EvaluationJobRecord:
     """Check an evaluation's settings and record it as a job: queued, or finished when its result is stored.
 
     The same evaluation already queued or running is returned rather than asked twice.
 
     Raises:
-        EvaluationError: Bad settings.
+        EvaluationError: Bad settings, a library piece missing.
         DatasetError, CheckpointError: No such dataset, a missing or damaged checkpoint.
     """
     settings = EvaluationSettings(n, seed, bars, sampling or SampleConfig(), copy_flag_bars)
     found = load_dataset(dataset)
     infos = [checkpoint_info(path) for path in checkpoints]
-    cache_key = evaluation_key(found, [file_sha256(info.folder.model) for info in infos], settings)
+    hashes = [file_sha256(info.folder.model) for info in infos]
+    cache_key = evaluation_key(found, hashes, settings, read_library(library))
     for job in store.list_jobs():
         if job.status in ACTIVE and job.cache_key == cache_key:
             return job
@@ -104,6 +107,7 @@ def create_job(
         id=new_job_id(),
         dataset=found.name,
         checkpoints=[str(info.path) for info in infos],
+        library=[list(selection.piece_ids) for selection in library],
         settings=settings.to_json(),
         status="queued",
         cache_key=cache_key,
@@ -191,6 +195,7 @@ def work(job_id: str) -> str:
             sampling=settings.sampling,
             bars=settings.bars,
             copy_flag_bars=settings.copy_flag_bars,
+            library=[PieceSelection(tuple(piece_ids)) for piece_ids in job.library],
             progress=progress,
             cancel=cancelled,
         )

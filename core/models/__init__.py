@@ -52,7 +52,7 @@ __all__ = [
     "make_config",
 ]
 
-SEQUENCE_REPRESENTATIONS = ("melody", "events", "pianoroll")
+SEQUENCE_REPRESENTATIONS = ("melody", "events", "pianoroll", "chords")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Task heads: what depends on the kind of sequence a model reads and writes, in one object per kind.
 
-A token model (melody, events) and a piano-roll model (frames) share every
+A token model (melody, events, chords) and a piano-roll model (frames) share every
 architecture; they differ in their input, loss, metrics, training targets, the
 start of a composition and how the next step is picked from the logits. Each
 head holds all of that for its kind, and :data:`HEADS` maps the representation's
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from core.data.representations import DEFAULT_VELOCITY, MELODY_REST, velocity_to_bin
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ class TaskHead:
 
 
 class TokenHead(TaskHead):
-    """Token ids (melody, events): a softmax over the vocabulary."""
+    """Token ids (melody, events, chords): a softmax over the vocabulary."""
 
     kind = "tokens"
     dtype = "int32"
@@ -177,10 +176,8 @@ class TokenHead(TaskHead):
         return len(values) / max(steps, 1)
 
     def neutral_start(self, codec):
-        """A rest (melody) or a loudness (events): no note, so the model chooses the first."""
-        if codec.name == "melody":
-            return np.array([MELODY_REST], np.int32)
-        return np.array([codec.velocity_offset + int(velocity_to_bin(DEFAULT_VELOCITY, codec.velocity_bins))], np.int32)
+        """The representation's start token (:meth:`~core.data.representations.Representation.start_token`)."""
+        return np.array([codec.start_token()], np.int32)
 
     def pick(self, logits, greedy, seed, step):
         """The argmax, or a draw from ``softmax(logits)``; int32 shape=(batch,).

@@ -77,7 +77,11 @@ class RunRecord(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     config: Mapped[dict[str, Any]]  # {"model": ..., "train": ..., "data": ..., "dataset_id": ..., "dataset_hash": ...}
     checkpoint_dir: Mapped[str] = mapped_column(String(1000))
-    device: Mapped[str | None] = mapped_column(String(200), default=None)
+    device: Mapped[str | None] = mapped_column(String(200), default=None)  # the hardware: "CPU (16 cores)"
+    # How the run trained, recorded when it starts (core.training.device.DevicePlan); None before.
+    strategy: Mapped[str | None] = mapped_column(String(64), default=None)  # "default", "MirroredStrategy", ...
+    replicas: Mapped[int | None] = mapped_column(Integer, default=None)
+    precision: Mapped[str | None] = mapped_column(String(32), default=None)  # "float32", "mixed_float16"
     pid: Mapped[int | None] = mapped_column(Integer, default=None)
     pid_started_at: Mapped[float | None] = mapped_column(Float, default=None)  # tells a reused pid apart
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -132,7 +136,8 @@ class PieceRecord(Base):
 class EvaluationRecord(Base):
     """A finished evaluation, kept so that asking again shows it at once (``core/store/evaluations.py``).
 
-    ``cache_key`` hashes what decides the result: the checkpoints' model files, the dataset's build and the settings.
+    ``cache_key`` hashes what decides the result: the checkpoints' model files, the library pieces' MIDI files,
+    the dataset's build and the settings.
     """
 
     __tablename__ = "evaluations"
@@ -158,6 +163,7 @@ class EvaluationJobRecord(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     dataset: Mapped[str] = mapped_column(String(200), index=True)
     checkpoints: Mapped[list[Any]]  # checkpoint folders, in the leaderboard's order
+    library: Mapped[list[Any]] = mapped_column(JSON, default=list)  # per library selection its piece ids, in order
     settings: Mapped[dict[str, Any]]  # core.evaluation.evaluate.EvaluationSettings.to_json()
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     done: Mapped[int] = mapped_column(Integer, default=0)

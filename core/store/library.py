@@ -295,6 +295,23 @@ def get_piece(piece_id: str) -> PieceRecord:
     return record
 
 
+def get_pieces(piece_ids: Sequence[str]) -> list[PieceRecord]:
+    """Several pieces by id, in the order given, read at once.
+
+    Raises:
+        LibraryError: Some are not in the library; the message names every one missing.
+    """
+    with session_scope() as session:
+        found = {
+            record.id: record for record in session.scalars(select(PieceRecord).where(PieceRecord.id.in_(piece_ids)))
+        }
+    missing = [piece_id for piece_id in piece_ids if piece_id not in found]
+    if missing:
+        names = ", ".join(f"'{piece_id}'" for piece_id in missing)
+        raise LibraryError(f"no piece {names} in the library (deleted, or from another NEUROTUNE_HOME)")
+    return [found[piece_id] for piece_id in piece_ids]
+
+
 def model_name(record: PieceRecord) -> str:
     """The name people know a piece's model by: its checkpoint folder's (``bach-lstm``), not its server path."""
     return Path(record.checkpoint).name or record.model

@@ -12,6 +12,7 @@ from core.checkpoints import CheckpointFolder, save_model_atomically
 from core.config import TrainConfig
 from core.models.heads import TaskHead
 from core.store import runs as run_store
+from core.training.device import DevicePlan
 
 STOP_POLL_SECONDS = 1.0  # how often a running fit() reads the stop flag from the store
 
@@ -22,6 +23,10 @@ class RunRecorder(keras.callbacks.Callback):
     The head names the metric that must stay finite, whose best value keeps
     ``model.keras`` and that early stopping watches (its validation value, else its
     training value), and whether perplexity is logged.
+
+    With several workers each has a recorder; only the chief's writes to the store, and
+    the others stop when it does. The logs it reads are already averaged over all replicas,
+    so every worker sees the same loss and takes the same NaN and early-stopping decisions.
     """
 
     def __init__(
@@ -32,10 +37,12 @@ class RunRecorder(keras.callbacks.Callback):
         head: TaskHead,
         step: int,
         best: float | None,
+        device: DevicePlan,
         on_step: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
         self.run_id, self.folder, self.train, self.head = run_id, folder, train, head
+        self.device = device
         self.step, self.best = step, best
         self.on_step = on_step
         self.stale_epochs = 0
@@ -64,7 +71,7 @@ class RunRecorder(keras.callbacks.Callback):
             self.failure = f"the loss became {loss} at step {self.step}; try a lower learning rate or gradient clipping"
             self.model.stop_training = True
             return
-        if self.step % self.train.log_every_steps == 0:
+        if self.step % self.train.log_every_steps == 0 and self.device.chief:
             started, first_step = self._last_log
             seconds = max(time.monotonic() - started, 1e-9)
             tokens = (self.step - first_step) * self.train.batch_size * self.sequence_length
@@ -73,11 +80,18 @@ class RunRecorder(keras.callbacks.Callback):
             run_store.add_metrics(self.run_id, self.step, self.epoch, values)
             run_store.update_run(self.run_id, step=self.step)
             self._last_log = (time.monotonic(), self.step)
-        if time.monotonic() - self._last_poll >= STOP_POLL_SECONDS:
+        if self._stop_requested_now():
+            self.stop_requested = True
+            self.model.stop_training = True
+
+    def _stop_requested_now(self) -> bool:
+        """The chief reads the stop flag every STOP_POLL_SECONDS; with several workers every worker gets
+        its answer at every step, so all stop after the same step."""
+        requested = False
+        if self.device.chief and time.monotonic() - self._last_poll >= STOP_POLL_SECONDS:
             self._last_poll = time.monotonic()
-            if run_store.get_run(self.run_id).stop_requested:
-                self.stop_requested = True
-                self.model.stop_training = True
+            requested = run_store.get_run(self.run_id).stop_requested
+        return bool(self.device.from_chief(requested)[0])
 
     def on_epoch_end(self, epoch, logs=None):
         if self.failure:
@@ -91,7 +105,8 @@ class RunRecorder(keras.callbacks.Callback):
             values["val_perplexity"] = math.exp(min(logs["val_loss"], 50.0))
         if "loss" in logs and self.head.perplexity:
             values["epoch_perplexity"] = math.exp(min(logs["loss"], 50.0))
-        run_store.add_metrics(self.run_id, self.step, epoch, values)
+        if self.device.chief:
+            run_store.add_metrics(self.run_id, self.step, epoch, values)
         improved = monitored is not None and (self.best is None or monitored < self.best)
         if improved:
             self.best = float(monitored)
@@ -113,13 +128,14 @@ class RunRecorder(keras.callbacks.Callback):
 
         # last.keras goes last: resume starts from the history entry that names it (see rewind_history).
         save_model_atomically(self.model, self.folder.last, before_replace=record)
-        run_store.update_run(
-            self.run_id,
-            epoch=completed,
-            step=self.step,
-            best_val_loss=self.best,
-            final_metrics={k: round(v, 5) for k, v in values.items()},
-        )
+        if self.device.chief:
+            run_store.update_run(
+                self.run_id,
+                epoch=completed,
+                step=self.step,
+                best_val_loss=self.best,
+                final_metrics={k: round(v, 5) for k, v in values.items()},
+            )
         patience = self.train.early_stopping_patience
         if patience and self.stale_epochs >= patience and not self.stop_requested:
             self.early_stopped = True

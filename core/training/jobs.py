@@ -33,6 +33,7 @@ from core.processes import identity, process_alive, scheduler_lock, start_backgr
 from core.settings import get_settings
 from core.store import runs as run_store
 from core.store.db import RunRecord, utcnow
+from core.training.device import is_chief, plan_device
 from core.training.trainer import estimate_total_steps, longest_piece
 
 ACTIVE = ("queued", "running")
@@ -55,10 +56,14 @@ def create_run(
 ) -> RunRecord:
     """Validate everything a run needs and record it as queued, with its config.json written.
 
+    With several workers (``NEUROTUNE_MULTI_WORKER``) every worker calls it: the chief records
+    the run, then tells the others its id, and they return its record.
+
     Raises:
         ConfigError: unknown model, bad option, a representation the model can't take.
         DatasetError: unknown dataset, no training piece of two or more steps.
     """
+    device = plan_device() if get_settings().multi_worker else None  # first: it sets up TensorFlow
     spec = get_model_spec(model)
     train = train or TrainConfig()
     model_config = make_config(model, model_overrides or {})
@@ -92,10 +97,12 @@ def create_run(
         conditioning=conditioning_for(dataset, codec, train.seq_len) if head.controls and train.conditioning else None,
         bounds=dataset_bounds(dataset),
     )
+    if device and not device.chief:
+        return run_store.get_run(device.share_text(""))
     folder = CheckpointFolder(get_settings().checkpoints / run_id)
     folder.path.mkdir(parents=True)
     folder.write_config(config)
-    return run_store.add_run(
+    record = run_store.add_run(
         RunRecord(
             id=run_id,
             model=model,
@@ -106,6 +113,9 @@ def create_run(
             checkpoint_dir=str(folder.path),
         )
     )
+    if device:
+        device.share_text(run_id)  # recorded first: the others read the record when they have the id
+    return record
 
 
 def reconcile() -> None:
@@ -146,10 +156,13 @@ def work(run_id: str, on_step: Callable[[int], None] | None = None) -> str:
 
     Returns the final status. Never raises for a training failure: it is recorded.
     A stop requested before this process started is honoured (:func:`queue_again`
-    clears the flag when a run is queued, not here).
+    clears the flag when a run is queued, not here). A worker other than the chief only
+    trains: the chief records the run (and the failure, which every worker meets alike).
     """
     from core.training.trainer import train
 
+    if not is_chief():
+        return train(run_id, dataset_of(run_store.get_run(run_id)), on_step)
     run = run_store.get_run(run_id)
     pid, pid_started_at = identity()
     run_store.update_run(
@@ -198,7 +211,10 @@ def queue_again(run_id: str) -> RunRecord:
     """Mark a stopped or failed run as queued; it will continue from last.keras and its curves.
 
     A run still marked running whose process is gone (killed) is marked failed first, so it can be resumed.
+    A worker other than the chief changes nothing: the chief queues the run they resume together.
     """
+    if not is_chief():
+        return run_store.get_run(run_id)
     reconcile()
     run = run_store.get_run(run_id)
     if run.status in ACTIVE:

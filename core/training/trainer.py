@@ -150,6 +150,10 @@ def rewind_to_checkpoint(run: RunRecord, folder: CheckpointFolder) -> RunRecord:
 def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None = None) -> str:
     """Train (or resume) a run to its end; returns the final status ("finished" or "stopped").
 
+    On the devices of :func:`core.training.device.plan_device`. With several workers every one
+    calls this; the chief records the run and keeps its checkpoints, the others start from the
+    chief's step and stop when it does (:mod:`core.training.device`).
+
     Raises:
         TrainingError: NaN loss or a failed save (the caller marks the run failed).
     """
@@ -160,15 +164,27 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
     from core.training.callbacks import RunRecorder
     from core.training.device import plan_device
 
+    device = plan_device()  # first: it sets up TensorFlow's devices
     run = run_store.get_run(run_id)
     config = run_config(run)
     train_config = config.train
     folder = CheckpointFolder(Path(run.checkpoint_dir))
-    run = rewind_to_checkpoint(run, folder)
+    if device.chief:
+        run = rewind_to_checkpoint(run, folder)
+        run_store.update_run(
+            run_id,
+            device=device.hardware,
+            strategy=device.strategy_name,
+            replicas=device.replicas,
+            precision=device.precision,
+        )
+    # Every worker starts where the chief's checkpoint does (a None best loss travels as NaN).
+    step, start_epoch, best = device.from_chief(
+        run.step, run.epoch, math.nan if run.best_val_loss is None else run.best_val_loss
+    )
+    step, start_epoch, best = int(step), int(start_epoch), None if math.isnan(best) else best
     head = head_for(get_representation(run.representation, dataset.config).kind)
-    device = plan_device()
-    run_store.update_run(run_id, device=device.description)
-    keras.utils.set_random_seed(train_config.seed + run.epoch)
+    keras.utils.set_random_seed(train_config.seed + start_epoch)
     with device.strategy.scope():
         if folder.last.exists():
             model = keras.models.load_model(folder.last)
@@ -181,24 +197,27 @@ def train(run_id: str, dataset: Dataset, on_step: Callable[[int], None] | None =
         if conditioning
         else None
     )
-    recorder = RunRecorder(run_id, folder, train_config, head, run.step, run.best_val_loss, on_step)
-    for epoch in range(run.epoch, train_config.epochs):
-        training, validation, recorder.sequence_length = make_datasets(
-            dataset, run.representation, head, train_config, epoch, controls
+    with device.save_folder(folder.path) as saves:
+        recorder = RunRecorder(
+            run_id, CheckpointFolder(saves), train_config, head, step, best, device=device, on_step=on_step
         )
-        model.fit(
-            training,
-            validation_data=validation,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            callbacks=[recorder],
-            shuffle=False,  # the pipeline shuffles
-            verbose=0,
-        )
-        if recorder.failure:
-            raise TrainingError(recorder.failure)
-        if recorder.stop_requested:  # last.keras was saved at the end of the stopped epoch
-            return "stopped"
-        if recorder.early_stopped:
-            break
+        for epoch in range(start_epoch, train_config.epochs):
+            training, validation, recorder.sequence_length = make_datasets(
+                dataset, run.representation, head, train_config, epoch, controls
+            )
+            model.fit(
+                training,
+                validation_data=validation,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                callbacks=[recorder],
+                shuffle=False,  # the pipeline shuffles
+                verbose=0,
+            )
+            if recorder.failure:
+                raise TrainingError(recorder.failure)
+            if recorder.stop_requested:  # last.keras was saved at the end of the stopped epoch
+                return "stopped"
+            if recorder.early_stopped:
+                break
     return "finished"

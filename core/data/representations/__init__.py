@@ -1,4 +1,4 @@
-"""Four ways to turn quantized notes into model arrays, and back.
+"""Five ways to turn quantized notes into model arrays, and back.
 
 Every representation encodes an int32 notes array, shape=(n, 6) as in
 :class:`core.data.piece.QuantizedPiece`, and decodes back to one in canonical
@@ -11,6 +11,7 @@ name       kind      array                   ``size``
 melody     tokens    int32, shape=(T,)       vocabulary (90)
 events     tokens    int32, shape=(L,)       vocabulary (256 + shifts + bins)
 pianoroll  frames    uint8, shape=(T, P)     P, pitches (88 or 128)
+chords     tokens    int32, shape=(L,)       vocabulary (89: 88 keys + STEP)
 notes      features  float32, shape=(n, 4)   4
 =========  ========  ======================  ===================================
 
@@ -37,6 +38,7 @@ from core.data.representations.base import (
     trim_overlaps,
     velocity_to_bin,
 )
+from core.data.representations.chords import CHORD_PITCHES, CHORD_STEP, ChordsRepresentation
 from core.data.representations.events import (
     NOTE_OFF_OFFSET,
     NOTE_ON_OFFSET,
@@ -55,6 +57,8 @@ from core.data.representations.pianoroll import PianorollRepresentation
 from core.errors import ConfigError
 
 __all__ = [
+    "CHORD_PITCHES",
+    "CHORD_STEP",
     "DEFAULT_VELOCITY",
     "FULL_RANGE",
     "MELODY_FIRST_NOTE",
@@ -65,6 +69,7 @@ __all__ = [
     "NO_PITCH_BOUNDS",
     "PIANO_RANGE",
     "TIME_SHIFT_OFFSET",
+    "ChordsRepresentation",
     "EventsRepresentation",
     "MelodyRepresentation",
     "NotesRepresentation",
@@ -83,6 +88,7 @@ _BUILDERS: dict[str, Callable[[DataConfig], Representation]] = {
     "events": lambda config: EventsRepresentation(config.max_time_shift_steps, config.velocity_bins),
     "pianoroll": lambda config: PianorollRepresentation(config.pianoroll_pitches),
     "notes": lambda config: NotesRepresentation(config.steps_per_quarter),
+    "chords": lambda config: ChordsRepresentation(),
 }
 
 

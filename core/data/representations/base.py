@@ -191,6 +191,23 @@ class Representation(ABC):
         """
         raise TypeError(f"the {self.name} representation has no tokens")
 
+    def token_frame_ends(self) -> np.ndarray:
+        """Whether each token id ends a frame of simultaneous pitches, bool shape=(size,); tokens kinds only.
+
+        Only a representation that writes a piano roll frame by frame (chords) has such
+        tokens: its frame-end count is its frame count, and composing follows its own
+        frame rules. Default: none does.
+        """
+        return np.zeros(self.size, dtype=bool)
+
+    def start_token(self) -> int:
+        """A token to start composing from without controls or primer: no note, so the model picks the first.
+
+        Raises:
+            TypeError: For representations whose kind is not ``"tokens"``.
+        """
+        raise TypeError(f"the {self.name} representation has no tokens")
+
     @abstractmethod
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Lowest and highest MIDI pitch in an encoded window (or a batch of them).

@@ -145,6 +145,10 @@ class EventsRepresentation(Representation):
         note_off[NOTE_OFF_OFFSET:TIME_SHIFT_OFFSET] = np.arange(128)
         return note_on, note_off
 
+    def start_token(self) -> int:
+        """The loudness of :data:`DEFAULT_VELOCITY`."""
+        return self.velocity_offset + int(velocity_to_bin(DEFAULT_VELOCITY, self.velocity_bins))
+
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf
 

@@ -120,6 +120,10 @@ class MelodyRepresentation(Representation):
         note_on[MELODY_FIRST_NOTE:] = np.arange(PIANO_RANGE[0], PIANO_RANGE[1] + 1)
         return note_on, np.full(self.size, -1, dtype=np.int32)
 
+    def start_token(self) -> int:
+        """A rest."""
+        return MELODY_REST
+
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf
 
