@@ -77,7 +77,7 @@ def measure(checkpoint: Path, pieces: int, bars: float, seed: int) -> dict:
     training = [dataset.piece(i).notes for i in dataset.split_indices("train")]
     chosen = np.random.default_rng(seed).permutation(len(training))[:pieces]
     reference = QualityProfile.of(held_out, spq)
-    bounds = composer.bounds or dataset_bounds(dataset)
+    bounds = composer.bounds or dataset_bounds(dataset, composer.info.representation)
     rows = {
         "checkpoint": composed,
         "held_out": held_out,

@@ -108,8 +108,17 @@ def measure_bounds(pieces: Iterable[np.ndarray], steps_per_quarter: int) -> Musi
     )
 
 
-def dataset_bounds(dataset, split: str = "train") -> MusicBounds:
-    """:func:`measure_bounds` of a :class:`core.data.datasets.Dataset`'s split."""
+def dataset_bounds(dataset, representation: str, split: str = "train") -> MusicBounds:
+    """:func:`measure_bounds` of a :class:`core.data.datasets.Dataset`'s split, as ``representation`` holds it.
+
+    A model learns the music its representation writes, not the notes of the files: a melody is the top
+    line, and a piano roll (or chords) merges a note repeated at once into one held note. So the notes are
+    encoded and decoded first, and the bounds are those of what the model saw.
+    """
+    from core.data.representations import get_representation
+
+    codec = get_representation(representation, dataset.config)
     return measure_bounds(
-        (dataset.piece(index).notes for index in dataset.split_indices(split)), dataset.config.steps_per_quarter
+        (codec.decode(codec.encode(dataset.piece(index).notes)) for index in dataset.split_indices(split)),
+        dataset.config.steps_per_quarter,
     )

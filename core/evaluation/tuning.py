@@ -248,7 +248,7 @@ def tune_defaults(
     info, _, warnings = checkpoint_against(checkpoint, dataset)
     composer = Composer.load(checkpoint)
     spq = composer.steps_per_quarter
-    bounds = composer.bounds or dataset_bounds(dataset)
+    bounds = composer.bounds or dataset_bounds(dataset, info.representation)
     if composer.bounds is None:
         warnings.append(f"{info.name} has no bounds of its training music; these are measured on '{dataset.name}'")
     split, real = held_out_excerpts(dataset, CompositionRequest(bars=bars).target_steps(spq), seed)
@@ -290,7 +290,8 @@ def tune_defaults(
 
 def write_defaults(checkpoint: str | Path, result: TuningResult) -> RunConfig:
     """Store ``result``'s defaults in the checkpoint's config.json, and the bounds it was checked against when the
-    config has none (a run of a version that did not measure them), so that composing keeps to them too.
+    config has none (a run of a version that did not measure them) and they were measured on its own training
+    dataset, so that composing keeps to them too.
 
     Returns:
         The config as written.
@@ -300,6 +301,9 @@ def write_defaults(checkpoint: str | Path, result: TuningResult) -> RunConfig:
     """
     folder = CheckpointFolder(Path(checkpoint))
     config = folder.read_config()
-    config = dataclasses.replace(config, compose_defaults=result.defaults, bounds=config.bounds or result.bounds)
+    # Bounds measured on another dataset than the training data would ban notes the model learned.
+    measured_here = config.dataset_id == load_dataset(result.dataset).id
+    bounds = config.bounds or (result.bounds if measured_here else None)
+    config = dataclasses.replace(config, compose_defaults=result.defaults, bounds=bounds)
     folder.write_config(config)
     return config

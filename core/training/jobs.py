@@ -95,7 +95,7 @@ def create_run(
         estimated_steps=estimate_total_steps(dataset, representation, train),
         tokens_per_step=head.tokens_per_step(dataset, representation),
         conditioning=conditioning_for(dataset, codec, train.seq_len) if head.controls and train.conditioning else None,
-        bounds=dataset_bounds(dataset),
+        bounds=dataset_bounds(dataset, representation),
     )
     if device and not device.chief:
         return run_store.get_run(device.share_text(""))

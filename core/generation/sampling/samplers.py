@@ -111,8 +111,8 @@ class Sampler:
                 Notes it leaves sounding count for the note grammar.
             target_steps: Grid steps of new music (after the prefix) to compose.
             max_tokens: Hard cap on the total length, prefix included.
-            limits: Most pitches at once, longest note, pitch range, kept by the note rules
-                (:class:`~core.generation.sampling.processors.Limits`); ignored for piano rolls.
+            limits: Most pitches at once, longest note, pitch range, kept by the note, chord and frame
+                rules (:class:`~core.generation.sampling.processors.Limits`).
             logit_bias: Added to every step's logits, shape=(vocab,), e.g. to favour the
                 notes of a key (:func:`core.generation.compose.guidance_bias`); beam scores include it.
 
