@@ -138,6 +138,13 @@ def test_a_title_another_piece_has_gets_the_first_free_number():
     assert save(title="etude").title == "etude"  # titles differ by case
 
 
+def test_a_title_made_from_a_long_name_is_cut_to_fit_with_an_ellipsis():
+    made = library.fitting_title("a-checkpoint-with-a-very-long-folder-name" * 4 + " · D minor · seed 7 · 1")
+    assert len(made) == 100 and made.endswith("…")
+    assert save(made).title == made
+    assert library.fitting_title("  Etude  ") == "Etude"
+
+
 def test_a_numbered_title_keeps_within_the_longest_name():
     long = "x" * 100
     assert save(title=long).title == long

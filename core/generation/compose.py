@@ -486,7 +486,7 @@ def save_composition(
         audio = render_compressed(composition.midi) or (render_wav(composition.midi).wav, ".wav")
     info = composer.info
     return library.save_piece(
-        title=title,
+        title=library.fitting_title(title),
         checkpoint=str(info.path),
         model=info.model,
         dataset=info.dataset,

@@ -56,6 +56,13 @@ def _numbered(title: str, number: int) -> str:
     return title[: MAX_NAME_LENGTH - len(suffix)] + suffix
 
 
+def fitting_title(title: str) -> str:
+    """A title the program made (from a checkpoint's name or a file's stem) cut to the longest a name may be,
+    with an ellipsis: a long name must not fail the save after the music is composed."""
+    title = title.strip()
+    return title if len(title) <= MAX_NAME_LENGTH else title[: MAX_NAME_LENGTH - 1].rstrip() + "…"
+
+
 def free_title(title: str) -> str:
     """``title`` when no piece has it, else the first of ``title (2)``, ``title (3)``... that none has.
 
