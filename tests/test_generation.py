@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.checkpoints import checkpoint_info, export_checkpoint, list_checkpoints
+from core.checkpoints import CheckpointFolder, checkpoint_info, export_checkpoint, list_checkpoints
 from core.config import DataConfig, TrainConfig
 from core.data.build import build_dataset
 from core.data.conditioning import PREFIX_LENGTH, Conditioning
@@ -373,6 +374,19 @@ def test_a_piano_roll_transformer_composes_frames_within_its_limit(trained):
         composer.compose(CompositionRequest(sampling=SampleConfig(strategy="beam"), bars=1))
     with pytest.raises(GenerationError, match="trained without style, mood, key and density controls"):
         composer.compose(CompositionRequest(bars=1, controls=Controls(mode="minor")))
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [({"temprature": 0.9}, "no composing setting is called 'temprature'"), ({"top_p": 0}, "top-p must be in")],
+)
+def test_damaged_measured_defaults_are_a_damaged_checkpoint_at_load(trained, tmp_path, defaults, message):
+    copy = tmp_path / "tuned"
+    shutil.copytree(trained["melody"], copy)
+    folder = CheckpointFolder(copy)
+    folder.write_config(dataclasses.replace(folder.read_config(), compose_defaults=defaults))
+    with pytest.raises(CheckpointError, match=rf"measured composing defaults of tuned are damaged \({message}"):
+        Composer.load(copy)
 
 
 def test_broken_and_mismatched_checkpoints_are_reported(trained, tmp_path):

@@ -201,8 +201,8 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     bounds = model.value.config.bounds
     assert any(c.value.startswith("This model's training music: notes C2 to A5") for c in at.caption)
     measured = model.value.config.compose_defaults
-    if "temperature" in measured:  # the page starts from the checkpoint's measured settings
-        assert next(n for n in at.number_input if n.label == "Temperature").value == measured["temperature"]
+    # The page starts from the checkpoint's measured settings.
+    assert next(n for n in at.number_input if n.label == "Temperature").value == measured["temperature"]
     next(s for s in at.selectbox if s.label == "Strategy").set_value("sample").run()
     next(n for n in at.number_input if n.label == "Seed").set_value(7)
     next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()

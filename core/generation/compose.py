@@ -23,7 +23,7 @@ from core.data.piece import END, notes_to_midi
 from core.data.representations import (
     Representation,
 )
-from core.errors import ConfigError, GenerationError
+from core.errors import CheckpointError, ConfigError, GenerationError
 from core.evaluation.metrics import piece_metrics
 from core.generation.loading import LoadedCheckpoint, load_checkpoint
 from core.generation.postprocess import PostProcessing, assign_voices, set_programs
@@ -201,6 +201,13 @@ class CompositionRequest:
             primer=primer,
         )
 
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        """Every flat setting :meth:`from_settings` takes: the fields of the request and of its configs."""
+        nested = (SampleConfig, Controls, PostProcessing)
+        own = {item.name for item in fields(cls)} - {"sampling", "controls", "post", "primer"}
+        return own | {item.name for config in nested for item in fields(config)}
+
     def target_steps(self, steps_per_quarter: int) -> int:
         """Length of the new music in grid steps."""
         quarters = self.seconds * self.bpm / 60 if self.seconds is not None else self.bars * BEATS_PER_BAR
@@ -262,6 +269,7 @@ class Composer:
         tokens = self.codec.kind == "tokens"
         banned = np.arange(self.conditioning.base_size, self.conditioning.vocab_size) if self.conditioning else None
         self.bounds = self.info.config.bounds
+        self._check_defaults()
         self.sampler = SamplerSet(
             checkpoint.decoder,
             self.codec.token_steps() if tokens else None,
@@ -280,6 +288,24 @@ class Composer:
     @property
     def steps_per_quarter(self) -> int:
         return self.info.data_config.steps_per_quarter
+
+    def _check_defaults(self) -> None:
+        """Measured defaults a request cannot take are a damaged checkpoint, said at load, not a user's error at Compose.
+
+        Raises:
+            CheckpointError: A setting no request has (misspelled, or from a newer version), or a value out of range.
+        """
+        defaults = self.info.config.compose_defaults
+        unknown = sorted(set(defaults) - CompositionRequest.setting_names())
+        try:
+            if unknown:
+                raise GenerationError(f"no composing setting is called {', '.join(map(repr, unknown))}")
+            CompositionRequest.from_settings(defaults)
+        except GenerationError as error:
+            raise CheckpointError(
+                f"the measured composing defaults of {self.info.name} are damaged ({error}); "
+                "measure them again with python -m core runs tune --write"
+            ) from None
 
     @property
     def defaults(self) -> dict[str, Any]:

@@ -68,7 +68,10 @@ class TaskHead:
         """The training loss, on logits (the model's last layer has no activation).
 
         Reduced by ``"mean_with_sample_weight"``: a batch's loss is the mean over its
-        weighted targets (:meth:`targets`), whatever padding it holds.
+        weighted targets (:meth:`targets`), whatever padding it holds. Under several
+        replicas each takes the mean over its own part of the batch and the replicas'
+        losses are averaged, so a replica holding mostly padding weighs as much as one
+        holding none: on one device the same batch weighs each real target alike.
         """
         raise NotImplementedError
 
