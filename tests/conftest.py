@@ -9,6 +9,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from contextlib import suppress
 from glob import glob
@@ -41,6 +42,9 @@ def neurotune_home(tmp_path, monkeypatch):
     for device in ("NEUROTUNE_DEVICES", "NEUROTUNE_PRECISION", "NEUROTUNE_MULTI_WORKER", "TF_CONFIG"):
         monkeypatch.delenv(device, raising=False)  # tests choose their devices themselves
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
+    # An AppTest script runs as __main__ and may stay there; a later worker process started by
+    # spawn would then try to import that script (gone with its temporary folder) as its own main.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     return home
 
 

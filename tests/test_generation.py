@@ -206,7 +206,7 @@ def trained(tmp_path_factory):
         patch.setenv("NEUROTUNE_CHECKPOINTS", str(home / "checkpoints"))
         files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
         build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
-        train = TrainConfig(epochs=1, batch_size=8, seq_len=16, warmup_steps=1)
+        train = TrainConfig(epochs=1, steps_per_epoch=3, validation_steps=1, batch_size=8, seq_len=16, warmup_steps=1)
         melody = jobs.create_run("lstm", "tiny", "melody", TINY["lstm"], train)
         roll = jobs.create_run("transformer", "tiny", "pianoroll", TINY["transformer"], train)
         for run in (melody, roll):

@@ -124,6 +124,10 @@ def compile_model(model, head: TaskHead, train: TrainConfig, total_steps: int) -
         learning_rate=schedule, weight_decay=train.weight_decay, clipnorm=train.clip_norm or None
     )
     head.compile(model, optimizer)
+    # Built now, not on the first step: a variable made inside the first traced step makes
+    # TensorFlow trace the whole training step twice (about a second per run on a CPU).
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def rewind_to_checkpoint(run: RunRecord, folder: CheckpointFolder) -> RunRecord:
