@@ -52,6 +52,10 @@ class AccessError(NeuroTuneError):
     """An action or a way of serving the app that needs the admin password."""
 
 
+class SurveyError(NeuroTuneError):
+    """A listening test that cannot be built, taken or answered as asked: closed, unknown, a bad token or answer."""
+
+
 class StoreError(NeuroTuneError):
     """The data folder or the database cannot be used: missing, read-only, full, or not this user's to write."""
 

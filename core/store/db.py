@@ -12,7 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -180,6 +192,85 @@ class EvaluationJobRecord(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
+SURVEY_STATUSES = ("draft", "open", "closed")
+
+
+class SurveyRecord(Base):
+    """A listening test (``core/surveys/``): its clips' audio lives in ``surveys/<id>/``."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text)
+    consent: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="draft")
+    settings: Mapped[dict[str, Any]]  # core.surveys.config.SurveySettings.to_json()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class SurveyClipRecord(Base):
+    """A clip of a survey: the first seconds of a library piece or of a dataset's real piece, rendered once."""
+
+    __tablename__ = "survey_clips"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based, in a shuffled order: it says nothing of the source
+    label: Mapped[str] = mapped_column(String(32))  # "Clip 3": all a participant learns of it
+    source: Mapped[str] = mapped_column(String(16))  # "generated" or "real"
+    system: Mapped[str] = mapped_column(String(200))  # the model's name, or "real"
+    name: Mapped[str] = mapped_column(String(200))  # the piece's title or the dataset file's name
+    piece_id: Mapped[str | None] = mapped_column(String(32), default=None)  # a library piece
+    dataset: Mapped[str | None] = mapped_column(String(200), default=None)  # a real piece: its dataset...
+    dataset_index: Mapped[int | None] = mapped_column(Integer, default=None)  # ...and its index there
+    audio_path: Mapped[str] = mapped_column(String(1000))
+    duration_seconds: Mapped[float] = mapped_column(Float)
+
+
+class SurveyPairRecord(Base):
+    """Two clips of different systems for an A/B preference; the order they play in is each participant's own."""
+
+    __tablename__ = "survey_pairs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based
+    label: Mapped[str] = mapped_column(String(32))  # "Pair 2"
+    first_clip_id: Mapped[str] = mapped_column(ForeignKey("survey_clips.id", ondelete="CASCADE"))
+    second_clip_id: Mapped[str] = mapped_column(ForeignKey("survey_clips.id", ondelete="CASCADE"))
+
+
+class SurveyParticipantRecord(Base):
+    """Someone taking a survey: known by a token only they hold (the hash is kept), their order by ``seed``."""
+
+    __tablename__ = "survey_participants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the secret part of the token, hex
+    seed: Mapped[int] = mapped_column(Integer)
+    background: Mapped[str | None] = mapped_column(String(32), default=None)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SurveyAnswerRecord(Base):
+    """One answer: one row per participant, item (a clip or a pair) and question, so a second submit replaces."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("participant_id", "item_id", "question", name="uq_survey_answers_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("survey_participants.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(32))  # a SurveyClipRecord's or a SurveyPairRecord's id
+    question: Mapped[str] = mapped_column(String(32))  # a key of core.surveys.questions.QUESTIONS
+    value: Mapped[str] = mapped_column(String(64))  # as the question stores it: "4", "human", a clip id
+    played_share: Mapped[float] = mapped_column(Float)  # of the item's audio, as the browser reported it
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer, default=None)  # from the item shown to the answer
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def database_location(url: str) -> str:
     """Where a database is, for messages: a SQLite file's path, else the URL with its password masked."""
     try:
@@ -238,10 +329,19 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def sqlite_file(url: str) -> Path:
+    """The file of a SQLite URL, also in URI form (``sqlite:///file:/path.db?mode=ro&uri=true``)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.query.get("uri") == "true":
+        database = database.removeprefix("file:")
+    return Path(database)
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        data_folder(Path(url.removeprefix("sqlite:///")).parent)
+        data_folder(sqlite_file(url).parent)
         engine = create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS},  # SQLite's busy_timeout
@@ -281,6 +381,12 @@ def get_engine() -> Engine:
     return _engine(get_settings().db_url)
 
 
+@lru_cache(maxsize=8)
+def _sessions(engine: Engine) -> sessionmaker[Session]:
+    """One session factory per engine: making one costs more than a short transaction (a survey answer)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits on success and rolls back on error.
@@ -289,7 +395,7 @@ def session_scope() -> Iterator[Session]:
         StoreError: The database cannot be opened, read or written (read-only, full, locked, unreachable).
     """
     url = get_settings().db_url
-    session = sessionmaker(_engine(url), expire_on_commit=False)()
+    session = _sessions(_engine(url))()
     try:
         yield session
         session.commit()
