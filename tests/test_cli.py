@@ -192,7 +192,7 @@ def test_generate_shortcuts_against_their_own_flags_are_refused(capsys):
         (["--beam", "2", "--strategy", "sample"], "--beam contradicts --strategy sample"),
         (["--beam", "2", "--beam-width", "5"], "--beam contradicts --beam-width 5"),
         (["--greedy", "--strategy", "beam"], "--greedy contradicts --strategy beam"),
-        (["--strategy", "magic"], "strategy must be one of sample, greedy, beam, stochastic_beam, got 'magic'"),
+        (["--strategy", "magic"], "strategy must be one of sample, greedy, beam, stochastic_beam, noise, got 'magic'"),
     ]:
         assert main(["generate", "--checkpoint", "nope", "--out", "p.mid", *flags]) == 2
         assert capsys.readouterr().err.startswith(f"error: {message}")

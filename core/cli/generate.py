@@ -143,7 +143,7 @@ def _generate(args: argparse.Namespace) -> int:
     composer = Composer.load(args.checkpoint)
     if composer.defaults:
         request = request_from_flags(args, composer.defaults)
-        print("composing from the checkpoint's measured settings: " + describe_defaults(composer.defaults, args))
+        print("composing from the checkpoint's settings: " + describe_defaults(composer.defaults, args))
     request = dataclasses.replace(request, primer=_primer(args, composer))
     result = composer.compose(request)
     for warning in result.warnings:

@@ -28,8 +28,10 @@ def _model_option(text: str) -> tuple[str, object]:
 def add_parser(commands, name: str) -> None:
     parser = commands.add_parser(name, help="train a model in the foreground (or --resume a run)")
     parser.add_argument("--dataset", help="dataset name (python -m core dataset list)")
-    parser.add_argument("--model", help="rnn, lstm, lstm_attention, transformer")
-    parser.add_argument("--representation", help="melody, events, pianoroll or chords (default: the model's first)")
+    parser.add_argument("--model", help="rnn, lstm, lstm_attention, transformer, crnn_gan, rnn_gan")
+    parser.add_argument(
+        "--representation", help="melody, events, pianoroll or chords; notes for the GANs (default: the model's first)"
+    )
     parser.add_argument(
         "--model-option",
         type=_model_option,

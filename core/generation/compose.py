@@ -309,8 +309,9 @@ class Composer:
 
     @property
     def defaults(self) -> dict[str, Any]:
-        """The composing settings chosen for this checkpoint by measurement (flat, as the page and CLI give them)."""
-        return dict(self.info.config.compose_defaults)
+        """The composing settings this checkpoint starts from (flat, as the page and CLI give them): its kind's
+        (a GAN composes by noise), then those chosen for it by measurement."""
+        return {**self.head.compose_defaults, **self.info.config.compose_defaults}
 
     def limits(self, post: PostProcessing) -> Limits:
         """What composing keeps to: the training music's bounds, unless the request sets its own.
@@ -398,6 +399,7 @@ class Composer:
                 warnings.append(
                     f"variation {index + 1} reached the token limit after {covered / self.steps_per_quarter / BEATS_PER_BAR:.1f} bars"
                 )
+            notes = self.head.keep_within(notes, primer_steps + target_steps, limits)
             compositions.append(
                 self._finish(
                     notes,

@@ -43,11 +43,11 @@ def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
     except Exception as error:  # Keras raises many types for a damaged archive
         raise CheckpointError(f"{model_file} could not be loaded ({type(error).__name__}: {error})") from error
     expected = info.conditioning.vocab_size if info.conditioning else info.codec.size
-    produced = int(model.outputs[0].shape[-1])
-    if produced != expected or model.name != info.model:
+    decoder = step_decoder(model)
+    if decoder.size != expected or model.name != info.model:
         raise CheckpointError(
-            f"{info.path} does not match its config: the model is a {model.name} with {produced} outputs, "
+            f"{info.path} does not match its config: the model is a {model.name} with {decoder.size} outputs, "
             f"the config describes a {info.model} over the {info.representation} representation "
             f"with {expected}; the folder mixes files of different runs"
         )
-    return LoadedCheckpoint(info, model, step_decoder(model))
+    return LoadedCheckpoint(info, model, decoder)

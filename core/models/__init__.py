@@ -2,11 +2,14 @@
 
 Importing this package, listing models and making configs stay cheap: no
 TensorFlow or Keras is imported until :func:`build_model` imports an
-architecture's builder. Every model maps a sequence to per-step logits of the
-next step, shape=(batch, time, size), for any ``time`` (up to the transformer's
-``max_length`` with learned positions), and runs one step at a time through its
-architecture's step decoder (:attr:`ModelSpec.decoder`). What depends on the kind
-of sequence (tokens or frames) is the task head's (:mod:`core.models.heads`).
+architecture's builder. Every sequence model maps a sequence to per-step logits
+of the next step, shape=(batch, time, size), for any ``time`` (up to the
+transformer's ``max_length`` with learned positions), and runs one step at a
+time through its architecture's step decoder (:attr:`ModelSpec.decoder`). The
+GANs (``crnn_gan``, ``rnn_gan``) instead generate whole sequences of note
+features from noise and train themselves (:mod:`core.models.gan`). What depends
+on the kind of sequence (tokens, frames or features) is the task head's
+(:mod:`core.models.heads`).
 
 Saved models load without ``custom_objects`` once :mod:`core.models.layers` has
 been imported (it registers the custom layers)::
@@ -28,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from core.config import DataConfig
 from core.data.representations import get_representation
 from core.errors import ConfigError
-from core.models.base import InputSpec, ModelStep
+from core.models.base import InputSpec, StepDecoder
+from core.models.gan import CRNNGANConfig, NoiseDecoder, RNNGANConfig
 from core.models.heads import HEADS, TaskHead, head_for
 from core.models.lstm import LSTMConfig
 from core.models.lstm_attention import AttentionLSTMStep, LSTMAttentionConfig
@@ -53,6 +57,7 @@ __all__ = [
 ]
 
 SEQUENCE_REPRESENTATIONS = ("melody", "events", "pianoroll", "chords")
+FEATURE_REPRESENTATIONS = ("notes",)
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,8 @@ class ModelSpec:
         description: One or two sentences for the UI.
         config_class: The architecture's config dataclass.
         builder: ``"module:function"`` taking ``(config, InputSpec)``, imported lazily.
-        decoder: The architecture's cached forward pass: called with a built or loaded
-            model, it returns the model's :class:`core.models.base.StepDecoder`.
+        decoder: How the architecture composes: called with a built or loaded model, it returns
+            its :class:`core.models.base.StepDecoder` (a GAN's generates whole sequences).
         representations: Dataset representations the model takes.
     """
 
@@ -75,7 +80,7 @@ class ModelSpec:
     description: str
     config_class: type
     builder: str
-    decoder: type[ModelStep]
+    decoder: type[StepDecoder]
     representations: tuple[str, ...]
 
     @property
@@ -124,6 +129,25 @@ MODELS: dict[str, ModelSpec] = {
             "core.models.transformer:build_transformer",
             TransformerStep,
             SEQUENCE_REPRESENTATIONS,
+        ),
+        ModelSpec(
+            "crnn_gan",
+            "C-RNN-GAN",
+            "A GAN on continuous note features: noise through Conv1D blocks (motifs, chord shapes) and LSTMs, "
+            "judged by a Conv1D + BiLSTM discriminator, as Mogren's C-RNN-GAN.",
+            CRNNGANConfig,
+            "core.models.gan:build_crnn_gan",
+            NoiseDecoder,
+            FEATURE_REPRESENTATIONS,
+        ),
+        ModelSpec(
+            "rnn_gan",
+            "RNN-GAN",
+            "The C-RNN-GAN without its convolutional front: noise straight into the LSTMs (the ablation).",
+            RNNGANConfig,
+            "core.models.gan:build_rnn_gan",
+            NoiseDecoder,
+            FEATURE_REPRESENTATIONS,
         ),
     )
 }
@@ -181,7 +205,8 @@ def build_model(name: str, config: Any, spec: InputSpec) -> keras.Model:
     Returns:
         An uncompiled ``keras.Model`` from shape=(batch, time) int ids (tokens) or
         shape=(batch, time, pitches) floats (frames) to float32 logits,
-        shape=(batch, time, spec.size).
+        shape=(batch, time, spec.size); for a GAN (features), a
+        :class:`core.models.adversarial.AdversarialComposer`.
 
     Raises:
         ConfigError: For an unknown model, a config of another model, or an input

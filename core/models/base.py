@@ -26,9 +26,10 @@ class InputSpec:
 
     Attributes:
         kind: ``"tokens"`` (int ids, shape=(batch, time)), ``"frames"`` (multi-hot
-            floats, shape=(batch, time, pitches)) or ``"features"`` (no model here takes them).
-        size: Vocabulary size (tokens) or number of pitches (frames); also the
-            width of the model's output logits.
+            floats, shape=(batch, time, pitches)) or ``"features"`` (continuous note
+            features, shape=(batch, notes, 4): the GANs).
+        size: Vocabulary size (tokens), number of pitches (frames) or features per note;
+            also the width of the model's output.
         max_length: Longest sequence the model will see; it bounds the transformer's
             learned positions. Recurrent models ignore it.
         control_prefix: Number of leading control tokens (tokens only; 0: none); their

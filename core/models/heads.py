@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from core.data.datasets import Dataset
     from core.data.representations import Representation
+    from core.generation.sampling import Limits
     from core.models.base import InputSpec
 
 
@@ -43,6 +44,8 @@ class TaskHead:
         perplexity: Whether ``exp(loss)`` is logged as ``val_perplexity``/``epoch_perplexity``.
         controls: Whether a sequence may start with control tokens (conditioning).
         own_train_step: Whether the model computes its losses in its own ``train_step``.
+        guarded: Further logged metrics that must stay finite (a GAN's two losses): a NaN in any stops the run.
+        compose_defaults: Composing settings a model of this kind starts from (a GAN composes by noise).
     """
 
     kind: ClassVar[str]
@@ -51,6 +54,8 @@ class TaskHead:
     perplexity: ClassVar[bool] = False
     controls: ClassVar[bool] = False
     own_train_step: ClassVar[bool] = False
+    guarded: ClassVar[tuple[str, ...]] = ()
+    compose_defaults: ClassVar[dict[str, str]] = {}
 
     # === Model ===
 
@@ -118,6 +123,13 @@ class TaskHead:
         return None
 
     # === Generation ===
+
+    def keep_within(self, notes: np.ndarray, end_step: int, limits: Limits) -> np.ndarray:
+        """Composed notes, int32 shape=(n, 6), kept to what the sampler could not keep to itself.
+
+        Token and frame samplers keep ``limits`` and the length step by step: they are returned as they are.
+        """
+        return notes
 
     def neutral_start(self, codec: Representation) -> np.ndarray:
         """A one-step start for a model given neither controls nor primer, shape=(1[, size])."""
@@ -242,14 +254,77 @@ class FrameHead(TaskHead):
         return tf.cast(probabilities > threshold, tf.float32)
 
 
-HEADS: dict[str, TaskHead] = {head.kind: head for head in (TokenHead(), FrameHead())}
+class FeatureHead(TaskHead):
+    """Continuous note features (the ``notes`` representation), for a GAN that trains itself.
+
+    The model's own ``train_step`` holds the losses (:class:`core.models.adversarial.AdversarialComposer`);
+    its figure of merit is the distance of its samples to the validation windows
+    (:func:`core.models.gan.feature_distance`), lower is better, and a NaN in either
+    network's loss stops the run. It composes whole sequences from noise
+    (:class:`core.generation.sampling.NoiseSampler`), not step by step.
+    """
+
+    kind = "features"
+    dtype = "float32"
+    monitor = "feature_distance"
+    own_train_step = True
+    guarded = ("d_loss", "g_loss")
+    compose_defaults = {"strategy": "noise"}
+
+    def model_input(self, spec):
+        import keras
+
+        return keras.Input(shape=(None, spec.size), dtype=self.dtype, name="notes")
+
+    def targets(self, windows, real, prefix_length=0):
+        """The windows themselves and the weights of their real notes: ``(windows, weights)``.
+
+        The trainer cuts windows one note longer than ``seq_len`` (teacher forcing needs the
+        next step); a GAN judges ``seq_len`` notes, so the last is dropped.
+
+        Returns:
+            windows float32 shape=(batch, length, 4); weights float32 shape=(batch, length), 0 on padding.
+        """
+        import tensorflow as tf
+
+        return tf.cast(windows[:, :-1], tf.float32), tf.cast(real[:, :-1], tf.float32)
+
+    def keep_within(self, notes, end_step, limits):
+        """Notes up to ``end_step`` (later ones dropped, those sounding cut there), in the pitch range, no
+        longer than the longest note, with no more voices than ``limits`` allow (0: any).
+
+        A generator writes every note at once, so these are kept after decoding rather than while sampling.
+        """
+        from core.data.piece import END, PITCH, START, sort_notes
+        from core.generation.postprocess import cap_note_length, limit_polyphony
+
+        kept = notes[notes[:, START] < end_step].copy()
+        kept[:, END] = np.minimum(kept[:, END], end_step)
+        # Out-of-range pitches move by octaves (their pitch class stays), then onto the range if it is narrower.
+        low, high = limits.pitch_range
+        pitches = kept[:, PITCH]
+        pitches = pitches + 12 * np.ceil(np.maximum(low - pitches, 0) / 12).astype(np.int32)
+        pitches = pitches - 12 * np.ceil(np.maximum(pitches - high, 0) / 12).astype(np.int32)
+        kept[:, PITCH] = np.clip(pitches, low, high)
+        if limits.max_note_steps:
+            kept = cap_note_length(kept, limits.max_note_steps)
+        if limits.max_polyphony:
+            kept = limit_polyphony(kept, limits.max_polyphony)
+        return sort_notes(kept)
+
+    def neutral_start(self, codec):
+        """No note: a generator starts from noise alone, shape=(0, 4)."""
+        return np.zeros((0, codec.size), np.float32)
+
+
+HEADS: dict[str, TaskHead] = {head.kind: head for head in (TokenHead(), FrameHead(), FeatureHead())}
 
 
 def head_for(kind: str) -> TaskHead:
     """The head of representation kind ``kind``.
 
     Raises:
-        ConfigError: For a kind no head serves (e.g. ``"features"``), listing those served.
+        ConfigError: For a kind no head serves, listing those served.
     """
     if kind not in HEADS:
         raise ConfigError(f"no model reads or writes {kind!r} sequences; heads exist for {', '.join(HEADS)}")

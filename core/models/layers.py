@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import keras
 from keras import ops
 
+import core.models.adversarial  # noqa: F401  (registers the GAN model, so saved GANs load alike)
 from core.models.base import ATTENTION_SCORES
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ STOP_POLL_SECONDS = 1.0  # how often a running fit() reads the stop flag from th
 class RunRecorder(keras.callbacks.Callback):
     """Logs metrics to the store, checkpoints, stops on request or NaN, and stops early.
 
-    The head names the metric that must stay finite, whose best value keeps
-    ``model.keras`` and that early stopping watches (its validation value, else its
-    training value), and whether perplexity is logged.
+    The head names the metrics that must stay finite (its monitor and its ``guarded`` ones),
+    the one whose best value keeps ``model.keras`` and that early stopping watches (its
+    validation value, else its training value), and whether perplexity is logged.
 
     With several workers each has a recorder; only the chief's writes to the store, and
     the others stop when it does. The logs it reads are already averaged over all replicas,
@@ -66,11 +66,14 @@ class RunRecorder(keras.callbacks.Callback):
         self.step += 1
         if self.on_step:
             self.on_step(self.step)
-        loss = float(logs.get(self.head.monitor, 0.0))
-        if not math.isfinite(loss):
-            self.failure = f"the loss became {loss} at step {self.step}; try a lower learning rate or gradient clipping"
-            self.model.stop_training = True
-            return
+        for name in (self.head.monitor, *self.head.guarded):
+            value = float(logs.get(name, 0.0))
+            if not math.isfinite(value):
+                self.failure = (
+                    f"the {name} became {value} at step {self.step}; try a lower learning rate or gradient clipping"
+                )
+                self.model.stop_training = True
+                return
         if self.step % self.train.log_every_steps == 0 and self.device.chief:
             started, first_step = self._last_log
             seconds = max(time.monotonic() - started, 1e-9)

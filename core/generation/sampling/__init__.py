@@ -3,7 +3,7 @@
 - :mod:`.config`: :class:`SampleConfig`, what a user sets (its field metadata builds the page's form and the CLI's flags);
 - :mod:`.samplers`: :class:`Sampler` (the contract), :class:`LoopSampler` (the compiled loop plumbing),
   :class:`RandomSampler`, :class:`GreedySampler`, :class:`BeamSampler`,
-  :class:`StochasticBeamSampler`, and :class:`SamplerSet`, the samplers
+  :class:`StochasticBeamSampler`, :class:`NoiseSampler` (a GAN's), and :class:`SamplerSet`, the samplers
   of one decoder;
 - :mod:`.processors`: :class:`LogitProcessor` and the ordered :data:`PROCESSORS` (banned tokens, guidance, pitch
   range, polyphony release, note length, note grammar, chord rules, frame rules) and :data:`WARPERS` (temperature, top-k, top-p) the loops apply to every step's logits.
@@ -60,6 +60,7 @@ from core.generation.sampling.samplers import (
     Decoded,
     GreedySampler,
     LoopSampler,
+    NoiseSampler,
     RandomSampler,
     Sampler,
     SamplerSet,
@@ -97,6 +98,7 @@ __all__ = [
     "LoopSampler",
     "NoteGrammar",
     "NoteLength",
+    "NoiseSampler",
     "NoteRule",
     "Notes",
     "PitchRange",

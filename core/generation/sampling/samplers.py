@@ -2,7 +2,7 @@
 
 A :class:`Sampler` keeps one small contract, ``run(prefix, config, target_steps,
 max_tokens, ...) -> Decoded``, so a sampler that is no token loop at all (a
-GAN's noise sampler) fits beside the others. The token and frame samplers share
+GAN's noise sampler, :class:`NoiseSampler`) fits beside the others. The token and frame samplers share
 :class:`LoopSampler`: a ``tf.function`` around a ``tf.while_loop`` that feeds a
 :class:`core.generation.decoding.StepDecoder` its own output. The prefix
 (control tokens and primer) is forced, then every step runs the
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from core.generation.decoding import StepDecoder
     from core.generation.sampling.config import SampleConfig
 
-KIND_NAMES = {"tokens": "token", "frames": "piano-roll"}
+KIND_NAMES = {"tokens": "token", "frames": "piano-roll", "features": "GAN"}
 
 
 @dataclass
@@ -459,12 +459,35 @@ class StochasticBeamSampler(BeamSampler):
         return keys[:, None] - tf.nn.relu(shift) - tf.math.log1p(tf.exp(-tf.abs(shift)))
 
 
+class NoiseSampler(Sampler):
+    """A GAN's composing: seeded noise through the generator, every note at once (no token loop).
+
+    The temperature scales the noise (the truncation of the noise: below 1 the generator's
+    typical output, above 1 wilder). It writes ``max_tokens`` notes; the composer keeps
+    those within the requested length (:meth:`core.models.heads.FeatureHead.keep_within`).
+    """
+
+    label = "Noise (GAN)"
+    kinds = ("features",)
+    reads = ("temperature", "seed", "variations")
+
+    def run(self, prefix, config, target_steps, max_tokens, *, limits=NO_LIMITS, logit_bias=None):
+        """Raises: GenerationError: a primer (a GAN does not continue music) or a logit bias (it has no logits)."""
+        if len(prefix):
+            raise GenerationError("a GAN composes from noise alone and cannot continue a primer; compose without one")
+        if logit_bias is not None:
+            raise GenerationError("a GAN writes note features, not tokens: it takes no logit bias (guidance)")
+        features = self.decoder.generate(config.variations, max_tokens, config.seed, config.temperature)
+        return Decoded(list(features))
+
+
 # The strategies a request may name, in the order forms offer them.
 SAMPLERS: dict[str, type[Sampler]] = {
     "sample": RandomSampler,
     "greedy": GreedySampler,
     "beam": BeamSampler,
     "stochastic_beam": StochasticBeamSampler,
+    "noise": NoiseSampler,
 }
 
 

@@ -1,0 +1,311 @@
+"""The adversarial composer: a convolutional-recurrent GAN on continuous note features, after C-RNN-GAN.
+
+Mogren's C-RNN-GAN (2016) generates real-valued note tuples with an LSTM from
+noise and judges them with a bidirectional LSTM. Here the generator reads one
+noise vector per note (plus an optional global one, the same at every note),
+runs it through Conv1D blocks (``crnn_gan``: motifs and chord shapes span a few
+neighbouring notes; ``rnn_gan`` leaves them out, for the ablation), stacked
+(bi)LSTMs and a sigmoid per feature of the ``notes`` representation (pitch,
+duration, gap, velocity, each in [0, 1]). The discriminator is Conv1D + BiLSTM
+with a score per note, averaged over a window's real notes.
+
+:class:`AdversarialComposer` is a ``keras.Model`` that overrides ``train_step``
+and ``test_step`` (the keras-io DCGAN pattern), so the trainer's ``fit``,
+callbacks, checkpoints and resume serve it as they serve the sequence models
+(its task head is :class:`core.models.heads.FeatureHead`).
+
+Pitch is continuous, as in the paper: the discriminator reads the same four
+numbers for real and generated notes, and decoding rounds to the nearest MIDI
+pitch. (A softmax over pitches through Gumbel-softmax is the alternative; it
+is not built, so not measured.)
+
+Pre-training: C-RNN-GAN teacher-forces its autoregressive generator. This one
+reads noise only (its Conv1D looks at neighbouring steps on both sides, and its
+LSTMs may be bidirectional), so there is no previous note to force; its first
+``pretrain_epochs`` instead train it alone to shrink :func:`feature_distance`
+to the real batch, a differentiable, non-adversarial objective (the per-feature
+1-D Wasserstein distance), which is also the figure validation reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.config import check_config
+from core.models.base import StepDecoder
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from core.models.base import InputSpec
+
+# Samples whose pitch-class histograms the diversity figure compares (a fixed noise batch).
+DIVERSITY_SAMPLES = 16
+# Seed of that batch, and of the validation noise: each epoch's figures are comparable.
+VALIDATION_SEED = 1234
+PITCH_CLASSES = 12
+
+
+@dataclass(frozen=True)
+class RNNGANConfig:
+    """Sizes and stabilizers of the recurrent GAN (``rnn_gan``; ``crnn_gan`` adds the Conv1D front).
+
+    Attributes:
+        noise_dim: Noise values per note.
+        global_noise_dim: Noise values per piece, given to every note (0: none); they can carry a mood.
+        units: Width of each generator LSTM (per direction).
+        layers: Stacked generator LSTMs.
+        bidirectional: Generator LSTMs read the noise both ways (it is all known before generating).
+        dropout: On the generator's blocks and LSTM inputs, and the discriminator's convolution.
+        layer_norm: LayerNorm after every generator block and LSTM: keeps the adversarial updates stable.
+        discriminator_filters: Width of the discriminator's Conv1D.
+        discriminator_kernel: Notes its Conv1D sees at once (3-5).
+        discriminator_units: Width of its BiLSTM, per direction.
+        feature_matching: Add to the generator's loss the distance between the discriminator's mean
+            hidden features on real and generated windows (Salimans et al. 2016; C-RNN-GAN).
+        label_smoothing: One-sided: real windows are labelled ``1 - label_smoothing``, fakes 0.
+        instance_noise: Std of Gaussian noise added to every window the discriminator sees, real or fake.
+        gradient_penalty: WGAN-GP weight (Gulrajani et al. 2017): with it, Wasserstein losses and a
+            penalty on the critic's gradient norm; 0: the standard (non-saturating) GAN losses.
+        discriminator_lr_ratio: TTUR (Heusel et al. 2017): the discriminator's learning rate is the run's
+            (the generator's) times this.
+        pretrain_epochs: First epochs that train the generator alone on :func:`feature_distance`.
+    """
+
+    noise_dim: int = 32
+    global_noise_dim: int = 0
+    units: int = 128
+    layers: int = 2
+    bidirectional: bool = False
+    dropout: float = 0.1
+    layer_norm: bool = True
+    discriminator_filters: int = 64
+    discriminator_kernel: int = 5
+    discriminator_units: int = 64
+    feature_matching: bool = True
+    label_smoothing: float = 0.1
+    instance_noise: float = 0.0
+    gradient_penalty: float = 0.0
+    discriminator_lr_ratio: float = 2.0
+    pretrain_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        check_config(
+            [
+                (self.noise_dim >= 1, f"noise_dim must be positive, got {self.noise_dim}"),
+                (self.global_noise_dim >= 0, f"global_noise_dim must be 0 or more, got {self.global_noise_dim}"),
+                (self.units >= 1, f"units must be positive, got {self.units}"),
+                (self.layers >= 1, f"layers must be at least 1, got {self.layers}"),
+                (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
+                (self.discriminator_filters >= 1, "discriminator_filters must be positive"),
+                (
+                    3 <= self.discriminator_kernel <= 5,
+                    f"discriminator_kernel must be 3 to 5 notes, got {self.discriminator_kernel}",
+                ),
+                (self.discriminator_units >= 1, "discriminator_units must be positive"),
+                (0 <= self.label_smoothing < 0.5, f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}"),
+                (self.instance_noise >= 0, f"instance_noise must be 0 or more, got {self.instance_noise}"),
+                (self.gradient_penalty >= 0, f"gradient_penalty must be 0 or more, got {self.gradient_penalty}"),
+                (self.discriminator_lr_ratio > 0, "discriminator_lr_ratio must be positive"),
+                (self.pretrain_epochs >= 0, f"pretrain_epochs must be 0 or more, got {self.pretrain_epochs}"),
+            ],
+            config=self,
+        )
+
+
+@dataclass(frozen=True)
+class CRNNGANConfig(RNNGANConfig):
+    """:class:`RNNGANConfig` with the generator's Conv1D front:
+
+    Attributes:
+        conv_filters: Width of each Conv1D block.
+        conv_kernel: Notes a block sees at once (3-5).
+        conv_blocks: Conv1D blocks before the LSTMs.
+    """
+
+    conv_filters: int = 64
+    conv_kernel: int = 3
+    conv_blocks: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_config(
+            [
+                (self.conv_filters >= 1, f"conv_filters must be positive, got {self.conv_filters}"),
+                (3 <= self.conv_kernel <= 5, f"conv_kernel must be 3 to 5 notes, got {self.conv_kernel}"),
+                (self.conv_blocks >= 1, f"conv_blocks must be at least 1 (rnn_gan has none), got {self.conv_blocks}"),
+            ]
+        )
+
+
+# === Builders ===
+
+
+def build_crnn_gan(config: CRNNGANConfig, spec: InputSpec) -> keras.Model:
+    """Build the convolutional-recurrent GAN; see :class:`AdversarialComposer`."""
+    return _adversarial_composer(config, spec, conv_blocks=config.conv_blocks, name="crnn_gan")
+
+
+def build_rnn_gan(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
+    """Build the GAN without the generator's Conv1D front (the ablation of ``crnn_gan``)."""
+    return _adversarial_composer(config, spec, conv_blocks=0, name="rnn_gan")
+
+
+def _adversarial_composer(config: RNNGANConfig, spec: InputSpec, conv_blocks: int, name: str) -> keras.Model:
+    from core.models.adversarial import AdversarialComposer
+
+    return AdversarialComposer(
+        _generator(config, spec, conv_blocks),
+        _discriminator(config, spec),
+        noise_dim=config.noise_dim,
+        global_noise_dim=config.global_noise_dim,
+        feature_matching=config.feature_matching,
+        label_smoothing=config.label_smoothing,
+        instance_noise=config.instance_noise,
+        gradient_penalty=config.gradient_penalty,
+        discriminator_lr_ratio=config.discriminator_lr_ratio,
+        pretrain_epochs=config.pretrain_epochs,
+        name=name,
+    )
+
+
+def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras.Model:
+    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> features, shape=(batch, notes, spec.size)."""
+    import keras
+
+    noise = keras.Input(shape=(None, config.noise_dim + config.global_noise_dim), name="noise")
+    hidden = noise
+    for index in range(conv_blocks):
+        hidden = keras.layers.Conv1D(
+            config.conv_filters, config.conv_kernel, padding="same", name=f"generator_conv_{index}"
+        )(hidden)
+        if config.layer_norm:
+            hidden = keras.layers.LayerNormalization(name=f"generator_conv_norm_{index}")(hidden)
+        hidden = keras.layers.LeakyReLU(0.2, name=f"generator_conv_activation_{index}")(hidden)
+        hidden = keras.layers.Dropout(config.dropout, name=f"generator_conv_dropout_{index}")(hidden)
+    for index in range(config.layers):
+        lstm = keras.layers.LSTM(
+            config.units, return_sequences=True, dropout=config.dropout, name=f"generator_lstm_{index}"
+        )
+        hidden = (
+            keras.layers.Bidirectional(lstm, name=f"generator_bilstm_{index}")(hidden)
+            if config.bidirectional
+            else lstm(hidden)
+        )
+        if config.layer_norm:
+            hidden = keras.layers.LayerNormalization(name=f"generator_lstm_norm_{index}")(hidden)
+    features = keras.layers.Dense(spec.size, activation="sigmoid", dtype="float32", name="features")(hidden)
+    return keras.Model(noise, features, name="generator")
+
+
+def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
+    """Features, shape=(batch, notes, spec.size) -> (a logit per note, shape=(batch, notes, 1),
+    hidden features per note, shape=(batch, notes, 2 * discriminator_units))."""
+    import keras
+
+    from core.models.heads import head_for
+
+    notes = head_for(spec.kind).model_input(spec)
+    hidden = keras.layers.Conv1D(
+        config.discriminator_filters, config.discriminator_kernel, padding="same", name="discriminator_conv"
+    )(notes)
+    hidden = keras.layers.LeakyReLU(0.2, name="discriminator_activation")(hidden)
+    hidden = keras.layers.Dropout(config.dropout, name="discriminator_dropout")(hidden)
+    hidden = keras.layers.Bidirectional(
+        keras.layers.LSTM(config.discriminator_units, return_sequences=True), name="discriminator_bilstm"
+    )(hidden)
+    hidden = keras.layers.Activation("linear", dtype="float32", name="discriminator_features")(hidden)
+    logits = keras.layers.Dense(1, dtype="float32", name="step_logits")(hidden)
+    return keras.Model(notes, [logits, hidden], name="discriminator")
+
+
+# === Figures, pure TensorFlow ===
+
+
+def feature_distance(real: tf.Tensor, fake: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Mean 1-D Wasserstein-1 distance between real and generated notes, per feature and for intervals.
+
+    ``W1(P, Q) = mean_i |sort(p)_i - sort(q)_i|`` for equally many values of each
+    feature (pitch, duration, gap, velocity, all in [0, 1]) and of the pitch step
+    between consecutive notes; the figure is the mean of the five. 0 when the
+    marginals agree; it is differentiable (through the sort), so pre-training
+    minimizes it, and validation reports it against held-out windows.
+
+    Args:
+        real, fake: shape=(batch, notes, 4).
+        weights: shape=(batch, notes), 1 on real notes, 0 on padding; the same notes of ``fake`` count.
+
+    Returns:
+        float32 scalar.
+    """
+    import tensorflow as tf
+
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    kept = weights > 0
+    pairs = kept[:, 1:] & kept[:, :-1]
+    columns = [
+        (tf.boolean_mask(real[..., index], kept), tf.boolean_mask(fake[..., index], kept))
+        for index in range(real.shape[-1])
+    ]
+    columns.append(
+        (
+            tf.boolean_mask(real[:, 1:, 0] - real[:, :-1, 0], pairs),
+            tf.boolean_mask(fake[:, 1:, 0] - fake[:, :-1, 0], pairs),
+        )
+    )
+    # A batch of one-note windows has no interval: the mean of nothing is NaN, counted as 0.
+    distances = [
+        tf.math.divide_no_nan(
+            tf.reduce_sum(tf.abs(tf.sort(ours) - tf.sort(theirs))), tf.cast(tf.size(ours), tf.float32)
+        )
+        for ours, theirs in columns
+    ]
+    return tf.reduce_mean(tf.stack(distances))
+
+
+def pitch_class_diversity(features: tf.Tensor) -> tf.Tensor:
+    """Mean pairwise total-variation distance between the pitch-class histograms of generated samples.
+
+    ``mean_{i<j} 0.5 * sum_c |h_i(c) - h_j(c)|`` with ``h_i`` the share of sample i's
+    notes in pitch class c. 0 when every sample uses the pitch classes alike (mode
+    collapse shows as it falling), at most 1.
+
+    Args:
+        features: shape=(samples, notes, 4), pitch / 127 first; samples >= 2.
+
+    Returns:
+        float32 scalar.
+    """
+    import tensorflow as tf
+
+    pitches = tf.cast(tf.round(tf.cast(features[..., 0], tf.float32) * 127.0), tf.int32)
+    histograms = tf.reduce_mean(tf.one_hot(pitches % PITCH_CLASSES, PITCH_CLASSES), axis=1)
+    distances = 0.5 * tf.reduce_sum(tf.abs(histograms[:, None] - histograms[None]), axis=-1)
+    samples = tf.cast(tf.shape(features)[0], tf.float32)
+    return tf.reduce_sum(distances) / (samples * (samples - 1))
+
+
+# === Composing ===
+
+
+class NoiseDecoder(StepDecoder):
+    """A GAN's way to compose: the generator on seeded noise, the whole sequence at once.
+
+    It keeps the :class:`~core.models.base.StepDecoder` attributes the composer reads
+    (``kind``, ``size``, ``max_length``, ``head``) but has no step: a generator reads
+    all its noise at once. :class:`core.generation.sampling.NoiseSampler` runs it.
+    """
+
+    kind = "features"
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.size = int(model.generator.outputs[0].shape[-1])
+
+    def generate(self, batch: int, notes: int, seed: int, temperature: float) -> np.ndarray:
+        """``batch`` sequences of ``notes`` notes, float32 shape=(batch, notes, size); same seed, same notes."""
+        return self.model.sample(batch, notes, seed, temperature)

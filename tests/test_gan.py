@@ -1,0 +1,213 @@
+"""The GANs (core.models.gan): networks, their own train step, stabilizers, saving, training and composing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pretty_midi
+import pytest
+import tensorflow as tf
+
+from core.cli import main
+from core.config import TrainConfig
+from core.errors import GenerationError
+from core.generation.sampling import Limits, NoiseSampler, SampleConfig
+from core.models import InputSpec, build_model, head_for, make_config
+from core.models.gan import NoiseDecoder, feature_distance, pitch_class_diversity
+from core.models.heads import FeatureHead
+from core.store import runs as run_store
+from core.training.trainer import compile_model
+from tests.conftest import make_notes, tiny_dataset
+
+NOTES, BATCH = 12, 4
+SPEC = InputSpec("features", 4, NOTES)
+TINY = {"units": 8, "layers": 1, "noise_dim": 4, "discriminator_filters": 8, "discriminator_units": 8}
+TINY_CRNN = {**TINY, "conv_filters": 8, "conv_blocks": 1}
+
+
+def windows(batch: int = BATCH, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random feature windows, shape=(batch, NOTES, 4), and weights with the last window padded after 8 notes."""
+    features = np.random.default_rng(seed).random((batch, NOTES, 4)).astype(np.float32)
+    weights = np.ones((batch, NOTES), np.float32)
+    weights[-1, 8:] = 0
+    return features, weights
+
+
+def weights_of(network: keras.Model) -> list[np.ndarray]:
+    return [variable.numpy().copy() for variable in network.trainable_variables]
+
+
+def changed(before: list[np.ndarray], network: keras.Model) -> bool:
+    return any(not np.array_equal(old, new) for old, new in zip(before, weights_of(network)))
+
+
+@pytest.fixture(scope="module")
+def crnn_gan() -> keras.Model:
+    """One small compiled C-RNN-GAN, shared: building and tracing cost more than the tests."""
+    keras.utils.set_random_seed(0)
+    model = build_model("crnn_gan", make_config("crnn_gan", TINY_CRNN), SPEC)
+    compile_model(model, head_for("features"), TrainConfig(warmup_steps=0), total_steps=10)
+    model.run_eagerly = True  # a step costs less than tracing it; the trainer's test traces them
+    return model
+
+
+@pytest.mark.parametrize(("name", "options"), [("crnn_gan", TINY_CRNN), ("rnn_gan", TINY)])
+def test_both_networks_take_and_give_note_features_of_any_length(name, options):
+    model = build_model(name, make_config(name, {**options, "global_noise_dim": 2}), SPEC)
+    assert model.name == name
+    assert any(isinstance(layer, keras.layers.Conv1D) for layer in model.generator.layers) == (name == "crnn_gan")
+    for notes in (NOTES, 20):
+        noise = np.zeros((BATCH, notes, 6), np.float32)
+        features = keras.ops.convert_to_numpy(model.generator(noise))
+        assert features.shape == (BATCH, notes, 4) and features.min() >= 0 and features.max() <= 1
+        logits, hidden = model.discriminator(features)
+        assert tuple(logits.shape) == (BATCH, notes, 1) and tuple(hidden.shape) == (BATCH, notes, 16)
+    assert model.sample(3, 7, seed=1).shape == (3, 7, 4)
+
+
+def test_a_train_step_changes_both_networks_and_logs_the_curves(crnn_gan):
+    generator, discriminator = weights_of(crnn_gan.generator), weights_of(crnn_gan.discriminator)
+    logs = crnn_gan.train_on_batch(*windows(), return_dict=True)
+    assert changed(generator, crnn_gan.generator) and changed(discriminator, crnn_gan.discriminator)
+    assert set(logs) == {"d_loss", "g_loss", "d_real_acc", "d_fake_acc", "feature_distance"}
+    assert all(math.isfinite(value) for value in logs.values())
+    validation = crnn_gan.test_on_batch(*windows(seed=1), return_dict=True)
+    assert set(validation) == {"feature_distance", "diversity"} and 0 <= validation["diversity"] <= 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"feature_matching": False},
+        {"label_smoothing": 0.2},
+        {"instance_noise": 0.1},
+        {"gradient_penalty": 10.0},
+        {"discriminator_lr_ratio": 4.0},
+        {"bidirectional": True, "layer_norm": False, "global_noise_dim": 2},
+    ],
+    ids=lambda options: "-".join(options),
+)
+def test_every_stabilizer_trains_a_step(options):
+    model = build_model("rnn_gan", make_config("rnn_gan", {**TINY, **options}), SPEC)
+    model.compile(keras.optimizers.Adam(1e-3), run_eagerly=True)  # eager: one step costs less than tracing it
+    generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
+    logs = model.train_on_batch(*windows(), return_dict=True)
+    assert all(math.isfinite(float(value)) for value in logs.values())
+    assert changed(generator, model.generator) and changed(discriminator, model.discriminator)
+
+
+def test_the_discriminator_learns_at_the_ratio_of_the_run_learning_rate(crnn_gan):
+    generator_rate = float(crnn_gan.optimizer.learning_rate)
+    assert float(crnn_gan.discriminator_optimizer.learning_rate) == pytest.approx(2.0 * generator_rate)
+
+
+def test_pretraining_trains_the_generator_alone_then_the_gan():
+    model = build_model("rnn_gan", make_config("rnn_gan", {**TINY, "pretrain_epochs": 1}), SPEC)
+    model.compile(keras.optimizers.Adam(1e-3), run_eagerly=True)
+    generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
+    features, weights = windows()
+    first = model.fit(features, weights, batch_size=BATCH, epochs=1, verbose=0).history
+    assert set(first) == {"g_loss", "feature_distance"} and first["g_loss"] == first["feature_distance"]
+    assert changed(generator, model.generator) and not changed(discriminator, model.discriminator)
+    second = model.fit(features, weights, batch_size=BATCH, initial_epoch=1, epochs=2, verbose=0).history
+    assert "d_loss" in second and changed(discriminator, model.discriminator)
+
+
+def test_save_then_reload_gives_the_same_samples_and_optimizer_states(crnn_gan, tmp_path):
+    crnn_gan.train_on_batch(*windows())  # optimizer states that are not zeros
+    path = tmp_path / "model.keras"
+    crnn_gan.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(crnn_gan) and loaded.name == "crnn_gan"
+    np.testing.assert_array_equal(loaded.sample(3, 16, seed=5), crnn_gan.sample(3, 16, seed=5))
+    assert not np.array_equal(crnn_gan.sample(3, 16, seed=5), crnn_gan.sample(3, 16, seed=6))
+    for ours, theirs in (
+        (crnn_gan.optimizer, loaded.optimizer),
+        (crnn_gan.discriminator_optimizer, loaded.discriminator_optimizer),
+    ):
+        assert len(ours.variables) == len(theirs.variables)
+        for mine, reloaded in zip(ours.variables, theirs.variables):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(reloaded))
+
+
+def test_feature_distance_is_the_mean_wasserstein_distance_of_the_features_and_intervals():
+    real = tf.constant([[[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0]]])
+    fake = tf.constant([[[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 1.0]]])
+    # Velocity differs by 1 on one of two notes: 0.5 of five figures.
+    assert float(feature_distance(real, fake, tf.ones((1, 2)))) == pytest.approx(0.1)
+    # The padded note counts for nothing: the windows agree on the one real note.
+    assert float(feature_distance(real, fake, tf.constant([[1.0, 0.0]]))) == 0.0
+
+
+def test_diversity_is_the_mean_pairwise_distance_of_pitch_class_histograms():
+    c, g = 60 / 127, 67 / 127
+    same = tf.constant([[[c, 0, 0, 0], [g, 0, 0, 0]]] * 3)
+    assert float(pitch_class_diversity(same)) == 0.0
+    apart = tf.constant([[[c, 0, 0, 0], [c, 0, 0, 0]], [[g, 0, 0, 0], [g, 0, 0, 0]]])
+    assert float(pitch_class_diversity(apart)) == pytest.approx(1.0)
+
+
+def test_the_feature_head_trains_on_the_windows_themselves():
+    head = head_for("features")
+    assert isinstance(head, FeatureHead) and head.own_train_step and head.monitor == "feature_distance"
+    window = tf.reshape(tf.range(12, dtype=tf.float32), (1, 3, 4))
+    inputs, weights = head.targets(window, tf.constant([[True, False, False]]))
+    np.testing.assert_array_equal(inputs.numpy(), window.numpy()[:, :2])
+    assert weights.numpy().tolist() == [[1.0, 0.0]]
+
+
+def test_composed_notes_keep_to_the_length_range_and_voices():
+    notes = make_notes((0, 4, 30), (2, 40, 100), (3, 5, 64), (3, 6, 67), (20, 22, 60))
+    kept = FeatureHead().keep_within(notes, 16, Limits(max_polyphony=2, max_note_steps=8, pitch_range=(48, 84)))
+    # The note at 20 is past the end; 30 and 100 move by octaves into range, and no note lasts over 8 steps;
+    # at step 3 four notes would sound: the highest and the lowest are kept.
+    assert kept[:, :3].tolist() == [[0, 4, 54], [2, 10, 76]]
+
+
+def test_a_gan_refuses_a_primer(crnn_gan):
+    sampler = NoiseSampler(NoiseDecoder(crnn_gan))
+    with pytest.raises(GenerationError, match="cannot continue a primer"):
+        sampler.run(np.zeros((2, 4), np.float32), SampleConfig(strategy="noise"), 16, 32)
+
+
+def test_train_then_compose_through_the_cli(tmp_path, capsys):
+    """A tiny run through the real trainer, its curves in the store, then ``generate`` with seed, variations
+    and truncation: valid MIDI within the length asked for."""
+    tiny_dataset()
+    train = ["train", "--dataset", "tiny", "--model", "crnn_gan", "--epochs", "1", "--batch-size", "8"]
+    train += ["--seq-len", "16", "--steps-per-epoch", "2", "--validation-steps", "1", "--log-every-steps", "1"]
+    for option, value in TINY_CRNN.items():
+        train += ["--model-option", f"{option}={value}"]
+    assert main(train) == 0, capsys.readouterr().err
+    run_id = capsys.readouterr().out.split()[1].rstrip(":")
+    run = run_store.get_run(run_id)
+    assert (run.status, run.representation, run.epoch) == ("finished", "notes", 1)
+    curves = {row["name"] for row in run_store.get_metrics([run_id])}
+    assert {"d_loss", "g_loss", "d_real_acc", "d_fake_acc", "feature_distance"} <= curves
+    assert {"val_feature_distance", "val_diversity"} <= curves and run.best_val_loss is not None
+    assert Path(run.checkpoint_dir, "model.keras").is_file()
+
+    out = tmp_path / "piece.mid"
+    generate = ["generate", "--checkpoint", run.checkpoint_dir, "--out", str(out), "--n", "4", "--seed", "3"]
+    assert main([*generate, "--bars", "8", "--temperature", "0.8"]) == 0, capsys.readouterr().err
+    for number in range(1, 5):
+        midi = pretty_midi.PrettyMIDI(str(tmp_path / f"piece-{number}.mid"))
+        played = [note for instrument in midi.instruments for note in instrument.notes]
+        assert played and all(0 <= note.pitch <= 127 and note.end > note.start for note in played)
+        # Eight bars of 4/4 at the default 100 BPM: 19.2 s.
+        assert max(note.end for note in played) <= 19.2 + 1e-6
+
+
+def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):
+    from types import SimpleNamespace
+
+    from core.checkpoints import CheckpointFolder
+    from core.training.callbacks import RunRecorder
+
+    recorder = RunRecorder("run", CheckpointFolder(tmp_path), TrainConfig(), FeatureHead(), 0, None, SimpleNamespace())
+    recorder.set_model(SimpleNamespace(stop_training=False))
+    recorder.on_train_batch_end(0, {"feature_distance": 0.1, "d_loss": 0.7, "g_loss": math.nan})
+    assert recorder.model.stop_training and recorder.failure.startswith("the g_loss became nan at step 1")
