@@ -13,8 +13,14 @@ PAGES = [
     st.Page("pages/generate.py", title="Generate", icon="🎹", url_path="generate"),
     st.Page("pages/library.py", title="Library", icon="🗂️", url_path="library"),
     st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
+    st.Page("pages/surveys.py", title="Listening tests", icon="🎧", url_path="surveys"),
 ]
+# A participant's link (``?survey=<id>``) opens the survey and nothing else: no other page, no admin sidebar.
+PARTICIPANT_PAGES = [st.Page("pages/take_survey.py", title="Listening test", icon="🎧", default=True)]
 
-page = st.navigation(PAGES)
-sidebar_status()
-page.run()
+if "survey" in st.query_params:
+    st.navigation(PARTICIPANT_PAGES, position="hidden").run()
+else:
+    page = st.navigation(PAGES)
+    sidebar_status()
+    page.run()
