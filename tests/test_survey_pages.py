@@ -19,11 +19,11 @@ from core.audio import Rendering
 from core.config import DataConfig
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
-from core.store import library
 from core.store import surveys as store
 from core.surveys import build
 from core.surveys.participants import join, record_answer, resume
 from tests.conftest import scale_piece
+from tests.survey_pieces import library_piece
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGE = "pages/surveys.py"
@@ -72,20 +72,8 @@ def sign_in(at: AppTest) -> AppTest:
 
 
 def save_piece(title: str, checkpoint: str, offset: int) -> str:
-    return library.save_piece(
-        title=title,
-        checkpoint=checkpoint,
-        model="lstm",
-        dataset="tiny",
-        representation="events",
-        parameters={"sampling": {"strategy": "sample", "temperature": 0.9 + offset / 10}},
-        seed=offset,
-        variation=1,
-        midi=scale_piece(offset=offset, length=8),
-        audio=None,
-        metrics={},
-        duration_seconds=2.0,
-    ).id
+    parameters = {"sampling": {"strategy": "sample", "temperature": 0.9 + offset / 10}}
+    return library_piece(title, checkpoint, offset, length=8, seconds=2.0, parameters=parameters)
 
 
 def test_without_a_password_the_page_says_how_to_set_one_shows_nothing_else_and_imports_no_tensorflow():

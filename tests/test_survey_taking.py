@@ -19,14 +19,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.audio import Rendering
 from core.errors import StoreError
-from core.store import library
 from core.store import surveys as store
 from core.surveys import build
 from core.surveys.build import create_survey
 from core.surveys.config import SurveySettings
 from core.surveys.participants import resume
 from core.surveys.questions import QUESTIONS
-from tests.conftest import scale_piece
+from tests.survey_pieces import library_piece
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 FAKE_WAV = b"RIFF" + bytes(40)
@@ -43,20 +42,7 @@ def quick_audio(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def piece(model: str, number: int) -> str:
     """A library piece of ``model``, 4 s long; returns its id."""
-    return library.save_piece(
-        title=f"{model} #{number}",
-        checkpoint=f"checkpoints/{model}",
-        model="lstm",
-        dataset="tiny",
-        representation="events",
-        parameters={},
-        seed=number,
-        variation=1,
-        midi=scale_piece(offset=number, length=16),
-        audio=None,
-        metrics={},
-        duration_seconds=4.0,
-    ).id
+    return library_piece(f"{model} #{number}", f"checkpoints/{model}", number)
 
 
 def make_survey(

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from core.audio import Rendering, fluidsynth_available, render_wav
 from core.errors import LibraryError, SurveyError
-from core.store import library
 from core.store import surveys as store
 from core.store.db import SurveyAnswerRecord, SurveyClipRecord, session_scope
 from core.surveys import build, participants, results
@@ -24,7 +23,8 @@ from core.surveys.config import SurveySettings
 from core.surveys.participants import Item, join, record_answer, resume
 from core.surveys.questions import QUESTIONS, ChoiceQuestion, PreferenceQuestion, RatingQuestion
 from core.surveys.statistics import ANSWER_COLUMNS
-from tests.conftest import make_midi_bytes, scale_piece
+from tests.conftest import make_midi_bytes
+from tests.survey_pieces import library_piece
 
 on_both = pytest.mark.usefixtures("db_url")
 FAKE_WAV = b"RIFF" + bytes(40)
@@ -38,20 +38,7 @@ def quick_audio(monkeypatch):
 
 def piece(model: str, number: int = 0) -> str:
     """A library piece of ``model`` (its checkpoint folder's name), 4 s long; returns its id."""
-    return library.save_piece(
-        title=f"{model} #{number}",
-        checkpoint=f"checkpoints/{model}",
-        model="lstm",
-        dataset="tiny",
-        representation="events",
-        parameters={},
-        seed=number,
-        variation=1,
-        midi=scale_piece(offset=number, length=16),
-        audio=None,
-        metrics={},
-        duration_seconds=4.0,
-    ).id
+    return library_piece(f"{model} #{number}", f"checkpoints/{model}", number)
 
 
 def survey(models: tuple[str, ...] = ("lstm", "transformer"), per_model: int = 2, **settings) -> str:
