@@ -14,9 +14,22 @@ writes (one at a time in SQLite, one Python thread at a time under the GIL), not
 ``duplicated`` ones (more than one row for a participant, item and question) and ``wrong`` ones (a row
 not holding the last value given). Timed: each answer write, checks included (``answer_write_ms``,
 target p95 < 50 ms on SQLite). Timings share the CPU with anything else running (``load_average_1m``).
-Prints JSON.
+These figures are the ``storage`` section of the JSON printed.
+
+The ``sessions`` section drives the page instead: ``--sessions`` browser-less sessions (20 by default),
+each its own Streamlit ``AppTest`` of ``streamlit_app.py`` opened at ``?survey=<id>``, in a process of its
+own (AppTest cannot run in threads: it swaps a global around each script run), all released together once
+every one has imported Streamlit and the app. Each consents, answers the background question, joins, and
+for every clip of a ``--session-clips`` survey reports it played to its end (the player's state fed in as
+``tests/test_survey_taking.py`` does: AppTest runs no JavaScript), answers both questions and moves on,
+then finishes. Counted from the database as above (``lost``, ``duplicated``, ``wrong`` against what each
+session chose), and timed: seconds per answered item (the play report, both answers and the Next/Finish
+click: four script runs) and the wall time. A server runs its sessions' scripts in threads of one process
+instead; on a machine with fewer cores than sessions either way they queue for the CPU, which the figures
+include.
 
     .venv/bin/python bench/survey_load.py [--participants 50] [--clips 10] [--pause-ms 500] [--db-url URL]
+        [--sessions 20] [--session-clips 5]
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -33,6 +47,8 @@ import threading
 import time
 import uuid
 import wave
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +133,11 @@ def participant(
         errors.append(f"{type(error).__name__}: {error}")
 
 
+def _quantiles(values: list[float]) -> list[float]:
+    """The 99 percentiles of ``values`` (NaN for fewer than two), within their range even for a few values."""
+    return statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [float("nan")] * 99
+
+
 def run(participants: int, clips: int, pause_ms: float) -> dict:
     from core.store import surveys as store
 
@@ -140,7 +161,7 @@ def run(participants: int, clips: int, pause_ms: float) -> dict:
     for row in rows:
         stored.setdefault((row.participant_id, row.item_id, row.question), []).append(row.value)
     expected = participants * clips * len(QUESTIONS)
-    quantiles = statistics.quantiles(timings, n=100) if len(timings) > 1 else [float("nan")] * 99
+    quantiles = _quantiles(timings)
     finished = sum(record.finished_at is not None for record in store.survey_participants(survey_id))
     return {
         "participants": participants,
@@ -165,12 +186,115 @@ def run(participants: int, clips: int, pause_ms: float) -> dict:
     }
 
 
+def session_values(number: int, position: int) -> dict[str, object]:
+    """What session ``number`` answers at its ``position``-th item: varied, so that a mix-up would show."""
+    return {"overall": 1 + (number + position) % 5, "human": ("human", "computer")[(number + position) % 2]}
+
+
+def session(survey_id: str, number: int, clips: int, start: Barrier, results: Queue) -> None:
+    """One browser-less session through the page: consent, join, play and answer every item, finish.
+
+    Runs in a process of its own: AppTest swaps a global (``Runtime._instance``) around every script run,
+    so two AppTests in threads of one process break each other's runs. Puts ``(number, token, seconds per
+    item, error)`` on ``results``.
+    """
+    sys.path.insert(0, str(ROOT))
+    from streamlit.logger import set_log_level
+    from streamlit.testing.v1 import AppTest
+
+    from core.surveys.questions import QUESTIONS as ASKED
+    from tests.test_survey_taking import play, radio
+
+    set_log_level("error")  # AppTest's "missing ScriptRunContext" warnings, a few per session
+    token, timings, error = None, [], None
+    try:
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+        at.query_params["survey"] = survey_id
+        start.wait(timeout=300)
+        at.run()
+        at.button(key="survey-agree").click().run()
+        at.radio(key="survey-background").set_value("amateur").run()
+        at.button(key="survey-start").click().run()
+        token = at.query_params["p"]
+        for position in range(clips):
+            started = time.perf_counter()
+            play(at)
+            for question, value in session_values(number, position).items():
+                radio(at, ASKED[question].prompt).set_value(value).run()
+            at.button(key="survey-next" if position < clips - 1 else "survey-finish").click().run()
+            if at.exception:
+                raise RuntimeError(at.exception[0].value)
+            timings.append(time.perf_counter() - started)
+    except Exception as failure:  # reported in the figures, never lost in a process
+        error = f"session {number}: {type(failure).__name__}: {failure}"
+    results.put((number, token, timings, error))
+
+
+def run_sessions(sessions: int, clips: int) -> dict:
+    """``sessions`` AppTest sessions taking one ``clips``-clip survey at once, a process each; their figures."""
+    from core.store import surveys as store
+    from core.surveys.participants import resume
+
+    survey_id = make_survey(clips)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no database connection inherited
+    start, results = context.Barrier(sessions + 1), context.Queue()
+    processes = [
+        context.Process(target=session, args=(survey_id, number, clips, start, results)) for number in range(sessions)
+    ]
+    for process in processes:
+        process.start()
+    start.wait(timeout=300)  # every session has imported Streamlit and the app: the clock starts now
+    started = time.perf_counter()
+    reports = [results.get(timeout=1800) for _process in processes]
+    wall = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    tokens = {number: token for number, token, _timings, _error in reports if token is not None}
+    timings = [seconds for _number, _token, times, _error in reports for seconds in times]
+    errors = sorted(error for _number, _token, _timings, error in reports if error is not None)
+    rows = store.survey_answers(survey_id)
+    stored = {(row.participant_id, row.item_id, row.question) for row in rows}
+    wrong = 0
+    for number, token in tokens.items():
+        for position, item in enumerate(resume(survey_id, token).items):
+            given = {question: str(value) for question, value in session_values(number, position).items()}
+            wrong += sum(item.answers.get(question) not in (None, value) for question, value in given.items())
+    quantiles = _quantiles(timings)
+    participants = store.survey_participants(survey_id)
+    return {
+        "sessions": sessions,
+        "clips": clips,
+        "questions": list(QUESTIONS),
+        "joined": len(participants),
+        "finished": sum(record.finished_at is not None for record in participants),
+        "answers_expected": sessions * clips * len(QUESTIONS),
+        "rows_stored": len(rows),
+        "lost": sessions * clips * len(QUESTIONS) - len(stored),
+        "duplicated": len(rows) - len(stored),
+        "wrong": wrong,
+        "errors": errors[:5],
+        "seconds_per_item": {
+            "p50": round(quantiles[49], 3),
+            "p95": round(quantiles[94], 3),
+            "max": round(max(timings, default=float("nan")), 3),
+        },
+        "items_answered": len(timings),
+        "wall_s": round(wall, 2),
+    }
+
+
+def _clean(figures: dict) -> bool:
+    return not (figures["lost"] or figures["duplicated"] or figures["wrong"] or figures["errors"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--pause-ms", type=float, default=500.0, help="between two answers of a participant")
     parser.add_argument("--db-url", help="a database to use instead of SQLite in a temporary home (PostgreSQL)")
+    parser.add_argument("--sessions", type=int, default=20, help="AppTest sessions through the page (0: none)")
+    parser.add_argument("--session-clips", type=int, default=5, help="clips of the survey the sessions take")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as home:
@@ -183,22 +307,23 @@ def main() -> None:
         from core.settings import get_settings
 
         database = mask_url(get_settings().db_url)
-        figures = run(args.participants, args.clips, args.pause_ms)
-    ok = figures["lost"] == 0 and figures["duplicated"] == 0 and figures["wrong"] == 0 and not figures["errors"]
-    print(
-        json.dumps(
-            {
-                "benchmark": "survey-load",
-                "database": "sqlite" if database.startswith("sqlite") else database,
-                "cores": os.cpu_count(),
-                "load_average_1m": round(os.getloadavg()[0], 2),
-                **figures,
-                "target": {"lost": 0, "duplicated": 0, "answer_write_p95_ms": TARGET_P95_MS},
-                "met": ok and figures["answer_write_ms"]["p95"] < TARGET_P95_MS,
-            },
-            indent=2,
-        )
-    )
+        storage = run(args.participants, args.clips, args.pause_ms)
+        storage["target"] = {"lost": 0, "duplicated": 0, "answer_write_p95_ms": TARGET_P95_MS}
+        storage["met"] = _clean(storage) and storage["answer_write_ms"]["p95"] < TARGET_P95_MS
+        result = {
+            "benchmark": "survey-load",
+            "database": "sqlite" if database.startswith("sqlite") else database,
+            "cores": os.cpu_count(),
+            "storage": storage,
+        }
+        if args.sessions:
+            sessions = run_sessions(args.sessions, args.session_clips)
+            sessions["target"] = {"lost": 0, "duplicated": 0}
+            sessions["met"] = _clean(sessions) and sessions["finished"] == args.sessions
+            result["sessions"] = sessions
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    result["met"] = all(section["met"] for section in (storage, result.get("sessions", {"met": True})))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

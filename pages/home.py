@@ -50,6 +50,15 @@ st.markdown(
     "the data beside held-out real pieces, a Markov chain and random notes. Read the leaderboard, charts of "
     "every metric with 95% intervals, histograms of generated against real, and the pieces that copy the data."
 )
+st.page_link("pages/surveys.py", label="**Listening tests**", icon="🎧")
+st.markdown(
+    "Do people hear the difference? Build a blind survey from generated pieces in the library, with real pieces "
+    "of a dataset hidden among them as the reference, and share its link: each participant hears the clips in "
+    "their own random order, plays each to its end before rating it, and sees no other page. Read mean opinion "
+    "scores with 95% intervals, how often each system passed for human, A/B preferences with their tests and "
+    "listener screening, live while the survey runs, and export every answer as CSV or JSON. Organizing needs "
+    "the admin password."
+)
 
 settings = get_settings()
 if is_admin():  # server paths are nobody else's business

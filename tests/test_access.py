@@ -99,6 +99,8 @@ def test_serve_binds_to_localhost_and_refuses_a_public_address_without_a_passwor
     assert local.returncode == 0, local.stderr
     assert "--server.address localhost" in local.stdout and "--server.port 8599" in local.stdout
     assert "s3cret" not in local.stdout + local.stderr and "neuro:***@db" in local.stderr
+    # Only the developer's own browser reaches it: Streamlit's own toolbar and tracebacks are theirs.
+    assert "--client.showErrorDetails full" in local.stdout and "--client.toolbarMode auto" in local.stdout
 
     public = _serve({"NEUROTUNE_ADDRESS": "0.0.0.0"})
     assert public.returncode == 2
@@ -109,6 +111,14 @@ def test_serve_binds_to_localhost_and_refuses_a_public_address_without_a_passwor
     assert guarded.returncode == 0, guarded.stderr
     assert "--server.address 0.0.0.0" in guarded.stdout and "--client.showErrorDetails none" in guarded.stdout
     assert "long enough now" not in guarded.stdout + guarded.stderr
+    # Strangers get a viewer's toolbar: no "Deploy" button, no developer menu.
+    assert "--client.toolbarMode viewer" in guarded.stdout
+
+    # A password on localhost (participants at the organizer's machine, or behind a proxy): strangers too.
+    guarded_local = _serve({"NEUROTUNE_ADMIN_PASSWORD": "long enough now"})
+    assert guarded_local.returncode == 0, guarded_local.stderr
+    assert "--client.showErrorDetails none" in guarded_local.stdout
+    assert "--client.toolbarMode viewer" in guarded_local.stdout
 
 
 def test_wrong_passwords_slow_down_then_lock_sign_in_for_the_whole_server():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -23,6 +24,17 @@ from ui.text import plain
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
 
+def navigation_titles() -> list[str]:
+    """The titles of the pages in streamlit_app.py's PAGES, read from its source: importing it would run the app."""
+    tree = ast.parse(Path(APP).read_text())
+    (pages,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "PAGES" for target in node.targets)
+    ]
+    return [keyword.value.value for call in pages.elts for keyword in call.keywords if keyword.arg == "title"]
+
+
 def _app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
 
@@ -38,6 +50,7 @@ def test_home_page_says_what_each_page_does_and_neither_it_nor_the_dataset_page_
             "exception": [str(e.value) for e in at.exception],
             "title": at.title[0].value,
             "markdown": " ".join(m.value for m in at.markdown),
+            "links": sorted(e.proto.label for e in at.main if e.type == "page_link"),
             "tensorflow": "tensorflow" in sys.modules,
         }}
         at.switch_page("pages/dataset.py").run()
@@ -52,6 +65,9 @@ def test_home_page_says_what_each_page_does_and_neither_it_nor_the_dataset_page_
     assert page["exception"] == []
     assert "NeuroTune" in page["title"]
     assert "bundled corpus" in page["markdown"]
+    # A link and a paragraph for every page of the navigation but Home itself.
+    assert page["links"] == sorted(f"**{title}**" for title in navigation_titles() if title != "Home")
+    assert "blind survey" in page["markdown"]
     assert page["tensorflow"] is False
     assert page["dataset_tensorflow"] is False
 

@@ -22,12 +22,15 @@ def add_parser(commands, name: str) -> None:
 def streamlit_command(settings: Settings, port: int) -> list[str]:
     """The Streamlit server command for these settings.
 
-    Error details stay in the server log whenever strangers may reach the app
-    (a public address, or a password set for serving behind a proxy): a
-    traceback tells an attacker more than it tells a listener.
+    Whenever strangers may reach the app (a public address, or a password set for serving behind a
+    proxy or to participants of a listening test), error details stay in the server log, as a traceback
+    tells an attacker more than it tells a listener, and the toolbar is a viewer's: Streamlit's default
+    ("auto") shows its developer menu and "Deploy" button to every browser that reaches the app as
+    localhost, which includes a participant at the organizer's own machine or through a tunnel.
     """
     if not 1 <= port <= 65535:
         raise AccessError(f"the port must be between 1 and 65535, got {port}")
+    shared = not is_local_address(settings.address) or bool(settings.admin_password)
     streamlit = shutil.which("streamlit", path=os.path.dirname(sys.executable)) or "streamlit"
     return [
         streamlit,
@@ -46,7 +49,9 @@ def streamlit_command(settings: Settings, port: int) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
         "--client.showErrorDetails",
-        "full" if is_local_address(settings.address) and not settings.admin_password else "none",
+        "none" if shared else "full",
+        "--client.toolbarMode",
+        "viewer" if shared else "auto",
     ]
 
 
