@@ -107,6 +107,31 @@ def _render_sine(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def cut_wav(wav: bytes, seconds: float, fade_seconds: float = 0.25) -> tuple[bytes, float]:
+    """``wav`` cut to at most ``seconds``, the last ``fade_seconds`` faded out, and its length in seconds.
+
+    FluidSynth's reverb rings on for seconds after the last note: a listening test that asks for a
+    clip to be heard to its end would make listeners sit through that silence, and time them by it.
+
+    Args:
+        wav: A 16-bit PCM WAV file (what :func:`render_wav` writes); other sample widths are only measured.
+    """
+    with wave.open(io.BytesIO(wav)) as reader:
+        params = reader.getparams()
+        frames = reader.readframes(params.nframes)
+    if params.sampwidth != 2 or params.nframes <= int(seconds * params.framerate):
+        return wav, params.nframes / params.framerate
+    kept = max(int(seconds * params.framerate), 1)
+    samples = np.frombuffer(frames, np.int16).reshape(-1, params.nchannels)[:kept].astype(np.float32)
+    fade = min(int(fade_seconds * params.framerate), kept)
+    samples[kept - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setparams(params)
+        writer.writeframes(samples.round().astype(np.int16).tobytes())
+    return buffer.getvalue(), kept / params.framerate
+
+
 def render_wav(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 22050) -> Rendering:
     """Render a piece to WAV with FluidSynth, falling back to sine waves.
 

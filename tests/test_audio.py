@@ -11,6 +11,7 @@ import pretty_midi
 import pytest
 
 from core import audio
+from core.audio import cut_wav
 from core.errors import InvalidMidiError
 from tests.conftest import make_midi_bytes
 
@@ -145,3 +146,21 @@ def test_a_fluidsynth_without_compressed_types_gives_none(monkeypatch):
 def test_bytes_that_are_not_midi_raise_when_compressing():
     with pytest.raises(InvalidMidiError):
         audio.render_compressed(b"not a midi file")
+
+
+def test_a_wav_is_cut_with_a_fade_and_measured():
+    rate = 8000
+    tone = (np.sin(np.arange(3 * rate) * 0.3) * 20000).astype(np.int16)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(tone.tobytes())
+    cut, seconds = cut_wav(buffer.getvalue(), 1.0)
+    assert seconds == 1.0
+    with wave.open(io.BytesIO(cut)) as reader:
+        samples = np.frombuffer(reader.readframes(reader.getnframes()), np.int16)
+    assert len(samples) == rate and abs(int(samples[-1])) <= 1  # faded to silence
+    assert np.array_equal(samples[: rate // 2], tone[: rate // 2])  # untouched before the fade
+    assert cut_wav(cut, 5.0) == (cut, 1.0)  # shorter than the cut: as it was

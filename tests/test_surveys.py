@@ -6,8 +6,10 @@ one test only (two 1-second clips).
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
+import wave
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,19 @@ from tests.conftest import make_midi_bytes
 from tests.survey_pieces import library_piece
 
 on_both = pytest.mark.usefixtures("db_url")
-FAKE_WAV = b"RIFF" + bytes(40)
+
+
+def _silence(seconds: float, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(2 * int(seconds * rate)))
+    return buffer.getvalue()
+
+
+FAKE_WAV = _silence(0.5)
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +139,10 @@ def test_clips_are_rendered_once_when_the_survey_is_made(monkeypatch):
     )
     for clip in made.clips:
         assert Path(clip.audio_path).read_bytes()[:4] == b"RIFF"
-        assert clip.duration_seconds == 1.0
+        # FluidSynth's reverb rings on for seconds: the clip keeps its last note's release only.
+        assert clip.duration_seconds == pytest.approx(1.0 + build.RELEASE_SECONDS, abs=0.01)
+        with wave.open(str(clip.audio_path)) as audio:
+            assert clip.duration_seconds == pytest.approx(audio.getnframes() / audio.getframerate())
     assert made.pairs == []  # no preference asked
 
 

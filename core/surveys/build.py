@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pretty_midi
 
-from core.audio import render_wav
+from core.audio import cut_wav, render_wav
 from core.checkpoints import write_atomically
 from core.data.datasets import load_dataset
 from core.data.midi_io import load_midi
@@ -36,6 +36,8 @@ from core.surveys.questions import PAIR
 AUDIO_SUFFIX = ".wav"
 # FluidSynth runs as a process per clip: a few at once make a 20-clip survey several times faster.
 RENDER_WORKERS = 4
+# How long a clip's audio runs on after its last note ends: the note's release, not the reverb's whole tail.
+RELEASE_SECONDS = 0.75
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,10 @@ def _render(source: _Source, path: Path, seconds: float) -> tuple[float, str | N
     except (InvalidMidiError, SurveyError) as error:
         raise SurveyError(f"cannot make a clip of '{source.name}': {error}") from None
     rendering = render_wav(clip)
-    write_atomically(path, rendering.wav)
-    return duration, rendering.notice
+    # The last note rings on for a moment, not for the reverb's whole tail; the clip lasts what its audio does.
+    wav, length = cut_wav(rendering.wav, duration + RELEASE_SECONDS)
+    write_atomically(path, wav)
+    return length, rendering.notice
 
 
 def _pairs(survey_id: str, clips: Sequence[SurveyClipRecord], per_comparison: int) -> list[SurveyPairRecord]:
