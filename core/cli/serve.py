@@ -68,5 +68,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(" ".join(command))
         return 0
     sys.stdout.flush()
-    os.execvp(command[0], command)  # the server replaces this process, so Ctrl-C and signals reach it
+    _run_streamlit(command[1:])
     return 0
+
+
+def _run_streamlit(arguments: list[str]) -> None:
+    """Streamlit's own command line (``streamlit run ...``) in this process, with the router owning every URL.
+
+    Next to an entry script with a ``pages/`` folder, Streamlit runs a deep link's page file by itself
+    (its first multipage scheme) until the entry script has once called ``st.navigation``: after a restart,
+    a first visitor opening ``/library`` got the page without the router's layout, titles and sign-in
+    sidebar (streamlit/streamlit#9624). Saying the folder is not used before the server starts sends every
+    URL through ``streamlit_app.py``. Signals reach the server as before: it runs in this process.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.web import cli
+
+    PagesManager.uses_pages_directory = False
+    cli.main(args=arguments, prog_name="streamlit")
