@@ -130,8 +130,9 @@ def test_ratings_are_summarized_per_system_with_t_intervals(answers):
     ]
     half_lstm = T_975[2] * 1 / math.sqrt(3)  # s = 1
     half_transformer = 12.706204736174698 * math.sqrt(0.5) / math.sqrt(2)  # t_{0.975, 1}, s = sqrt(0.5)
-    assert summary["low"].tolist() == pytest.approx([2 - half_lstm, 4.5 - half_transformer])
-    assert summary["high"].tolist() == pytest.approx([2 + half_lstm, 4.5 + half_transformer])
+    assert 2 - half_lstm < 1 and 4.5 + half_transformer > 5  # past the 1-5 scale: clipped to it
+    assert summary["low"].tolist() == pytest.approx([1.0, 1.0])
+    assert summary["high"].tolist() == pytest.approx([2 + half_lstm, 5.0])
     assert rating_summary(table([])).empty
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from core.surveys.config import GENERATED, REAL, REAL_SYSTEM
-from core.surveys.questions import RATINGS
+from core.surveys.questions import QUESTIONS, RATINGS
 
 CONFIDENCE = 0.95
 
@@ -150,14 +150,19 @@ def _scores(answers: pd.DataFrame, question: str) -> dict[str, np.ndarray]:
 def rating_summary(answers: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Per rating question and system, the mean rating with its t interval (:func:`t_interval`).
 
+    The interval is clipped to the rating scale: with few and spread ratings a t interval reaches past
+    it (below 1, above 5), where no mean can lie.
+
     Returns:
         Columns question, system, n, mean, low, high; questions in :data:`RATINGS` order, real pieces last.
     """
     rows = []
     for question in RATINGS:
+        scale = QUESTIONS[question]
         for system, scores in _scores(answers, question).items():
             interval = t_interval(scores, confidence)
-            rows.append((question, system, interval.n, interval.mean, interval.low, interval.high))
+            low, high = (float(np.clip(bound, scale.low, scale.high)) for bound in (interval.low, interval.high))
+            rows.append((question, system, interval.n, interval.mean, low, high))
     return pd.DataFrame(rows, columns=["question", "system", "n", "mean", "low", "high"])
 
 
