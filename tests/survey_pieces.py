@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import wave
 from typing import Any
 
+import pretty_midi
+
+from core.audio import Rendering
 from core.store import library
 from tests.conftest import scale_piece
 
@@ -32,3 +37,19 @@ def library_piece(
         metrics={},
         duration_seconds=seconds,
     ).id
+
+
+def silent_wav(seconds: float, rate: int = 8000) -> bytes:
+    """A mono 16-bit WAV of ``seconds`` of silence."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(2 * round(seconds * rate)))
+    return buffer.getvalue()
+
+
+def silent_rendering(midi: pretty_midi.PrettyMIDI) -> Rendering:
+    """What ``render_wav`` gives, in no time: silence as long as the clip's notes."""
+    return Rendering(silent_wav(midi.get_end_time()), 8000, "fluidsynth")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.audio import Rendering
 from core.config import DataConfig
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
@@ -23,18 +22,17 @@ from core.store import surveys as store
 from core.surveys import build
 from core.surveys.participants import join, record_answer, resume
 from tests.conftest import scale_piece
-from tests.survey_pieces import library_piece
+from tests.survey_pieces import library_piece, silent_rendering
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGE = "pages/surveys.py"
 PASSWORD = "listening secret"
-FAKE_WAV = b"RIFF" + bytes(40)
 CONTROLS = {"Create survey", "Open", "Close", "Duplicate", "Delete"}
 
 
 @pytest.fixture(autouse=True)
 def quick_audio(monkeypatch):
-    monkeypatch.setattr(build, "render_wav", lambda midi: Rendering(FAKE_WAV, 22050, "fluidsynth"))
+    monkeypatch.setattr(build, "render_wav", silent_rendering)
 
 
 def open_page() -> AppTest:

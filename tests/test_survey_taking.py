@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.audio import Rendering
 from core.errors import StoreError
 from core.store import surveys as store
 from core.surveys import build
@@ -25,10 +24,9 @@ from core.surveys.build import create_survey
 from core.surveys.config import SurveySettings
 from core.surveys.participants import resume
 from core.surveys.questions import QUESTIONS
-from tests.survey_pieces import library_piece
+from tests.survey_pieces import library_piece, silent_rendering
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-FAKE_WAV = b"RIFF" + bytes(40)
 OVERALL = QUESTIONS["overall"].prompt
 HUMAN = QUESTIONS["human"].prompt
 PREFERENCE = QUESTIONS["preference"].prompt
@@ -37,7 +35,7 @@ PREFERENCE = QUESTIONS["preference"].prompt
 @pytest.fixture(autouse=True)
 def quick_audio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clips made in no time (the renderer is tested in test_audio.py and test_surveys.py)."""
-    monkeypatch.setattr(build, "render_wav", lambda midi: Rendering(FAKE_WAV, 22050, "fluidsynth"))
+    monkeypatch.setattr(build, "render_wav", silent_rendering)
 
 
 def piece(model: str, number: int) -> str:

@@ -6,7 +6,6 @@ one test only (two 1-second clips).
 
 from __future__ import annotations
 
-import io
 import shutil
 import threading
 import wave
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.audio import Rendering, fluidsynth_available, render_wav
+from core.audio import fluidsynth_available, render_wav
 from core.errors import LibraryError, SurveyError
 from core.store import surveys as store
 from core.store.db import SurveyAnswerRecord, SurveyClipRecord, session_scope
@@ -26,28 +25,15 @@ from core.surveys.participants import Item, join, record_answer, resume
 from core.surveys.questions import QUESTIONS, ChoiceQuestion, PreferenceQuestion, RatingQuestion
 from core.surveys.statistics import ANSWER_COLUMNS
 from tests.conftest import make_midi_bytes
-from tests.survey_pieces import library_piece
+from tests.survey_pieces import library_piece, silent_rendering
 
 on_both = pytest.mark.usefixtures("db_url")
-
-
-def _silence(seconds: float, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(bytes(2 * int(seconds * rate)))
-    return buffer.getvalue()
-
-
-FAKE_WAV = _silence(0.5)
 
 
 @pytest.fixture(autouse=True)
 def quick_audio(monkeypatch):
     """Clips rendered in no time: the real renderer is :mod:`core.audio`'s, tested there and once here."""
-    monkeypatch.setattr(build, "render_wav", lambda midi: Rendering(FAKE_WAV, 22050, "fluidsynth"))
+    monkeypatch.setattr(build, "render_wav", silent_rendering)
 
 
 def piece(model: str, number: int = 0) -> str:
@@ -116,7 +102,7 @@ def test_a_survey_gets_shuffled_hidden_labels_and_pairs_between_systems(neurotun
     assert sorted(clip.piece_id for clip in made.clips if clip.piece_id) == sorted(pieces)
     assert sorted(clip.dataset_index for clip in made.clips if clip.dataset) == [0, 1]
     for clip in made.clips:
-        assert Path(clip.audio_path).read_bytes() == FAKE_WAV
+        assert Path(clip.audio_path).read_bytes()[:4] == b"RIFF"
         assert Path(clip.audio_path).parent == neurotune_home / "surveys" / made.survey.id
         assert 0 < clip.duration_seconds <= 1.5
     systems = {clip.id: clip.system for clip in made.clips}
@@ -241,7 +227,8 @@ def test_a_participant_sees_labels_only():
     item = first_clip(survey_id, join(survey_id))
     assert item.label.startswith("Clip ") and item.clips[0].label == item.label
     assert "lstm" not in repr(item) and "transformer" not in repr(item) and "surveys" not in repr(item)
-    assert item.clips[0].audio() == FAKE_WAV
+    clip = next(clip for clip in store.survey_clips(survey_id) if clip.id == item.clips[0].id)
+    assert item.clips[0].audio() == Path(clip.audio_path).read_bytes()
 
 
 def test_a_rating_before_the_clip_was_played_is_refused():
