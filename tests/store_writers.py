@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import traceback
 
-from core.store import library, runs
-from core.store.db import RunRecord
+from core.store import library, runs, surveys
+from core.store.db import RunRecord, SurveyParticipantRecord, SurveyRecord
 
 METRIC_STEPS = 100  # per writer, two metrics a step, one transaction a step
 PIECES = 5  # per writer
+ANSWERS = 20  # per writer: its participant rates one clip a step, every other one twice (a double click)
 
 
 def write(index: int, start, failures) -> None:
-    """One process: a training run logging metrics and a composer saving pieces, as fast as they can.
+    """One process: a training run logging metrics, a composer saving pieces and a listener answering, at full speed.
 
     Args:
         index: Names the writer's run, ``run-<index>``.
@@ -33,7 +34,17 @@ def write(index: int, start, failures) -> None:
                 checkpoint_dir=f"checkpoints/{run_id}",
             )
         )
+        survey_id, participant_id = f"survey-{index}", f"listener-{index}"
+        surveys.add_survey(
+            SurveyRecord(id=survey_id, title=survey_id, instructions="", consent="", status="open", settings={}),
+            [],
+            [],
+        )
+        surveys.add_participant(SurveyParticipantRecord(id=participant_id, survey_id=survey_id, token_hash="", seed=0))
         for step in range(1, METRIC_STEPS + 1):
+            if step <= ANSWERS:
+                for _ in range(1 + step % 2):
+                    surveys.save_answer(participant_id, f"clip-{step}", "overall", "4", played_share=1.0, elapsed_ms=1)
             runs.add_metrics(run_id, step, 0, {"loss": 1 / step, "accuracy": step / METRIC_STEPS})
             if step % 10 == 0:
                 runs.update_run(run_id, step=step)

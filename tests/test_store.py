@@ -18,11 +18,11 @@ from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import DatasetError, StoreError, TrainingError
 from core.processes import identity
-from core.store import datasets, library, runs
+from core.store import datasets, library, runs, surveys
 from core.store.db import DatasetRecord, RunRecord, get_engine
 from core.training import jobs
 from tests.conftest import free_port, scale_piece
-from tests.store_writers import METRIC_STEPS, PIECES, write
+from tests.store_writers import ANSWERS, METRIC_STEPS, PIECES, write
 
 # Every test takes a database fixture: it runs once on SQLite and once on PostgreSQL.
 on_both = pytest.mark.usefixtures("db_url")
@@ -202,6 +202,8 @@ def test_several_processes_write_at_once_and_nothing_is_lost(empty_db_url):
     assert len(runs.get_metrics([f"run-{index}" for index in range(WRITERS)])) == WRITERS * METRIC_STEPS * 2
     assert [run.step for run in runs.list_runs("running")] == [METRIC_STEPS] * WRITERS
     assert library.count_pieces() == WRITERS * PIECES
+    answers = [surveys.survey_answers(f"survey-{index}") for index in range(WRITERS)]
+    assert [len(rows) for rows in answers] == [ANSWERS] * WRITERS  # double submits replaced, none lost
     assert elapsed < 60, f"{WRITERS} writers took {elapsed:.1f} s"
 
 
