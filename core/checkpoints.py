@@ -34,7 +34,7 @@ from core.data.bounds import MusicBounds
 from core.data.conditioning import LAYOUT, Conditioning
 from core.data.representations import Representation, get_representation
 from core.errors import CheckpointError, ConfigError, TrainingError
-from core.models import get_model_spec, make_config
+from core.models import get_model_spec, head_for_representation, make_config
 from core.settings import PROJECT_ROOT, get_settings
 
 if TYPE_CHECKING:
@@ -145,8 +145,8 @@ class RunConfig:
         estimated_steps: Optimizer steps of the whole run: the learning-rate schedule's
             length and the progress bar's end; 0 when unknown (runs of the first versions).
         tokens_per_step: Token representations: average tokens per grid step of the
-            training data, to turn a length into a token budget; None for frames or
-            when not measured.
+            training data, to turn a length into a token budget (``notes``: notes per grid
+            step, the GAN's note budget); None for frames or when not measured.
         conditioning: The control vocabulary of a conditioned token model, else None.
         bounds: The training music's pitch range, longest note and voices, which composing
             keeps to; None for runs of versions that did not measure them.
@@ -433,7 +433,8 @@ class CheckpointInfo:
         path: The folder, resolved.
         name: The folder's name.
         config: Its run config.
-        val_loss: Best validation loss, or None before the first validation.
+        val_loss: Best validation value of the head's monitor (:attr:`monitor_label`: the loss of a
+            sequence model, a GAN's feature distance), or None before the first validation.
         epochs: Epochs trained.
         created: When the model file was last written.
     """
@@ -484,8 +485,14 @@ class CheckpointInfo:
         return self.config.tokens_per_step or DEFAULT_TOKENS_PER_STEP
 
     @property
+    def monitor_label(self) -> str:
+        """What :attr:`val_loss` measures, for people: a GAN has no loss to validate (its head's monitor)."""
+        return head_for_representation(self.representation).monitor_label
+
+    @property
     def label(self) -> str:
-        loss = f"val loss {self.val_loss:.3f}" if self.val_loss is not None else "not validated"
+        monitor = head_for_representation(self.representation).monitor.replace("_", " ")
+        loss = f"val {monitor} {self.val_loss:.3f}" if self.val_loss is not None else "not validated"
         return f"{self.name} · {self.model} on {self.dataset} ({self.representation}, {loss})"
 
 
@@ -506,7 +513,9 @@ def checkpoint_info(path: Path | str) -> CheckpointInfo:
         history = folder.read_history()
     except CheckpointError:
         history = []
-    losses = [row["val_loss"] for row in history if isinstance(row.get("val_loss"), (int, float))]
+    # The head's monitor picks the best model (a GAN's is its feature distance, it has no val_loss).
+    monitored = f"val_{head_for_representation(config.representation).monitor}"
+    losses = [row[monitored] for row in history if isinstance(row.get(monitored), (int, float))]
     return CheckpointInfo(
         path=path.resolve(),
         name=path.name,

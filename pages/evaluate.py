@@ -9,7 +9,7 @@ from core.evaluation import jobs
 from core.evaluation.evaluate import MAX_BARS, MAX_PIECES
 from core.evaluation.originality import COPY_FLAG_BARS
 from core.evaluation.selections import library_choices
-from core.generation.sampling import SampleConfig, unused_settings
+from core.generation.sampling import SampleConfig, strategies_for, unused_settings
 from core.store import evaluations as store
 from ui.auth import is_admin, require_admin
 from ui.evaluation import show_result
@@ -80,12 +80,17 @@ with st.expander("New evaluation", expanded=job is None or job.status not in job
         bars = bars_col.number_input("Length (bars)", 0.5, float(MAX_BARS), 8.0, 0.5)
         seed = seed_col.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed and settings: same pieces")
         with st.expander("Advanced"):
-            st.caption("How the models compose (the baselines ignore it)")
+            st.caption(
+                "How the models compose (the baselines ignore it; a GAN composes from noise, the temperature "
+                "scaling its noise)"
+            )
+            sequence_strategies = list(dict.fromkeys([*strategies_for("tokens"), *strategies_for("frames")]))
             sampling = dataclass_form(
                 SampleConfig,
                 "evaluate-sampling",
                 skip=("seed", "variations"),
                 disabled=lambda now: unused_settings(now["strategy"]),
+                overrides={"strategy": {"choices": sequence_strategies}},
             )
             copy_bars = st.number_input("Flag pieces copying a melody of at least (bars)", 0.5, 64.0, COPY_FLAG_BARS)
         if st.button("Evaluate", type="primary"):

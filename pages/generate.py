@@ -13,7 +13,7 @@ from core.errors import NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
 from core.generation.compose import BEATS_PER_BAR, DEFAULT_GUIDANCE, Composer, CompositionRequest, save_composition
 from core.generation.primer import NOTE_TEXT_EXAMPLE, first_bars, parse_note_text, primer_from_midi, rescale_grid
-from core.generation.sampling import SampleConfig, unused_settings
+from core.generation.sampling import SampleConfig, form_fields_for, unused_settings
 from core.music.theory import PITCH_CLASS_NAMES, SCALES, TONICS
 from ui.auth import may_compose, sign_in_form
 from ui.charts import piano_roll_figure
@@ -45,7 +45,7 @@ a, b, c, d, e = st.columns(5)
 a.metric("Architecture", plain(info.model))
 b.metric("Dataset", plain(info.dataset))
 c.metric("Representation", plain(info.representation))
-d.metric("Validation loss", f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
+d.metric(info.monitor_label.capitalize(), f"{info.val_loss:.3f}" if info.val_loss is not None else "-")
 e.metric("Saved", f"{info.created:%Y-%m-%d}", help=f"{info.epochs} epochs" + (", shipped" if info.shipped else ""))
 if not may_compose():  # loading a model costs memory and seconds: not for visitors who cannot compose
     sign_in_form("Composing", "compose")
@@ -57,20 +57,24 @@ except NeuroTuneError as error:
     st.stop()
 
 defaults = composer.defaults
+head = composer.head  # a GAN composes from noise: no primer, no steering, its own strategies
 # Widgets are keyed per checkpoint, so each model starts from its own measured defaults.
 form_key = f"{info.path}"
 sampling_col, shape_col = st.columns(2)
 with sampling_col:
-    st.subheader("Sampling")
-    # Settings the chosen strategy ignores are greyed out and keep their defaults (greedy: one variation).
+    st.subheader("Noise" if not head.primed else "Sampling")
+    # Only this model's strategies; settings the chosen one ignores are greyed out and keep their defaults.
+    skipped, overrides = form_fields_for(head.kind)
     sampling = dataclass_form(
         SampleConfig,
         f"sampling:{form_key}",
         columns=2,
+        skip=skipped,
         initial=replace(PAGE_SAMPLING, **{k: v for k, v in defaults.items() if k in SAMPLING_FIELDS}),
-        disabled=lambda now: unused_settings(now["strategy"]),
+        disabled=lambda now: unused_settings(now.get("strategy", defaults.get("strategy", "sample"))),
+        overrides=overrides,
     )
-    if defaults:
+    if info.config.compose_defaults:
         st.caption("Starts from the settings measured to sound closest to this model's training music.")
 with shape_col:
     st.subheader("Length and sound")
@@ -88,30 +92,36 @@ with shape_col:
         for v in range(int(voices))
     ]
 
-primer_col, steer_col = st.columns(2)
-with primer_col:
-    st.subheader("Primer")
-    primer_kind = st.radio("Continue from", PRIMERS, horizontal=True)
-    primer_bars = st.number_input(
-        "Primer length (bars)", 0.5, 16.0, 2.0, 0.5, disabled=primer_kind in ("None", "Type notes")
-    )
-    primer_source = None
-    if primer_kind == "Dataset excerpt":
-        datasets = [r.name for r in list_datasets()]
-        if datasets:
-            dataset = load_dataset(st.selectbox("Dataset", datasets))
-            names = [meta["name"] for meta in dataset.piece_meta]
-            primer_source = (dataset, st.selectbox("Piece", range(len(names)), format_func=names.__getitem__))
-        else:
-            st.info("No dataset yet: build one on the Dataset page.")
-    elif primer_kind == "Upload MIDI":
-        primer_source = st.file_uploader("Primer MIDI", type=["mid", "midi"])
-    elif primer_kind == "Type notes":
-        primer_source = st.text_input(
-            "Notes", "C4 E4 G4 C5", help=f"Octave numbers, R for a rest, + for chords, :beats, e.g. {NOTE_TEXT_EXAMPLE}"
+primer_kind, primer_bars, primer_source = "None", 0.0, None
+if head.primed:
+    primer_col, steer_col = st.columns(2)
+    with primer_col:
+        st.subheader("Primer")
+        primer_kind = st.radio("Continue from", PRIMERS, horizontal=True)
+        primer_bars = st.number_input(
+            "Primer length (bars)", 0.5, 16.0, 2.0, 0.5, disabled=primer_kind in ("None", "Type notes")
         )
+        primer_source = None
+        if primer_kind == "Dataset excerpt":
+            datasets = [r.name for r in list_datasets()]
+            if datasets:
+                dataset = load_dataset(st.selectbox("Dataset", datasets))
+                names = [meta["name"] for meta in dataset.piece_meta]
+                primer_source = (dataset, st.selectbox("Piece", range(len(names)), format_func=names.__getitem__))
+            else:
+                st.info("No dataset yet: build one on the Dataset page.")
+        elif primer_kind == "Upload MIDI":
+            primer_source = st.file_uploader("Primer MIDI", type=["mid", "midi"])
+        elif primer_kind == "Type notes":
+            primer_source = st.text_input(
+                "Notes",
+                "C4 E4 G4 C5",
+                help=f"Octave numbers, R for a rest, + for chords, :beats, e.g. {NOTE_TEXT_EXAMPLE}",
+            )
+else:  # a GAN writes every note from noise at once: nothing to continue
+    steer_col = st.container()
 with steer_col:
-    st.subheader("Steering and post-processing")
+    st.subheader("Steering and post-processing" if head.controls else "Post-processing")
     conditioning = composer.conditioning
     if conditioning is not None:
         left, right = st.columns(2)
@@ -137,7 +147,8 @@ with steer_col:
     else:
         style = mode = density = key_tonic = None
         guidance = 0.0
-        st.caption("This model was trained without style, mood and density controls.")
+        if head.controls:
+            st.caption("This model was trained without style, mood and density controls.")
     left, right = st.columns(2)
     snap = left.checkbox("Snap to a scale")
     tonic = left.selectbox("Key", PITCH_CLASS_NAMES, disabled=not snap)

@@ -7,7 +7,7 @@ from core.checkpoints import run_config
 from core.config import TrainConfig
 from core.data.datasets import list_datasets
 from core.errors import NeuroTuneError
-from core.models import get_model_spec, list_models
+from core.models import get_model_spec, head_for_representation, list_models
 from core.store import runs as run_store
 from core.training import jobs
 from core.training.device import describe_devices
@@ -69,11 +69,12 @@ def live_view(run_id: str) -> None:
         show_error(error)
         return
     estimated = config.estimated_steps or 1
+    head = head_for_representation(run.representation)  # what the run logs: a GAN has no loss to validate
     a, b, c, d = st.columns(4)
     a.metric("Status", run.status)
     b.metric("Epoch", f"{run.epoch} / {config.train.epochs}")
     c.metric("Step", run.step)
-    d.metric("Best validation loss", f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")
+    d.metric(f"Best {head.monitor_label}", f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")
     st.progress(min(run.step / estimated, 1.0), text=f"Device: {describe_devices(run)}")
     if run.status == "failed":
         st.error("The run failed:")
@@ -81,11 +82,9 @@ def live_view(run_id: str) -> None:
             st.code(run.error or "no error recorded")
     rows = new_metric_rows(run_id, run.step)
     if rows:
-        left, right = st.columns(2)
-        left.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss", "loss"), key="live-loss")
-        accuracy = ["accuracy", "top5_accuracy", "val_accuracy", "frame_f1", "val_frame_f1"]
-        right.plotly_chart(metric_curves_figure(rows, accuracy, "Accuracy", "accuracy"), key="live-acc")
-        st.plotly_chart(metric_curves_figure(rows, ["tokens_per_s"], "Speed", "tokens/s"), key="live-speed")
+        for index, (slot, curves) in enumerate(zip(st.columns(2) * len(head.curves), head.curves)):
+            figure = metric_curves_figure(rows, curves.metrics, curves.title, curves.unit)
+            slot.plotly_chart(figure, key=f"live-curves-{index}")
     else:
         st.caption("Waiting for the first metrics...")
 
@@ -127,7 +126,8 @@ with all_tab:
                     "representation": r.representation,
                     "epoch": r.epoch,
                     "step": r.step,
-                    "best val loss": r.best_val_loss,
+                    "best validation": r.best_val_loss,
+                    "validated on": head_for_representation(r.representation).monitor_label,
                     "device": describe_devices(r),
                     **r.final_metrics,
                 }
@@ -138,7 +138,10 @@ with all_tab:
         compare = st.multiselect("Compare loss curves", [r.id for r in runs], default=[r.id for r in runs[:2]])
         if compare:
             rows = run_store.get_metrics(compare)
-            st.plotly_chart(metric_curves_figure(rows, ["loss", "val_loss"], "Loss by run", "loss"), key="compare")
+            # Each run's monitored figure: the loss of a sequence model, a GAN's feature distance.
+            monitors = dict.fromkeys(head_for_representation(r.representation).monitor for r in runs if r.id in compare)
+            names = [name for monitor in monitors for name in (monitor, f"val_{monitor}")]
+            st.plotly_chart(metric_curves_figure(rows, names, "Monitored figure by run", "value"), key="compare")
         with st.expander("Delete a run"):
             if require_admin("Deleting a run", "delete"):
                 doomed = st.selectbox("Run to delete", [r.id for r in runs], key="doomed")

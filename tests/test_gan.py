@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,12 +12,13 @@ import pretty_midi
 import pytest
 import tensorflow as tf
 
+from core.checkpoints import SHIPPED_CHECKPOINTS, checkpoint_info
 from core.cli import main
 from core.config import TrainConfig
 from core.errors import GenerationError
 from core.generation.sampling import Limits, NoiseSampler, SampleConfig
 from core.models import InputSpec, build_model, head_for, make_config
-from core.models.gan import NoiseDecoder, feature_distance, pitch_class_diversity
+from core.models.gan import SPREAD_FLOOR, NoiseDecoder, feature_distance, pitch_class_diversity
 from core.models.heads import FeatureHead
 from core.store import runs as run_store
 from core.training.trainer import compile_model
@@ -54,18 +56,26 @@ def crnn_gan() -> keras.Model:
     return model
 
 
-@pytest.mark.parametrize(("name", "options"), [("crnn_gan", TINY_CRNN), ("rnn_gan", TINY)])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("crnn_gan", TINY_CRNN), ("rnn_gan", TINY), ("rnn_gan", {**TINY, "sigmoid_output": True})],
+    ids=["crnn_gan", "rnn_gan", "rnn_gan-sigmoid"],
+)
 def test_both_networks_take_and_give_note_features_of_any_length(name, options):
     model = build_model(name, make_config(name, {**options, "global_noise_dim": 2}), SPEC)
     assert model.name == name
     assert any(isinstance(layer, keras.layers.Conv1D) for layer in model.generator.layers) == (name == "crnn_gan")
     for notes in (NOTES, 20):
-        noise = np.zeros((BATCH, notes, 6), np.float32)
+        noise = np.random.default_rng(notes).normal(size=(BATCH, notes, 6)).astype(np.float32)
         features = keras.ops.convert_to_numpy(model.generator(noise))
-        assert features.shape == (BATCH, notes, 4) and features.min() >= 0 and features.max() <= 1
+        assert features.shape == (BATCH, notes, 4) and np.isfinite(features).all()
+        # The paper's sigmoid keeps them in [0, 1]; by default they are linear (decoding clips them).
+        assert not options.get("sigmoid_output") or (features.min() >= 0 and features.max() <= 1)
         logits, hidden = model.discriminator(features)
         assert tuple(logits.shape) == (BATCH, notes, 1) and tuple(hidden.shape) == (BATCH, notes, 16)
     assert model.sample(3, 7, seed=1).shape == (3, 7, 4)
+    activation = model.generator.get_layer("features").activation.__name__
+    assert activation == ("sigmoid" if options.get("sigmoid_output") else "linear")
 
 
 def test_a_train_step_changes_both_networks_and_logs_the_curves(crnn_gan):
@@ -86,6 +96,7 @@ def test_a_train_step_changes_both_networks_and_logs_the_curves(crnn_gan):
         {"instance_noise": 0.1},
         {"gradient_penalty": 10.0},
         {"discriminator_lr_ratio": 4.0},
+        {"distance_weight": 1.0},
         {"bidirectional": True, "layer_norm": False, "global_noise_dim": 2},
     ],
     ids=lambda options: "-".join(options),
@@ -136,10 +147,15 @@ def test_save_then_reload_gives_the_same_samples_and_optimizer_states(crnn_gan, 
 def test_feature_distance_is_the_mean_wasserstein_distance_of_the_features_and_intervals():
     real = tf.constant([[[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0]]])
     fake = tf.constant([[[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 1.0]]])
-    # Velocity differs by 1 on one of two notes: 0.5 of five figures.
-    assert float(feature_distance(real, fake, tf.ones((1, 2)))) == pytest.approx(0.1)
+    # Velocity differs by 1 on one of two notes: W1 0.5, in units of the real velocities' spread (none: the
+    # floor), one of five figures.
+    assert float(feature_distance(real, fake, tf.ones((1, 2)))) == pytest.approx(0.5 / SPREAD_FLOOR / 5)
     # The padded note counts for nothing: the windows agree on the one real note.
     assert float(feature_distance(real, fake, tf.constant([[1.0, 0.0]]))) == 0.0
+    # In units of the spread: a feature on a scale k times larger is as far.
+    real, fake = np.random.default_rng(0).random((2, 2, 32, 4)).astype(np.float32)
+    narrow = feature_distance(real * 0.5, fake * 0.5, tf.ones((2, 32)))
+    assert float(narrow) == pytest.approx(float(feature_distance(real, fake, tf.ones((2, 32)))), rel=1e-5)
 
 
 def test_diversity_is_the_mean_pairwise_distance_of_pitch_class_histograms():
@@ -200,6 +216,15 @@ def test_train_then_compose_through_the_cli(tmp_path, capsys):
         # Eight bars of 4/4 at the default 100 BPM: 19.2 s.
         assert max(note.end for note in played) <= 19.2 + 1e-6
 
+    # Evaluated on the musical metrics, composed from noise whatever the strategy asked, without likelihood.
+    report = tmp_path / "evaluation.json"
+    evaluate = ["evaluate", "--dataset", "tiny", "--checkpoint", run.checkpoint_dir, "--n", "2", "--bars", "8"]
+    assert main([*evaluate, "--json", str(report)]) == 0, capsys.readouterr().err
+    system = next(s for s in json.loads(report.read_text())["systems"] if s["kind"] == "checkpoint")
+    assert system["likelihood"] is None and system["summary"]["overlap"] is not None
+    assert any("no likelihood figures" in warning for warning in system["warnings"])
+    assert any("composed with Noise (GAN)" in warning for warning in system["warnings"])
+
 
 def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):
     from types import SimpleNamespace
@@ -211,3 +236,29 @@ def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):
     recorder.set_model(SimpleNamespace(stop_training=False))
     recorder.on_train_batch_end(0, {"feature_distance": 0.1, "d_loss": 0.7, "g_loss": math.nan})
     assert recorder.model.stop_training and recorder.failure.startswith("the g_loss became nan at step 1")
+
+
+@pytest.mark.skipif(not (SHIPPED_CHECKPOINTS / "bach-gan").is_dir(), reason="checkpoints/bach-gan is not shipped")
+def test_a_gan_checkpoint_is_labelled_by_its_monitor_and_has_no_likelihood_to_score():
+    from core.errors import EvaluationError
+    from core.evaluation.evaluate import _likelihood, checkpoint_likelihood
+    from core.evaluation.likelihood import frame_nll, scores_frames
+
+    info = checkpoint_info(SHIPPED_CHECKPOINTS / "bach-gan")
+    assert info.val_loss is not None and "val feature distance" in info.label
+    assert info.monitor_label == "feature distance to validation"
+    assert checkpoint_likelihood(info) is None and not scores_frames(info.codec)
+    likelihood, notes = _likelihood(info.path, info, None)
+    assert likelihood is None and "no likelihood figures" in notes[0] and "musical metrics" in notes[0]
+    with pytest.raises(EvaluationError, match="gives no likelihood"):
+        frame_nll(info.path, "bach")
+
+
+def test_set_diversity_is_the_mean_pairwise_distance_of_pitch_class_histograms():
+    from core.evaluation.comparison import set_diversity
+
+    c_d, c_c_sharp = make_notes((0, 1, 60), (1, 2, 62)), make_notes((0, 1, 60), (1, 2, 61))
+    c_d_again = make_notes((0, 1, 72), (1, 2, 74))  # an octave up: the same pitch classes
+    # Pairs: (c_d, c_c_sharp) 0.5, (c_d, c_d_again) 0, (c_c_sharp, c_d_again) 0.5.
+    assert set_diversity([c_d, c_c_sharp, c_d_again]) == pytest.approx(1 / 3)
+    assert math.isnan(set_diversity([c_d])) and math.isnan(set_diversity([c_d, make_notes()[:0]]))

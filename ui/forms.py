@@ -9,7 +9,7 @@ Field metadata shapes a widget: ``label`` (else the field name), ``help``,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import streamlit as st
@@ -22,6 +22,7 @@ def dataclass_form(
     skip: tuple[str, ...] = (),
     initial: Any = None,
     disabled: Callable[[dict[str, Any]], Collection[str]] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Widgets for every field of ``config_class``; returns the values the user chose.
 
@@ -30,6 +31,8 @@ def dataclass_form(
         disabled: Given the values chosen so far (the widgets' current state), the names of the
             fields that do not apply: they are greyed out and left out of the result, so the
             config's own default stands for them.
+        overrides: Per field, metadata that replaces the field's own for this form: the choices
+            that apply to this model, a label in its own sense.
     """
     fields = [f for f in dataclasses.fields(config_class) if f.name not in skip]
     starts = {f.name: getattr(initial, f.name) if initial is not None else _default(f) for f in fields}
@@ -45,7 +48,10 @@ def dataclass_form(
             slots = st.columns(columns)
             for index, field in enumerate(group):
                 with slots[index % columns]:
-                    values[field.name] = _widget(field, starts[field.name], f"{key}-{field.name}", field.name in off)
+                    meta = {**field.metadata, **(overrides or {}).get(field.name, {})}
+                    values[field.name] = _widget(
+                        field.name, meta, starts[field.name], f"{key}-{field.name}", field.name in off
+                    )
     return {name: value for name, value in values.items() if name not in off}
 
 
@@ -53,9 +59,8 @@ def _default(field: dataclasses.Field) -> Any:
     return field.default_factory() if field.default is dataclasses.MISSING else field.default
 
 
-def _widget(field: dataclasses.Field, value: Any, key: str, disabled: bool) -> Any:
-    meta = field.metadata
-    label = meta.get("label") or field.name.replace("_", " ").capitalize()
+def _widget(name: str, meta: Mapping[str, Any], value: Any, key: str, disabled: bool) -> Any:
+    label = meta.get("label") or name.replace("_", " ").capitalize()
     common = {"key": key, "help": meta.get("help"), "disabled": disabled}
     if meta.get("choices"):
         choices = list(meta["choices"])

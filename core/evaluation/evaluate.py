@@ -46,7 +46,7 @@ from core.evaluation.likelihood import frame_nll, scores_frames
 from core.evaluation.originality import COPY_FLAG_BARS, Copy, TrainingIndex
 from core.evaluation.selections import LibraryPieces, PieceSelection
 from core.generation.sampling import MAX_VARIATIONS, SAMPLERS, SampleConfig
-from core.models.heads import FrameHead
+from core.models.heads import FrameHead, head_for
 
 # Bump when what a result holds or how it is computed changes: older cached results are then not reused.
 # 2: piano-roll checkpoints' frame NLL over whole held-out pieces.
@@ -407,8 +407,11 @@ def checkpoint_likelihood(info: CheckpointInfo) -> dict[str, Any] | None:
     Token models: ``val_nll`` (the loss, nats per token), ``top1`` and ``top5``
     (next-token accuracies); piano-roll models: ``val_frame_nll`` (nats per
     frame, over training windows; the literature's figure is :func:`~core.evaluation.likelihood.frame_nll`).
-    None before the first validation.
+    None before the first validation, and for a model that gives no likelihood (a GAN: :func:`_likelihood`
+    says so).
     """
+    if not head_for(info.codec.kind).likelihood:
+        return None
     try:
         history = info.folder.read_history()
     except NeuroTuneError:
@@ -440,6 +443,12 @@ def _likelihood(path: str | Path, info: CheckpointInfo, dataset: Dataset) -> tup
         (the figures, a warning when such a model cannot score the pieces: one longer than its positions, or a
         chords model trained with controls).
     """
+    if not head_for(info.codec.kind).likelihood:
+        return None, [
+            f"no likelihood figures (validation NLL, next-token accuracy, frame NLL): {info.name} is a {info.model} "
+            "model, which writes note features from noise without probabilities; it is compared on the musical "
+            "metrics only"
+        ]
     likelihood = checkpoint_likelihood(info)
     if not scores_frames(info.codec):
         return likelihood, []
@@ -722,12 +731,16 @@ def _compose(path, info: CheckpointInfo, settings: EvaluationSettings, work: _Wo
 
     composer = Composer.load(path)
     sampling = settings.sampling
+    pieces, warnings = [], []
+    if composer.head.kind not in SAMPLERS[sampling.strategy].kinds:
+        # A GAN composes by noise whatever strategy the other systems use: the same seed, truncation for temperature.
+        sampling = dataclasses.replace(sampling, strategy=composer.defaults["strategy"])
+        warnings.append(f"{info.name} composed with {SAMPLERS[sampling.strategy].label}: it has no other strategy")
     chunk = min(
         MAX_VARIATIONS, sampling.beam_width if "beam_width" in SAMPLERS[sampling.strategy].reads else MAX_VARIATIONS
     )
     sizes = [min(chunk, settings.n - start) for start in range(0, settings.n, chunk)]
     work.grow(len(sizes) - 1)
-    pieces, warnings = [], []
     for number, size in enumerate(sizes):
         request = CompositionRequest(
             sampling=dataclasses.replace(sampling, seed=settings.seed + number, variations=size), bars=settings.bars

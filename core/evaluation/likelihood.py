@@ -147,7 +147,12 @@ def token_nll(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
 
 
 def scores_frames(codec: Representation) -> bool:
-    """Whether :func:`frame_nll` can score a model of ``codec``: piano-roll frames, or tokens that write them (chords)."""
+    """Whether :func:`frame_nll` can score a model of ``codec``: piano-roll frames, or tokens that write them (chords).
+
+    Never a model without a likelihood (a GAN's note features): it has no probability of a frame to score.
+    """
+    if not head_for(codec.kind).likelihood:
+        return False
     return codec.kind == FrameHead.kind or bool(codec.token_frame_ends().any())
 
 
@@ -193,8 +198,14 @@ def frame_nll(checkpoint: str | Path, dataset: str | Dataset, split: str | None 
     from core.generation.loading import load_checkpoint
 
     info = checkpoint_info(checkpoint)
-    dataset = load_dataset(dataset) if isinstance(dataset, str) else dataset
     codec = info.codec
+    if not head_for(codec.kind).likelihood:
+        raise EvaluationError(
+            f"{info.name} is a {info.model} model, which writes note features from noise and gives no likelihood: "
+            "a frame NLL needs a piano-roll or chords model; compare it on the musical metrics "
+            "(python -m core evaluate)"
+        )
+    dataset = load_dataset(dataset) if isinstance(dataset, str) else dataset
     if not scores_frames(codec):
         raise EvaluationError(
             f"{info.name} is a {info.representation} model, which predicts {codec.kind}: a frame NLL needs a "

@@ -446,7 +446,7 @@ class Composer:
         return GenerationError(f"{which} no notes: the model wrote only rests and held silence; {advice}")
 
     def _token_budget(self, prefix_length: int, target_steps: int) -> int:
-        rate = self.info.tokens_per_step if self.codec.kind == "tokens" else 1.0
+        rate = self.head.length_rate(self.info.tokens_per_step)
         expected = prefix_length + math.ceil(target_steps * rate)
         limit = self.max_tokens
         if limit is not None and expected > limit:

@@ -51,6 +51,7 @@ __all__ = [
     "build_model",
     "get_model_spec",
     "head_for",
+    "head_for_representation",
     "input_spec_for",
     "list_models",
     "make_config",
@@ -88,6 +89,12 @@ class ModelSpec:
         """Input kinds of :attr:`representations`, in order, without repeats."""
         kinds = (get_representation(name, DataConfig()).kind for name in self.representations)
         return tuple(dict.fromkeys(kinds))
+
+    @property
+    def trains_itself(self) -> bool:
+        """Whether the model brings its own training step (a GAN): it has no next-step logits and no step decoder,
+        so what measures or drives those (teacher forcing, incremental decoding benchmarks) leaves it out."""
+        return any(HEADS[kind].own_train_step for kind in self.kinds)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -156,6 +163,17 @@ MODELS: dict[str, ModelSpec] = {
 def list_models() -> list[ModelSpec]:
     """Every registered model, in registry order."""
     return list(MODELS.values())
+
+
+def head_for_representation(representation: str) -> TaskHead:
+    """The task head of a representation's kind: what a run or checkpoint of it logs, monitors and composes by.
+
+    The kind does not depend on the dataset's config, so a run record's representation name is enough.
+
+    Raises:
+        ConfigError: For an unknown representation.
+    """
+    return head_for(get_representation(representation, DataConfig()).kind)
 
 
 def get_model_spec(name: str) -> ModelSpec:

@@ -64,7 +64,7 @@ class AdversarialComposer(keras.Model):
         discriminator: Features to (a logit per note, hidden features per note).
         noise_dim, global_noise_dim: Noise per note and per sequence (the latter repeated at every note).
         feature_matching, label_smoothing, instance_noise, gradient_penalty, discriminator_lr_ratio,
-            pretrain_epochs: As :class:`core.models.gan.RNNGANConfig`.
+            pretrain_epochs, distance_weight: As :class:`core.models.gan.RNNGANConfig`.
 
     Calling the model generates: noise in, features out.
     """
@@ -82,6 +82,7 @@ class AdversarialComposer(keras.Model):
         gradient_penalty: float = 0.0,
         discriminator_lr_ratio: float = 1.0,
         pretrain_epochs: int = 0,
+        distance_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +98,7 @@ class AdversarialComposer(keras.Model):
         self.gradient_penalty = gradient_penalty
         self.discriminator_lr_ratio = discriminator_lr_ratio
         self.pretrain_epochs = pretrain_epochs
+        self.distance_weight = distance_weight
         # === Training state ===
         self.pretraining = False
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -207,6 +209,9 @@ class AdversarialComposer(keras.Model):
             if self.feature_matching:
                 matched = tf.reduce_mean(real_features, axis=0) - tf.reduce_mean(fake_features, axis=0)
                 g_loss += tf.reduce_mean(tf.square(matched))
+            distance = feature_distance(windows, fake, weights)
+            if self.distance_weight:
+                g_loss += self.distance_weight * distance
         for optimizer, network, loss in (
             (self.discriminator_optimizer, self.discriminator, d_loss),
             (self.optimizer, self.generator, g_loss),
@@ -219,7 +224,7 @@ class AdversarialComposer(keras.Model):
             g_loss=g_loss,
             d_real_acc=tf.reduce_mean(tf.cast(real_logits > 0, tf.float32)),
             d_fake_acc=tf.reduce_mean(tf.cast(fake_logits < 0, tf.float32)),
-            feature_distance=feature_distance(windows, fake, weights),
+            feature_distance=distance,
         )
 
     def _pretrain_step(self, windows, weights, noise):
@@ -279,6 +284,7 @@ class AdversarialComposer(keras.Model):
             "gradient_penalty": self.gradient_penalty,
             "discriminator_lr_ratio": self.discriminator_lr_ratio,
             "pretrain_epochs": self.pretrain_epochs,
+            "distance_weight": self.distance_weight,
         }
 
     @classmethod

@@ -5,8 +5,9 @@ noise and judges them with a bidirectional LSTM. Here the generator reads one
 noise vector per note (plus an optional global one, the same at every note),
 runs it through Conv1D blocks (``crnn_gan``: motifs and chord shapes span a few
 neighbouring notes; ``rnn_gan`` leaves them out, for the ablation), stacked
-(bi)LSTMs and a sigmoid per feature of the ``notes`` representation (pitch,
-duration, gap, velocity, each in [0, 1]). The discriminator is Conv1D + BiLSTM
+(bi)LSTMs and a linear output per feature of the ``notes`` representation (pitch,
+duration, gap, velocity, each about [0, 1], clipped when decoded; ``sigmoid_output``
+squashes them as the paper does). The discriminator is Conv1D + BiLSTM
 with a score per note, averaged over a window's real notes.
 
 :class:`AdversarialComposer` is a ``keras.Model`` that overrides ``train_step``
@@ -48,6 +49,9 @@ DIVERSITY_SAMPLES = 16
 # Seed of that batch, and of the validation noise: each epoch's figures are comparable.
 VALIDATION_SEED = 1234
 PITCH_CLASSES = 12
+# The smallest spread a feature's distance is measured in: one grid step of a duration or gap (1/64), so a
+# feature the real notes hold constant (the chorales' velocity) neither divides by zero nor dominates.
+SPREAD_FLOOR = 1 / 64
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,14 @@ class RNNGANConfig:
         discriminator_lr_ratio: TTUR (Heusel et al. 2017): the discriminator's learning rate is the run's
             (the generator's) times this.
         pretrain_epochs: First epochs that train the generator alone on :func:`feature_distance`.
+        sigmoid_output: Squash every feature into [0, 1] with a sigmoid, as the paper; off: linear outputs,
+            clipped to [0, 1] when decoded. Most gaps of real notes are exactly 0 (the notes of a chord),
+            which a sigmoid only nears as it saturates: its gradient vanishes there, and the generator ends
+            up writing every gap as a sliver of a step (every note on the first beats once rounded).
+        distance_weight: Keeps :func:`feature_distance` to the real batch in the generator's loss after
+            pre-training, at this weight (0: off): an anchor on the note features' marginals, which
+            the adversarial updates otherwise drag away while the discriminator is still learning;
+            the discriminator's judgement is left to shape what the marginals cannot (the order of notes).
     """
 
     noise_dim: int = 32
@@ -92,6 +104,8 @@ class RNNGANConfig:
     gradient_penalty: float = 0.0
     discriminator_lr_ratio: float = 2.0
     pretrain_epochs: int = 0
+    sigmoid_output: bool = False
+    distance_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_config(
@@ -112,6 +126,7 @@ class RNNGANConfig:
                 (self.gradient_penalty >= 0, f"gradient_penalty must be 0 or more, got {self.gradient_penalty}"),
                 (self.discriminator_lr_ratio > 0, "discriminator_lr_ratio must be positive"),
                 (self.pretrain_epochs >= 0, f"pretrain_epochs must be 0 or more, got {self.pretrain_epochs}"),
+                (self.distance_weight >= 0, f"distance_weight must be 0 or more, got {self.distance_weight}"),
             ],
             config=self,
         )
@@ -169,12 +184,14 @@ def _adversarial_composer(config: RNNGANConfig, spec: InputSpec, conv_blocks: in
         gradient_penalty=config.gradient_penalty,
         discriminator_lr_ratio=config.discriminator_lr_ratio,
         pretrain_epochs=config.pretrain_epochs,
+        distance_weight=config.distance_weight,
         name=name,
     )
 
 
 def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras.Model:
-    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> features, shape=(batch, notes, spec.size)."""
+    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> features, shape=(batch, notes, spec.size),
+    in [0, 1] with ``sigmoid_output``, else about there (decoding clips)."""
     import keras
 
     noise = keras.Input(shape=(None, config.noise_dim + config.global_noise_dim), name="noise")
@@ -198,7 +215,8 @@ def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras
         )
         if config.layer_norm:
             hidden = keras.layers.LayerNormalization(name=f"generator_lstm_norm_{index}")(hidden)
-    features = keras.layers.Dense(spec.size, activation="sigmoid", dtype="float32", name="features")(hidden)
+    activation = "sigmoid" if config.sigmoid_output else None
+    features = keras.layers.Dense(spec.size, activation=activation, dtype="float32", name="features")(hidden)
     return keras.Model(noise, features, name="generator")
 
 
@@ -227,13 +245,17 @@ def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
 
 
 def feature_distance(real: tf.Tensor, fake: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """Mean 1-D Wasserstein-1 distance between real and generated notes, per feature and for intervals.
+    """Mean 1-D Wasserstein-1 distance between real and generated notes, per feature and for intervals,
+    each in units of the real notes' spread.
 
-    ``W1(P, Q) = mean_i |sort(p)_i - sort(q)_i|`` for equally many values of each
-    feature (pitch, duration, gap, velocity, all in [0, 1]) and of the pitch step
-    between consecutive notes; the figure is the mean of the five. 0 when the
-    marginals agree; it is differentiable (through the sort), so pre-training
-    minimizes it, and validation reports it against held-out windows.
+    ``W1(P, Q) / max(std(P), SPREAD_FLOOR)``, ``W1(P, Q) = mean_i |sort(p)_i - sort(q)_i|``, for equally
+    many values of each feature (pitch, duration, gap, velocity, all in [0, 1]) and of the pitch step
+    between consecutive notes; the figure is the mean of the five. Dividing by the spread makes rhythm
+    count as much as pitch: in [0, 1] an eighth-note gap is 2/64 of a step scale, so unscaled, a generator
+    writing every gap as a quarter of a step (all notes piled at the start once rounded) is barely
+    farther from the chorales than one writing their rhythm. 0 when the marginals agree; it is
+    differentiable (through the sort), so pre-training minimizes it, and validation reports it against
+    held-out windows.
 
     Args:
         real, fake: shape=(batch, notes, 4).
@@ -262,9 +284,18 @@ def feature_distance(real: tf.Tensor, fake: tf.Tensor, weights: tf.Tensor) -> tf
         tf.math.divide_no_nan(
             tf.reduce_sum(tf.abs(tf.sort(ours) - tf.sort(theirs))), tf.cast(tf.size(ours), tf.float32)
         )
+        / _spread(ours)
         for ours, theirs in columns
     ]
     return tf.reduce_mean(tf.stack(distances))
+
+
+def _spread(real: tf.Tensor) -> tf.Tensor:
+    """The standard deviation of real values, at least :data:`SPREAD_FLOOR` (also with no values)."""
+    import tensorflow as tf
+
+    spread = tf.where(tf.size(real) > 0, tf.math.reduce_std(real), 0.0)
+    return tf.maximum(tf.stop_gradient(spread), SPREAD_FLOOR)
 
 
 def pitch_class_diversity(features: tf.Tensor) -> tf.Tensor:

@@ -12,6 +12,7 @@ methods that need them, so the registry (:mod:`core.models`) can use the heads.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -26,6 +27,28 @@ if TYPE_CHECKING:
     from core.data.representations import Representation
     from core.generation.sampling import Limits
     from core.models.base import InputSpec
+
+
+@dataclass(frozen=True)
+class Curves:
+    """One live chart of a training run: logged metrics that share an axis.
+
+    The metrics a run logs depend on its kind (a GAN has two losses and no accuracy), so the
+    head names its charts and the Train page draws them without knowing the kind.
+
+    Attributes:
+        title: The chart's title.
+        metrics: Logged metric names (``val_`` ones once per epoch, the others every few steps).
+        unit: The y axis.
+    """
+
+    title: str
+    metrics: tuple[str, ...]
+    unit: str
+
+
+LOSS_CURVES = Curves("Loss", ("loss", "val_loss"), "loss")
+SPEED_CURVES = Curves("Speed", ("tokens_per_s",), "steps/s")
 
 
 class TaskHead:
@@ -46,6 +69,11 @@ class TaskHead:
         own_train_step: Whether the model computes its losses in its own ``train_step``.
         guarded: Further logged metrics that must stay finite (a GAN's two losses): a NaN in any stops the run.
         compose_defaults: Composing settings a model of this kind starts from (a GAN composes by noise).
+        monitor_label: What the validation value of :attr:`monitor` is, for people ("validation loss").
+        curves: The Train page's live charts of a run of this kind.
+        primed: Whether a composition can continue a primer (a GAN writes every note from noise at once).
+        likelihood: Whether the model gives its sequences a likelihood (next-step probabilities), so
+            validation NLL, next-token accuracy and frame NLL mean something for it; a GAN's generator has none.
     """
 
     kind: ClassVar[str]
@@ -56,6 +84,18 @@ class TaskHead:
     own_train_step: ClassVar[bool] = False
     guarded: ClassVar[tuple[str, ...]] = ()
     compose_defaults: ClassVar[dict[str, str]] = {}
+    monitor_label: ClassVar[str] = "validation loss"
+    curves: ClassVar[tuple[Curves, ...]] = (
+        LOSS_CURVES,
+        Curves(
+            "Accuracy",
+            ("accuracy", "top5_accuracy", "val_accuracy", "val_top5_accuracy", "frame_f1", "val_frame_f1"),
+            "accuracy",
+        ),
+        SPEED_CURVES,
+    )
+    primed: ClassVar[bool] = True
+    likelihood: ClassVar[bool] = True
 
     # === Model ===
 
@@ -121,6 +161,11 @@ class TaskHead:
     def tokens_per_step(self, dataset: Dataset, representation: str) -> float | None:
         """Average sequence steps per grid step over a dataset: the composer's length budget; None when always 1."""
         return None
+
+    def length_rate(self, tokens_per_step: float) -> float:
+        """Sequence steps a composition budgets per grid step, given the checkpoint's measured
+        :meth:`tokens_per_step` (or its default): 1 for a kind that writes one step per grid step."""
+        return 1.0
 
     # === Generation ===
 
@@ -189,6 +234,9 @@ class TokenHead(TaskHead):
         values, _ = dataset.encoded(representation)
         steps = int(get_representation(representation, dataset.config).token_steps()[values].sum())
         return len(values) / max(steps, 1)
+
+    def length_rate(self, tokens_per_step):
+        return tokens_per_step
 
     def neutral_start(self, codec):
         """The representation's start token (:meth:`~core.data.representations.Representation.start_token`)."""
@@ -270,6 +318,16 @@ class FeatureHead(TaskHead):
     own_train_step = True
     guarded = ("d_loss", "g_loss")
     compose_defaults = {"strategy": "noise"}
+    monitor_label = "feature distance to validation"
+    curves = (
+        Curves("Generator and discriminator loss", ("g_loss", "d_loss"), "loss"),
+        Curves("Discriminator accuracy (real, fake)", ("d_real_acc", "d_fake_acc"), "share judged right"),
+        # Distance falling: samples nearer the held-out notes; diversity falling: mode collapse.
+        Curves("Validation: distance and diversity", ("val_feature_distance", "val_diversity"), "distance"),
+        SPEED_CURVES,
+    )
+    primed = False
+    likelihood = False
 
     def model_input(self, spec):
         import keras
@@ -288,6 +346,22 @@ class FeatureHead(TaskHead):
         import tensorflow as tf
 
         return tf.cast(windows[:, :-1], tf.float32), tf.cast(real[:, :-1], tf.float32)
+
+    def tokens_per_step(self, dataset, representation):
+        """Notes per grid step of the whole dataset (onsets summed from the gaps): how many notes a bar needs."""
+        from core.data.representations import get_representation
+
+        values, _ = dataset.encoded(representation)
+        steps = (
+            float(np.asarray(values)[:, 2].sum()) * get_representation(representation, dataset.config).time_scale_steps
+        )
+        return len(values) / max(steps, 1.0)
+
+    def length_rate(self, tokens_per_step):
+        """Four times the data's notes per step: a generator writes every note in one pass, so a generous
+        budget costs little (the notes past the end are dropped), and one whose rhythm runs denser than the
+        data's still fills the length asked."""
+        return 4 * tokens_per_step
 
     def keep_within(self, notes, end_step, limits):
         """Notes up to ``end_step`` (later ones dropped, those sounding cut there), in the pitch range, no

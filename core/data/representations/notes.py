@@ -63,10 +63,16 @@ class NotesRepresentation(Representation):
         return np.clip(features, 0, 1).astype(np.float32)
 
     def decode(self, array: np.ndarray) -> np.ndarray:
-        """Args: array: shape=(n, 4); values outside [0, 1] are clipped first."""
+        """Args: array: shape=(n, 4); values outside [0, 1] are clipped first.
+
+        Onsets are rounded after the gaps are added up, not each gap alone: a generator's gaps are
+        continuous, and four notes a quarter of a step apart make a chord then the next onset a step
+        later, where rounding every gap would pile every note on the first step. Encoded gaps are whole
+        steps, so encoded pieces come back the same either way.
+        """
         features = np.clip(np.asarray(array, dtype=np.float64).reshape(-1, 4), 0, 1)
         scale = self.time_scale_steps
-        starts = np.cumsum(np.rint(features[:, 2] * scale))
+        starts = np.rint(np.cumsum(features[:, 2] * scale))
         durations = np.maximum(np.rint(features[:, 1] * scale), 1)
         pitches = np.rint(features[:, 0] * 127)
         velocities = np.maximum(np.rint(features[:, 3] * 127), 1)

@@ -20,6 +20,8 @@ from core.generation.sampling.config import (
     MAX_VARIATIONS,
     MIN_TEMPERATURE,
     SampleConfig,
+    form_fields_for,
+    strategies_for,
     strategy_label,
     unused_settings,
 )
@@ -115,8 +117,10 @@ __all__ = [
     "TopP",
     "Vocabulary",
     "build_processors",
+    "form_fields_for",
     "capacity",
     "filter_logits",
+    "strategies_for",
     "strategy_label",
     "unused_settings",
 ]

@@ -151,6 +151,36 @@ class SampleConfig:
         check_config(checks, GenerationError, config=self)
 
 
+def strategies_for(kind: str) -> list[str]:
+    """The strategies whose sampler runs a decoder of ``kind`` (``tokens``, ``frames``, ``features``), in form order.
+
+    A selector offers only these: a token model cannot compose by noise, nor a GAN by beam search.
+    """
+    return [name for name, sampler in SAMPLERS.items() if kind in sampler.kinds]
+
+
+def form_fields_for(kind: str) -> tuple[tuple[str, ...], dict[str, dict[str, object]]]:
+    """How a :class:`SampleConfig` form looks for a model of ``kind``.
+
+    Returns:
+        (the fields no strategy of ``kind`` reads, which the form leaves out, ``strategy`` too when there is
+        only one; per field, the form metadata to use instead of the field's: the strategies offered, and what
+        the samplers of ``kind`` call a setting, such as a GAN's truncation).
+    """
+    strategies = strategies_for(kind)
+    read = {name for strategy in strategies for name in SAMPLERS[strategy].reads}
+    skipped = tuple(
+        item.name
+        for item in fields(SampleConfig)
+        if (item.name == "strategy" and len(strategies) == 1) or (item.name != "strategy" and item.name not in read)
+    )
+    overrides: dict[str, dict[str, object]] = {"strategy": {"choices": strategies}}
+    for strategy in strategies:
+        for name, meaning in SAMPLERS[strategy].meanings.items():
+            overrides.setdefault(name, {}).update(meaning)
+    return skipped, overrides
+
+
 def unused_settings(strategy: str) -> tuple[str, ...]:
     """The :class:`SampleConfig` fields the sampler of ``strategy`` ignores: forms grey them out."""
     reads = SAMPLERS[strategy].reads

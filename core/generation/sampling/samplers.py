@@ -75,6 +75,8 @@ class Sampler:
         label: Its name for people, in forms and messages.
         kinds: The decoder kinds it runs: ``tokens``, ``frames``.
         reads: The :class:`SampleConfig` fields it uses besides ``strategy``; forms grey out the others.
+        meanings: Form metadata (``label``, ``help``) of a field it reads in its own sense: a GAN's
+            temperature scales its noise, so the form calls it the truncation.
 
     Raises:
         GenerationError: For a decoder of a kind it cannot run.
@@ -83,6 +85,7 @@ class Sampler:
     label = ""
     kinds: tuple[str, ...] = ("tokens", "frames")
     reads: tuple[str, ...] = ()
+    meanings: dict[str, dict[str, str]] = {}
 
     def __init__(self, decoder: StepDecoder, vocabulary: Vocabulary | Columns | None = None):
         if decoder.kind not in self.kinds:
@@ -470,6 +473,13 @@ class NoiseSampler(Sampler):
     label = "Noise (GAN)"
     kinds = ("features",)
     reads = ("temperature", "seed", "variations")
+    meanings = {
+        "temperature": {
+            "label": "Truncation",
+            "help": "Scales the noise: below 1 nearer the generator's typical output, above 1 wilder",
+        },
+        "seed": {"label": "Noise seed", "help": "Same seed and settings: same noise, same piece"},
+    }
 
     def run(self, prefix, config, target_steps, max_tokens, *, limits=NO_LIMITS, logit_bias=None):
         """Raises: GenerationError: a primer (a GAN does not continue music) or a logit bias (it has no logits)."""
