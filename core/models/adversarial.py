@@ -6,6 +6,8 @@ Imported by :mod:`core.models.layers`, so that a saved GAN loads without
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -171,7 +173,17 @@ class AdversarialComposer(keras.Model):
                 generator's typical output, above 1 wilder.
         """
         noise = self.noise(batch, notes, self._seeded_noise(tf.constant(seed, tf.int64), temperature))
-        return keras.ops.convert_to_numpy(self.generator(noise, training=False))
+        return keras.ops.convert_to_numpy(self._compiled_generator(tf.cast(noise, tf.float32)))
+
+    @functools.cached_property
+    def _compiled_generator(self):
+        """The generator as one compiled graph for any batch and length: run eagerly, its LSTMs step note by
+        note in Python (5 s for three 8-bar chorales against a tenth of that)."""
+        width = self.noise_dim + self.global_noise_dim
+        return tf.function(
+            lambda noise: self.generator(noise, training=False),
+            input_signature=[tf.TensorSpec((None, None, width), tf.float32)],
+        )
 
     # === Training ===
 
