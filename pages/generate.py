@@ -40,7 +40,10 @@ checkpoints = list_checkpoints()
 if not checkpoints:
     st.info("No trained model yet: train one on the Train page (or run `make run`, which ships one).")
     st.stop()
-info = st.selectbox("Model", checkpoints, format_func=lambda c: c.label)
+# Chosen by folder under a fixed key: a training run's label changes with each validation, which must not
+# reset the choice while the page is open.
+by_path = {str(checkpoint.path): checkpoint for checkpoint in checkpoints}
+info = by_path[st.selectbox("Model", list(by_path), format_func=lambda path: by_path[path].label, key="model")]
 a, b, c, d, e = st.columns(5)
 a.metric("Architecture", plain(info.model))
 b.metric("Dataset", plain(info.dataset))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.checkpoints import checkpoint_info
 from core.data import datasets
 from core.data.build import build_dataset
 from core.data.midi_io import load_score, note_table
@@ -211,12 +212,12 @@ def test_generate_page_composes_with_the_shipped_checkpoint():
     at.switch_page("pages/generate.py").run()
     assert not at.exception, at.exception
     _pick_model(at, "bach-lstm")
-    model = at.selectbox[0]
-    assert "bach" in model.value.name and model.value.shipped
+    info = checkpoint_info(at.selectbox[0].value)  # chosen by folder
+    assert info.name == "bach-lstm" and info.shipped
     assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
-    bounds = model.value.config.bounds
+    bounds = info.config.bounds
     assert any(c.value.startswith("This model's training music: notes C2 to A5") for c in at.caption)
-    measured = model.value.config.compose_defaults
+    measured = info.config.compose_defaults
     # The page starts from the checkpoint's measured settings.
     assert next(n for n in at.number_input if n.label == "Temperature").value == measured["temperature"]
     next(s for s in at.selectbox if s.label == "Strategy").set_value("sample").run()
@@ -404,3 +405,26 @@ def test_file_names_are_shown_as_text_not_markdown():
     shown = _texts(at)
     assert plain(name) in shown
     assert "![x](" not in shown and "**bold**" not in shown
+
+
+def test_the_chosen_model_stays_chosen_while_its_run_validates_again(tmp_path):
+    """A training run's label carries its latest validation figure; a new epoch must not reset the choice."""
+    import shutil
+
+    from core.checkpoints import SHIPPED_CHECKPOINTS
+    from core.settings import get_settings
+
+    run = get_settings().checkpoints / "run-in-training"
+    shutil.copytree(SHIPPED_CHECKPOINTS / "irish-lstm", run)
+    history = run / "history.json"
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "shipped": False}))
+    at = _app().run()
+    at.switch_page("pages/generate.py").run()
+    _pick_model(at, "run-in-training")
+    chosen = at.selectbox[0].value
+    rows = json.loads(history.read_text())
+    history.write_text(json.dumps([*rows, {**rows[-1], "epoch": rows[-1]["epoch"] + 1, "val_loss": 0.123}]))
+    at.run()
+    assert at.selectbox[0].value == chosen
+    assert "0.123" in next(label for label in at.selectbox[0].options if label.startswith("run-in-training"))
