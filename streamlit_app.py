@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.auth import sidebar_status
+from ui.auth import hidden_during_a_listening_test, sidebar_status
 
 st.set_page_config(page_title="NeuroTune", page_icon="🎼", layout="wide")
 
@@ -18,8 +18,13 @@ PAGES = [
 # A participant's link (``?survey=<id>``) opens the survey and nothing else: no other page, no admin sidebar.
 PARTICIPANT_PAGES = [st.Page("pages/take_survey.py", title="Listening test", icon="🎧", default=True)]
 
+# While a listening test is open, a visitor who has not signed in sees none of the pieces it is made of.
+PRIVATE_PAGES = [st.Page("pages/private.py", title="Sign in", icon="🔒", default=True)]
+
 if "survey" in st.query_params:
     st.navigation(PARTICIPANT_PAGES, position="hidden").run()
+elif hidden_during_a_listening_test():
+    st.navigation(PRIVATE_PAGES, position="hidden").run()
 else:
     page = st.navigation(PAGES)
     sidebar_status()

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from core.errors import StoreError
 from core.store import surveys as store
 from core.surveys import build
-from core.surveys.build import create_survey
+from core.surveys.build import create_survey, open_survey
 from core.surveys.config import SurveySettings
 from core.surveys.participants import resume
 from core.surveys.questions import QUESTIONS
@@ -321,3 +321,23 @@ def test_an_answer_the_store_refuses_is_shown_as_an_error_and_taken_back(monkeyp
     radio(at, OVERALL).set_value(4).run()
     assert not at.error
     assert [answer.value for answer in store.survey_answers(survey_id)] == ["4"]
+
+
+def test_while_a_survey_is_open_visitors_see_nothing_of_the_app_until_they_sign_in(monkeypatch):
+    """The library, datasets and models would tell a participant which clip came from where."""
+    monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", "organizer secret")
+    survey_id = make_survey(status="draft")
+    visitor = AppTest.from_file(APP, default_timeout=30).run()
+    assert visitor.title[0].value == "🎼 NeuroTune" and not visitor.info  # no test running: the usual Home page
+    open_survey(survey_id)
+    visitor = AppTest.from_file(APP, default_timeout=30).run()
+    assert not visitor.exception
+    assert any("A listening test is running" in info.value for info in visitor.info)
+    assert not visitor.dataframe and not visitor.get("audio") and not visitor.selectbox
+    with pytest.raises(ValueError, match="Known pages: .*private.py'\\]"):  # no other page, whatever the URL
+        visitor.switch_page("pages/library.py")
+    visitor.text_input(key="password-private").set_value("organizer secret")
+    next(button for button in visitor.button if button.label == "Sign in").click().run()
+    visitor.switch_page("pages/library.py").run()
+    assert not visitor.exception and not visitor.info
+    assert visitor.title[0].value.endswith("Library")  # signed in: the app is back

@@ -6,15 +6,17 @@ one test only (two 1-second clips).
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 import wave
 from pathlib import Path
 
+import pretty_midi
 import pytest
 from sqlalchemy import func, select
 
-from core.audio import fluidsynth_available, render_wav
+from core.audio import Rendering, fluidsynth_available, render_wav
 from core.errors import LibraryError, SurveyError
 from core.store import surveys as store
 from core.store.db import SurveyAnswerRecord, SurveyClipRecord, session_scope
@@ -79,6 +81,25 @@ def test_a_clip_is_the_first_seconds_of_its_piece():
     assert clip_midi(midi, 10.0)[1] == 5.0
     with pytest.raises(SurveyError, match="no note starts in the first 0.5 seconds"):
         clip_midi(make_midi_bytes([(60, 1.0, 2.0)]), 0.5)
+
+
+def test_every_clip_sounds_alike_whatever_its_source_played_it_with():
+    """A real piece's violin, drums, pedal or bends would tell it from a generated one."""
+    source = pretty_midi.PrettyMIDI()
+    violin = pretty_midi.Instrument(40)
+    violin.notes = [pretty_midi.Note(90, 67, 0.0, 1.0)]
+    violin.control_changes = [pretty_midi.ControlChange(64, 127, 0.0)]
+    violin.pitch_bends = [pretty_midi.PitchBend(2000, 0.5)]
+    drums = pretty_midi.Instrument(0, is_drum=True)
+    drums.notes = [pretty_midi.Note(100, 36, 0.0, 0.1)]
+    source.instruments = [violin, drums]
+    buffer = io.BytesIO()
+    source.write(buffer)
+    clip, _ = clip_midi(buffer.getvalue(), 2.0)
+    (instrument,) = clip.instruments
+    assert (instrument.program, instrument.is_drum) == (0, False)
+    assert [(note.pitch, note.velocity) for note in instrument.notes] == [(67, 90)]
+    assert not instrument.control_changes and not instrument.pitch_bends
 
 
 @on_both
@@ -444,3 +465,19 @@ def test_the_answer_table_has_one_row_per_answer_with_its_item():
     assert table["elapsed_ms"].isna().all()
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(SurveyClipRecord)) == 4
+
+
+def test_clips_that_only_sine_waves_could_render_are_refused_beside_others(monkeypatch, neurotune_home):
+    """Sine waves beside a SoundFont would mark those clips out."""
+
+    def render(midi):  # FluidSynth fails on the piece that starts on C#
+        rendering = silent_rendering(midi)
+        if midi.instruments[0].notes[0].pitch == 61:
+            return Rendering(rendering.wav, rendering.sample_rate, "pretty_midi", notice="fell back")
+        return rendering
+
+    monkeypatch.setattr(build, "render_wav", render)
+    pieces = [piece("lstm", 0), piece("transformer", 1)]
+    with pytest.raises(SurveyError, match="FluidSynth could not render 'transformer #1'"):
+        create_survey("Mixed", pieces=pieces, settings=SurveySettings(questions=("overall",)))
+    assert store.list_surveys() == [] and not list((neurotune_home / "surveys").glob("*"))

@@ -63,6 +63,17 @@ def require_admin(action: str, key: str) -> bool:
     return False
 
 
+def hidden_during_a_listening_test() -> bool:
+    """Whether this session sees only a sign-in: a password guards the app, the session has not signed in,
+    and a listening test is open (its participants could otherwise look up which piece each clip is)."""
+    if not _password() or is_admin():
+        return False
+    # Imported here: the database layer costs half a second, and an open app never needs it for this.
+    from core.store.surveys import any_survey_open
+
+    return any_survey_open()
+
+
 def sidebar_status() -> None:
     """Signed-in state and a sign-out button, in the shared sidebar (only when a password guards the app)."""
     if not _password():

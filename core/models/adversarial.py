@@ -206,7 +206,8 @@ class AdversarialComposer(keras.Model):
         # One forward pass serves both networks: the discriminator judges real and generated windows as one
         # batch, and each network steps on its own loss against the other as it was (simultaneous updates).
         with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(noise, training=True)
+            # Padded like the real windows (zeros past a short piece's end), or padding alone tells them apart.
+            fake = self.generator(noise, training=True) * tf.cast(weights, tf.float32)[..., None]
             logits, features = self._judge(tf.concat([windows, fake], 0), tf.concat([weights, weights], 0), True)
             (real_logits, fake_logits), (real_features, fake_features) = tf.split(logits, 2), tf.split(features, 2)
             if wasserstein:

@@ -68,6 +68,12 @@ def list_surveys() -> list[SurveyRecord]:
         return list(session.scalars(select(SurveyRecord).order_by(SurveyRecord.created_at.desc(), SurveyRecord.id)))
 
 
+def any_survey_open() -> bool:
+    """Whether a listening test is taking answers: while one is, the app shows strangers nothing of its pieces."""
+    with session_scope() as session:
+        return session.scalar(select(SurveyRecord.id).where(SurveyRecord.status == "open").limit(1)) is not None
+
+
 def set_survey_status(survey_id: str, status: str) -> SurveyRecord:
     """Set a survey's status (:data:`~core.store.db.SURVEY_STATUSES`).
 

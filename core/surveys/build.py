@@ -38,6 +38,8 @@ AUDIO_SUFFIX = ".wav"
 RENDER_WORKERS = 4
 # How long a clip's audio runs on after its last note ends: the note's release, not the reverb's whole tail.
 RELEASE_SECONDS = 0.75
+# The General MIDI program every clip is played with (0: acoustic grand piano).
+CLIP_PROGRAM = 0
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,9 @@ def surveys_dir() -> Path:
 
 
 def clip_midi(data: bytes, seconds: float) -> tuple[pretty_midi.PrettyMIDI, float]:
-    """The first ``seconds`` of a MIDI file: notes starting before, cut at the end; controllers and bends kept.
+    """The first ``seconds`` of a MIDI file, as every clip of a survey sounds: notes starting before, cut at the
+    end, all on one piano (:data:`CLIP_PROGRAM`); drums, controllers and pitch bends left out, so that nothing
+    but the notes tells a real piece from a generated one.
 
     The clip is written afresh (at the source's resolution, its times in seconds unchanged), so no meta
     event after the cut (a tempo, a key signature, the end of a long track) makes the rendering run on
@@ -102,7 +106,7 @@ def clip_midi(data: bytes, seconds: float) -> tuple[pretty_midi.PrettyMIDI, floa
     """
     source = load_midi(data)
     clip = pretty_midi.PrettyMIDI(resolution=source.resolution)
-    for instrument in source.instruments:
+    for instrument in (instrument for instrument in source.instruments if not instrument.is_drum):
         notes = [
             pretty_midi.Note(note.velocity, note.pitch, note.start, min(note.end, seconds))
             for note in instrument.notes
@@ -110,10 +114,9 @@ def clip_midi(data: bytes, seconds: float) -> tuple[pretty_midi.PrettyMIDI, floa
         ]
         if not notes:
             continue
-        kept = pretty_midi.Instrument(instrument.program, is_drum=instrument.is_drum, name=instrument.name)
+        # One sound for every clip: a real piece's own instruments, pedal and bends would give it away.
+        kept = pretty_midi.Instrument(CLIP_PROGRAM, name=instrument.name)
         kept.notes = notes
-        kept.control_changes = [change for change in instrument.control_changes if change.time < seconds]
-        kept.pitch_bends = [bend for bend in instrument.pitch_bends if bend.time < seconds]
         clip.instruments.append(kept)
     if not clip.instruments:
         raise SurveyError(f"no note starts in the first {seconds:g} seconds")
@@ -249,6 +252,12 @@ def create_survey(
                     sources,
                     clip_ids,
                 )
+            )
+        fell_back = [source.name for source, (_duration, notice) in zip(sources, rendered) if notice is not None]
+        if fell_back and len(fell_back) < len(sources):  # sine waves beside a SoundFont: the odd ones stand out
+            raise SurveyError(
+                f"FluidSynth could not render {', '.join(repr(name) for name in fell_back)}, so those clips would "
+                "sound unlike the others; leave them out of the survey"
             )
         clips = [
             SurveyClipRecord(
