@@ -262,8 +262,11 @@ def test_a_rating_before_the_clip_was_played_is_refused():
     with pytest.raises(SurveyError, match="listen to both clips at least 90% of each before answering"):
         record_answer(survey_id, token, pair.id, "preference", "A", played_share=0.0)
     assert answer_rows() == 0
-    record_answer(survey_id, token, item.id, "overall", 4, played_share=0.9)
+    record_answer(survey_id, token, item.id, "overall", 4, played_share=0.895)  # the browser's rounding
     assert answer_rows() == 1
+    # Back after a reload, the browser has played nothing this time; the item was heard before.
+    record_answer(survey_id, token, item.id, "human", "human", played_share=0.0)
+    assert sorted(row.played_share for row in store.survey_answers(survey_id)) == [0.0, 0.895]  # as reported
 
 
 @on_both

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from core.surveys.config import PLAYED_SHARE_TOLERANCE
+
 # Within this much of the required share counts as reached: the browser's first and last played
 # ranges can miss a few milliseconds of the clip, which must not lock a rating that was earned.
-SHARE_TOLERANCE = 0.01
+SHARE_TOLERANCE = PLAYED_SHARE_TOLERANCE
 DEFAULT_REQUIRED_SHARE = 0.9
 DEFAULT_REPORT_EVERY_SECONDS = 3.0
 # The one state key the browser writes; its value is a small JSON object (see parse_play_state).

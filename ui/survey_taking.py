@@ -312,13 +312,12 @@ def take_items(survey_id: str, token: str) -> None:
     if share is None:
         return
     required = participation.settings.played_share
-    # Answers already stored were accepted after playback (a reload forgets what the browser played); a share
-    # within the player's tolerance is heard as far as the player is concerned, so the engine is told so too.
+    # Answers already stored were accepted after playback (a reload forgets what the browser played); the
+    # engine takes the same view and stores the share as the browser reported it.
     heard = bool(item.answers) or share + SHARE_TOLERANCE >= required
-    played_share = min(1.0, max(share, required)) if heard else share
     if not heard:
         what = "the clip" if item.kind != PAIR else "both clips"
         enough = "to the end" if required >= 1 else f"(at least {required:.0%})"
         st.info(f"Play {what} {enough} to answer.", icon="🎧")
-    _questions(survey_id, token, item, keys, heard, played_share)
+    _questions(survey_id, token, item, keys, heard, share)
     _navigation(participation, token, item, position, keys)

@@ -486,7 +486,11 @@ def _ratings(kept: pd.DataFrame, settings: SurveySettings) -> None:
     if summary.empty:
         st.info("No rating given yet.")
         return
-    st.caption("Mean opinion score per system with its 95% t interval; each rating counts once.")
+    st.caption(
+        "Mean opinion score per system with its 95% t interval; each rating counts once, as MOS studies count "
+        "them. Every listener rates every system, so the ratings are not independent: read the p-values below "
+        "as optimistic."
+    )
     st.dataframe(_labelled(summary), hide_index=True, key="ratings-table")
     columns = st.columns(2)
     for index, question in enumerate(q for q in asked if (summary["question"] == q).any()):

@@ -19,6 +19,9 @@ REAL_SYSTEM = "real"
 SETTINGS_VERSION = 1
 # Longer clips tire listeners and make a test nobody finishes (webMUSHRA's guidance: under 20 s each).
 MAX_CLIP_SECONDS = 120.0
+# How far a browser's report of the share played may fall short of the share required: its played
+# ranges can miss the last few milliseconds of a clip heard to the end.
+PLAYED_SHARE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)

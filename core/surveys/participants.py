@@ -31,7 +31,7 @@ from core.store.db import (
     utcnow,
 )
 from core.store.surveys import TakenSurvey
-from core.surveys.config import SurveySettings
+from core.surveys.config import PLAYED_SHARE_TOLERANCE, SurveySettings
 from core.surveys.questions import BACKGROUND, CLIP, PAIR, PreferenceQuestion, Question, get_question
 
 # 32 random bytes: a secret nobody guesses, 43 characters in a link.
@@ -300,7 +300,7 @@ def record_answer(
             question not in the survey, audio gone from the server, too little of it played, or a value
             out of range. Nothing is written then.
     """
-    taken, participant = _authenticate(survey_id, token)
+    taken, participant = _authenticate(survey_id, token, answers=True)
     survey = taken.survey
     _check_open(survey)
     if participant.finished_at is not None:
@@ -322,7 +322,10 @@ def record_answer(
     missing = next((clip for clip in item.clips if not Path(clip.audio_path).is_file()), None)
     if missing is not None:
         raise _vanished(missing)
-    if played_share < settings.played_share:
+    # Heard: the browser reports enough (up to its rounding), or an earlier answer to the item was accepted
+    # after playback (a reload forgets what the browser played). What is stored is what the browser said.
+    heard_before = any(answer.item_id == item.id for answer in taken.answers)
+    if played_share + PLAYED_SHARE_TOLERANCE < settings.played_share and not heard_before:
         what, of = (item.label, "it") if item.kind == CLIP else ("both clips", "each")
         enough = "to the end" if settings.played_share >= 1 else f"at least {settings.played_share:.0%} of {of}"
         raise SurveyError(f"listen to {what} {enough} before answering")
