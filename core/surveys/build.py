@@ -9,6 +9,7 @@ Clips are numbered in a shuffled order, so a label ("Clip 3") says nothing of wh
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import shutil
 import uuid
@@ -98,11 +99,11 @@ def clip_midi(data: bytes, seconds: float) -> tuple[pretty_midi.PrettyMIDI, floa
     in silence.
 
     Returns:
-        The clip and how long it lasts: its last note's end, at most ``seconds``.
+        The clip and how long its notes last: the last one's end, at most ``seconds``.
 
     Raises:
         InvalidMidiError: ``data`` is not a usable MIDI file.
-        SurveyError: No note starts within the first ``seconds``.
+        SurveyError: No note starts within the first ``seconds``, or the piece is shorter than ``seconds``.
     """
     source = load_midi(data)
     clip = pretty_midi.PrettyMIDI(resolution=source.resolution)
@@ -120,6 +121,12 @@ def clip_midi(data: bytes, seconds: float) -> tuple[pretty_midi.PrettyMIDI, floa
         clip.instruments.append(kept)
     if not clip.instruments:
         raise SurveyError(f"no note starts in the first {seconds:g} seconds")
+    length = source.get_end_time()
+    if length < seconds:  # a shorter clip would stand out from the others by its length alone
+        raise SurveyError(
+            f"it lasts {length:.1f} s, less than the {seconds:g} s of every clip: make the clips at most "
+            f"{math.floor(length)} s long, or leave it out"
+        )
     return clip, float(max(note.end for instrument in clip.instruments for note in instrument.notes))
 
 
