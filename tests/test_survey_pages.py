@@ -160,6 +160,9 @@ def test_an_organizer_builds_shares_and_reads_a_survey(monkeypatch):
     answers = int(metrics["Answers"])
     subheaders = {header.value for header in at.subheader}
     assert {"Ratings (1-5)", "Human or computer?", "A/B preference", "Listener screening"} <= subheaders
+    assert "Ratings and the evaluation metrics" in subheaders
+    measured = next(frame.value for frame in at.dataframe if "Scale consistency (0-1)" in frame.value.columns)
+    assert len(measured) == 3  # the two models and the real pieces
     assert len(at.get("plotly_chart")) >= 2
     assert {b.label for b in at.get("download_button")} >= {"Download CSV", "Download JSON"}
     ratings = next(frame.value for frame in at.dataframe if "mean" in frame.value)

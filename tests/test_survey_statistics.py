@@ -19,6 +19,7 @@ from core.surveys.statistics import (
     kruskal_wallis,
     pairwise_mann_whitney,
     preferences,
+    rating_metric_correlations,
     rating_summary,
     screen_listeners,
     sign_test,
@@ -241,3 +242,32 @@ def test_the_raw_answers_export_to_csv_and_json_with_iso_timestamps(answers):
     assert exported[0]["score"] == 1.0 and exported[0]["first_system"] is None
     assert exported[-1]["score"] is None and exported[-1]["chosen_system"] == "transformer"
     assert json.loads(answers_json(table([]))) == []
+
+
+def test_ratings_follow_a_metric_by_spearmans_rank_correlation_across_clips():
+    # Four clips rated 1, 2, 4, 5 (two listeners each): in key 0.2, 0.4, 0.6, 0.8 ranks alike (rho 1);
+    # density 4, 3, 2, 1 the other way (rho -1); polyphony the same everywhere (NaN).
+    rows = [
+        clip(listener, "lstm", "overall", str(rating), item_label=f"Clip {number}")
+        for number, rating in enumerate((1, 2, 4, 5), 1)
+        for listener in ("a", "b")
+    ]
+    metrics = pd.DataFrame(
+        {
+            "clip": [f"Clip {n}" for n in range(1, 5)],
+            "system": ["lstm"] * 4,
+            "scale_consistency": [0.2, 0.4, 0.6, 0.8],
+            "note_density": [4.0, 3.0, 2.0, 1.0],
+            "polyphony": [1.0] * 4,
+        }
+    )
+    result = rating_metric_correlations(table(rows), metrics).set_index("metric")
+    assert result.loc["scale_consistency", "rho"] == pytest.approx(1.0)
+    assert result.loc["note_density", "rho"] == pytest.approx(-1.0)
+    assert result.loc["scale_consistency", "clips"] == 4
+    assert math.isnan(result.loc["polyphony", "rho"])
+    # Three clips with a tie: ranks (1, 2.5, 2.5) against (1, 2, 3): rho = 0.866 (by hand: cov / sd sd).
+    three = metrics.iloc[:3].assign(scale_consistency=[0.1, 0.5, 0.5])
+    rho = rating_metric_correlations(table(rows[:6]), three).set_index("metric").loc["scale_consistency", "rho"]
+    assert rho == pytest.approx(math.sqrt(3) / 2)
+    assert math.isnan(rating_metric_correlations(table(rows[:4]), metrics).loc[0, "rho"])  # two clips: nothing

@@ -7,6 +7,7 @@ one test only (two 1-second clips).
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import threading
 import wave
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from core.audio import Rendering, fluidsynth_available, render_wav
 from core.errors import LibraryError, SurveyError
+from core.store import library
 from core.store import surveys as store
 from core.store.db import SurveyAnswerRecord, SurveyClipRecord, session_scope
 from core.surveys import build, participants, results
@@ -487,3 +489,14 @@ def test_clips_that_only_sine_waves_could_render_are_refused_beside_others(monke
     with pytest.raises(SurveyError, match="FluidSynth could not render 'transformer #1'"):
         create_survey("Mixed", pieces=pieces, settings=SurveySettings(clip_seconds=1, questions=("overall",)))
     assert store.list_surveys() == [] and not list((neurotune_home / "surveys").glob("*"))
+
+
+def test_each_clip_is_measured_as_it_plays_and_a_deleted_source_reads_nan():
+    pieces = [piece("lstm", 0), piece("transformer", 1)]
+    made = create_survey("Measured", pieces=pieces, settings=SurveySettings(clip_seconds=2, questions=("overall",)))
+    measured = results.clip_metrics(made.survey.id).set_index("system")
+    assert list(measured.columns) == ["clip", *results.CLIP_METRICS]
+    assert 0.5 <= measured.loc["lstm", "scale_consistency"] <= 1.0  # the first 2 s of a rising scale
+    assert measured.loc["lstm", "polyphony"] <= 1.0  # one note at a time at most
+    library.delete_piece(pieces[1])
+    assert math.isnan(results.clip_metrics(made.survey.id).set_index("system").loc["transformer", "note_density"])

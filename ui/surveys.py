@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.data.datasets import list_datasets, load_dataset
 from core.errors import NeuroTuneError
+from core.evaluation.metrics import METRIC_LABELS
 from core.settings import PASSWORD_VARIABLE, get_settings
 from core.store import surveys as store
 from core.store.db import SurveyRecord
@@ -34,7 +35,7 @@ from core.surveys.build import (
 )
 from core.surveys.config import MAX_CLIP_SECONDS, REAL_SYSTEM, SurveySettings
 from core.surveys.questions import QUESTIONS, RATINGS
-from core.surveys.results import answer_table, participant_table
+from core.surveys.results import answer_table, clip_metrics, participant_table
 from core.surveys.statistics import (
     answers_csv,
     answers_json,
@@ -43,6 +44,7 @@ from core.surveys.statistics import (
     kruskal_wallis,
     pairwise_mann_whitney,
     preferences,
+    rating_metric_correlations,
     rating_summary,
     screen_listeners,
 )
@@ -455,6 +457,8 @@ def _results(survey: SurveyRecord) -> None:
             st.caption("Wins of each system in its pairs; p: two-sided sign test (no preference = 50%).")
             st.dataframe(_labelled(preferred, ("first", "second")), hide_index=True, key=f"prefs-{survey.id}")
 
+    _metrics_beside_ratings(survey, kept, settings)
+
     st.subheader("Listener screening")
     st.caption(
         "Flagged: rated the hidden real pieces below the generated ones (reversed), or answered sooner than "
@@ -474,6 +478,37 @@ def _results(survey: SurveyRecord) -> None:
         "application/json",
         key=f"json-{survey.id}",
     )
+
+
+@st.cache_data(show_spinner="Measuring the clips...", max_entries=8)
+def _clip_metrics(survey_id: str) -> pd.DataFrame:
+    """A survey's clips never change once it is made: measured once per survey."""
+    return clip_metrics(survey_id)
+
+
+def _metrics_beside_ratings(survey: SurveyRecord, kept: pd.DataFrame, settings: SurveySettings) -> None:
+    """The evaluation metrics of what each system's clips play, and how the overall rating follows them."""
+    st.subheader("Ratings and the evaluation metrics")
+    metrics = _clip_metrics(survey.id)
+    by_system = metrics.drop(columns="clip").groupby("system", sort=False).mean().reset_index()
+    st.caption("What each system's clips play, measured as on the Evaluate page (means over its clips).")
+    st.dataframe(
+        _labelled(by_system).rename(columns=metric_label_or_name), hide_index=True, key=f"clip-metrics-{survey.id}"
+    )
+    if "overall" not in settings.questions:
+        return
+    correlations = rating_metric_correlations(kept, metrics)
+    correlations["metric"] = correlations["metric"].map(metric_label_or_name)
+    st.caption(
+        "Spearman's rank correlation, across clips, of each clip's mean overall rating with each metric "
+        "(NaN: fewer than three rated clips, or all alike)."
+    )
+    st.dataframe(correlations, hide_index=True, key=f"metric-correlations-{survey.id}")
+
+
+def metric_label_or_name(name: str) -> str:
+    """A metric's label on the pages; other column names as they are."""
+    return METRIC_LABELS.get(name, name)
 
 
 def _ratings(kept: pd.DataFrame, settings: SurveySettings) -> None:

@@ -10,9 +10,23 @@ import math
 
 import pandas as pd
 
+from core.config import DataConfig
+from core.data.datasets import load_dataset
+from core.data.preprocess import preprocess_midi
+from core.errors import NeuroTuneError
+from core.evaluation.metrics import piece_metrics
 from core.store import surveys as store
+from core.store.db import SurveyClipRecord
+from core.store.library import get_piece, piece_midi
+from core.surveys.build import clip_midi
+from core.surveys.config import SurveySettings
 from core.surveys.questions import CLIP, PAIR, QUESTIONS
 from core.surveys.statistics import ANSWER_COLUMNS
+
+# The evaluation metrics set beside the ratings: what listeners may be hearing when they rate.
+CLIP_METRICS = ("scale_consistency", "pitch_class_entropy", "repetition_rate", "note_density", "polyphony")
+# The grid a clip's notes are measured on (the metrics count steps and bars).
+METRIC_STEPS_PER_QUARTER = 4
 
 
 def answer_table(survey_id: str) -> pd.DataFrame:
@@ -80,3 +94,36 @@ def participant_table(survey_id: str) -> pd.DataFrame:
     for column in ("started_at", "finished_at"):
         table[column] = pd.to_datetime(table[column], utc=True)
     return table
+
+
+def clip_metrics(survey_id: str) -> pd.DataFrame:
+    """The evaluation metrics (:data:`CLIP_METRICS`) of exactly what each clip plays, on one grid for all.
+
+    Computed from each clip's source (a library piece, a dataset's real piece) cut as the clip was; a
+    source deleted since gives NaN.
+
+    Returns:
+        One row per clip: columns clip (its label), system, then the metrics.
+
+    Raises:
+        SurveyError: There is no such survey.
+    """
+    settings = SurveySettings.from_json(store.get_survey(survey_id).settings)
+    config = DataConfig(steps_per_quarter=METRIC_STEPS_PER_QUARTER, min_notes=1, min_duration_seconds=0.0)
+    rows = []
+    for clip in store.survey_clips(survey_id):
+        metrics = dict.fromkeys(CLIP_METRICS, math.nan)
+        try:
+            played, _ = clip_midi(_source_midi(clip), settings.clip_seconds)
+            notes = preprocess_midi(played, clip.name, config).notes
+            metrics = piece_metrics(notes, METRIC_STEPS_PER_QUARTER)
+        except NeuroTuneError:  # the source is gone or no longer reads as it did
+            pass
+        rows.append({"clip": clip.label, "system": clip.system, **{name: metrics[name] for name in CLIP_METRICS}})
+    return pd.DataFrame(rows, columns=["clip", "system", *CLIP_METRICS])
+
+
+def _source_midi(clip: SurveyClipRecord) -> bytes:
+    if clip.piece_id is not None:
+        return piece_midi(get_piece(clip.piece_id))
+    return load_dataset(clip.dataset).source_midi(clip.dataset_index)

@@ -300,3 +300,33 @@ def answers_csv(answers: pd.DataFrame) -> bytes:
 def answers_json(answers: pd.DataFrame) -> bytes:
     """Every raw answer as a JSON list of objects (:data:`ANSWER_COLUMNS`), NaN as null, timestamps in ISO 8601."""
     return _exportable(answers).to_json(orient="records", indent=1, force_ascii=False).encode()
+
+
+def rating_metric_correlations(answers: pd.DataFrame, metrics: pd.DataFrame, question: str = "overall") -> pd.DataFrame:
+    r"""Spearman's rank correlation, across clips, of each clip's mean ``question`` rating with each metric.
+
+    .. math:: \rho = \operatorname{corr}(\operatorname{rank} \bar r_c, \operatorname{rank} m_c)
+
+    over the clips :math:`c` rated at least once: do listeners prefer, say, the clips that keep to a key?
+    With few clips the p-value says how little that means.
+
+    Args:
+        answers: The answer table (:data:`ANSWER_COLUMNS`).
+        metrics: One row per clip: columns clip (its label) and the metrics
+            (:func:`core.surveys.results.clip_metrics`).
+
+    Returns:
+        Columns metric, clips, rho, p_value; NaN where fewer than three clips or a constant column.
+    """
+    rated = answers[(answers["question"] == question) & (answers["kind"] == "clip")]
+    means = rated.groupby("item_label")["score"].mean()
+    table = metrics.set_index("clip").join(means.rename("rating"), how="inner")
+    rows = []
+    for name in (column for column in metrics.columns if column not in ("clip", "system")):
+        pairs = table[[name, "rating"]].dropna()
+        if len(pairs) < 3 or pairs[name].nunique() < 2 or pairs["rating"].nunique() < 2:
+            rows.append((name, len(pairs), math.nan, math.nan))
+            continue
+        result = stats.spearmanr(pairs[name], pairs["rating"])
+        rows.append((name, len(pairs), float(result.statistic), float(result.pvalue)))
+    return pd.DataFrame(rows, columns=["metric", "clips", "rho", "p_value"])
