@@ -35,7 +35,6 @@ include.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing
 import os
@@ -46,7 +45,6 @@ import tempfile
 import threading
 import time
 import uuid
-import wave
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -58,22 +56,13 @@ SYSTEMS = ("lstm", "transformer", "real")
 CLIP_SECONDS = 0.5
 
 
-def silent_wav(seconds: float, sample_rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(bytes(2 * int(seconds * sample_rate)))
-    return buffer.getvalue()
-
-
 def make_survey(clips: int) -> str:
     """An open survey of ``clips`` clips of three systems, written straight to the store; returns its id."""
     from core.store import surveys as store
     from core.store.db import SurveyClipRecord, SurveyRecord
     from core.surveys.build import open_survey, surveys_dir
     from core.surveys.config import REAL, REAL_SYSTEM, SurveySettings
+    from tests.survey_pieces import silent_wav
 
     survey_id = uuid.uuid4().hex
     folder = surveys_dir() / survey_id

@@ -138,10 +138,14 @@ with all_tab:
         compare = st.multiselect("Compare loss curves", [r.id for r in runs], default=[r.id for r in runs[:2]])
         if compare:
             rows = run_store.get_metrics(compare)
-            # Each run's monitored figure: the loss of a sequence model, a GAN's feature distance.
-            monitors = dict.fromkeys(head_for_representation(r.representation).monitor for r in runs if r.id in compare)
-            names = [name for monitor in monitors for name in (monitor, f"val_{monitor}")]
-            st.plotly_chart(metric_curves_figure(rows, names, "Monitored figure by run", "value"), key="compare")
+            # Each run's monitored figure (a sequence model's loss, a GAN's feature distance), one chart per
+            # figure: a loss and a distance share no axis.
+            heads = (head_for_representation(r.representation) for r in runs if r.id in compare)
+            monitors = {head.monitor: head.monitor_label for head in heads}
+            for monitor, label in monitors.items():
+                names = [monitor, f"val_{monitor}"]
+                figure = metric_curves_figure(rows, names, f"{label.capitalize()} by run", monitor.replace("_", " "))
+                st.plotly_chart(figure, key=f"compare-{monitor}")
         with st.expander("Delete a run"):
             if require_admin("Deleting a run", "delete"):
                 doomed = st.selectbox("Run to delete", [r.id for r in runs], key="doomed")

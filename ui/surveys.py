@@ -262,17 +262,20 @@ def show_flash() -> None:
 
 def surveys_frame(surveys: Sequence[SurveyRecord]) -> pd.DataFrame:
     """One row per survey: its title, status, clips, participants, answers and when it was made."""
-    rows = [
-        {
-            "Title": survey.title,
-            "Status": survey.status,
-            "Clips": len(store.survey_clips(survey.id)),
-            "Participants": len(store.survey_participants(survey.id)),
-            "Answers": len(store.survey_answers(survey.id)),
-            "Created (UTC)": survey.created_at.strftime("%Y-%m-%d %H:%M"),
-        }
-        for survey in surveys
-    ]
+    counts = store.survey_counts()
+    rows = []
+    for survey in surveys:
+        count = counts.get(survey.id, store.SurveyCounts())
+        rows.append(
+            {
+                "Title": survey.title,
+                "Status": survey.status,
+                "Clips": count.clips,
+                "Participants": count.participants,
+                "Answers": count.answers,
+                "Created (UTC)": survey.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+        )
     return pd.DataFrame(rows, columns=["Title", "Status", "Clips", "Participants", "Answers", "Created (UTC)"])
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+from typing import NoReturn
 
 from core.access import check_serving, is_local_address, mask_url
 from core.errors import AccessError
@@ -69,10 +70,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     sys.stdout.flush()
     _run_streamlit(command[1:])
-    return 0
 
 
-def _run_streamlit(arguments: list[str]) -> None:
+def _run_streamlit(arguments: list[str]) -> NoReturn:
     """Streamlit's own command line (``streamlit run ...``) in this process, with the router owning every URL.
 
     Next to an entry script with a ``pages/`` folder, Streamlit runs a deep link's page file by itself
@@ -85,4 +85,4 @@ def _run_streamlit(arguments: list[str]) -> None:
     from streamlit.web import cli
 
     PagesManager.uses_pages_directory = False
-    cli.main(args=arguments, prog_name="streamlit")
+    cli.main(args=arguments, prog_name="streamlit")  # standalone click: always exits, with the server's status

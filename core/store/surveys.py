@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import StoreError, SurveyError
@@ -107,28 +107,54 @@ def delete_survey(survey_id: str) -> None:
             raise SurveyError(f"there is no survey '{survey_id}'")
 
 
+def _by_position(table: type[SurveyClipRecord] | type[SurveyPairRecord], survey_id: str) -> Select:
+    """The query for a survey's clips or pairs, by position."""
+    return select(table).where(table.survey_id == survey_id).order_by(table.position)
+
+
 def survey_clips(survey_id: str) -> list[SurveyClipRecord]:
     """A survey's clips, by position."""
     with session_scope() as session:
-        return list(
-            session.scalars(
-                select(SurveyClipRecord)
-                .where(SurveyClipRecord.survey_id == survey_id)
-                .order_by(SurveyClipRecord.position)
-            )
-        )
+        return list(session.scalars(_by_position(SurveyClipRecord, survey_id)))
 
 
 def survey_pairs(survey_id: str) -> list[SurveyPairRecord]:
     """A survey's A/B pairs, by position."""
     with session_scope() as session:
-        return list(
-            session.scalars(
-                select(SurveyPairRecord)
-                .where(SurveyPairRecord.survey_id == survey_id)
-                .order_by(SurveyPairRecord.position)
-            )
+        return list(session.scalars(_by_position(SurveyPairRecord, survey_id)))
+
+
+@dataclass(frozen=True)
+class SurveyCounts:
+    """How big a survey is: for the organizer's list of surveys."""
+
+    clips: int = 0
+    participants: int = 0
+    answers: int = 0
+
+
+def survey_counts() -> dict[str, SurveyCounts]:
+    """Clips, participants and answers of every survey, counted by the database (three queries in all)."""
+    with session_scope() as session:
+        clips = dict(
+            session.execute(select(SurveyClipRecord.survey_id, func.count()).group_by(SurveyClipRecord.survey_id)).all()
         )
+        participants = dict(
+            session.execute(
+                select(SurveyParticipantRecord.survey_id, func.count()).group_by(SurveyParticipantRecord.survey_id)
+            ).all()
+        )
+        answers = dict(
+            session.execute(
+                select(SurveyParticipantRecord.survey_id, func.count())
+                .join(SurveyAnswerRecord, SurveyAnswerRecord.participant_id == SurveyParticipantRecord.id)
+                .group_by(SurveyParticipantRecord.survey_id)
+            ).all()
+        )
+    return {
+        survey_id: SurveyCounts(clips.get(survey_id, 0), participants.get(survey_id, 0), answers.get(survey_id, 0))
+        for survey_id in {*clips, *participants, *answers}
+    }
 
 
 # === Participants ===
@@ -168,12 +194,8 @@ def taken_survey(survey_id: str, participant_id: str, *, answers: bool = False) 
         participant = session.get(SurveyParticipantRecord, participant_id) if participant_id else None
         if participant is not None and participant.survey_id != survey_id:
             participant = None
-        clips = session.scalars(
-            select(SurveyClipRecord).where(SurveyClipRecord.survey_id == survey_id).order_by(SurveyClipRecord.position)
-        )
-        pairs = session.scalars(
-            select(SurveyPairRecord).where(SurveyPairRecord.survey_id == survey_id).order_by(SurveyPairRecord.position)
-        )
+        clips = session.scalars(_by_position(SurveyClipRecord, survey_id))
+        pairs = session.scalars(_by_position(SurveyPairRecord, survey_id))
         given = (
             session.scalars(
                 select(SurveyAnswerRecord)
@@ -187,6 +209,7 @@ def taken_survey(survey_id: str, participant_id: str, *, answers: bool = False) 
 
 
 def add_participant(record: SurveyParticipantRecord) -> SurveyParticipantRecord:
+    """Store a new participant (:func:`core.surveys.participants.join` makes the record)."""
     with session_scope() as session:
         session.add(record)
     return record
@@ -205,6 +228,7 @@ def survey_participants(survey_id: str) -> list[SurveyParticipantRecord]:
 
 
 def set_finished(participant_id: str, finished_at: datetime) -> None:
+    """Mark a participant as done: from then on their answers can no longer change."""
     with session_scope() as session:
         session.execute(
             update(SurveyParticipantRecord)

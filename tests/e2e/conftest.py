@@ -123,15 +123,14 @@ def _serve(workdir: Path, command: list[str], extra_env: dict[str, str]) -> Iter
         _stop(process)
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the app, open (no admin password), as on a developer's own machine."""
-    command = [
+def streamlit_command(script: str) -> list[str]:
+    """``streamlit run script`` for :func:`_serve`: on localhost, headless, its port filled in there."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "streamlit_app.py",
+        script,
         "--server.port",
         "{port}",
         "--server.address",
@@ -143,7 +142,12 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--server.fileWatcherType",
         "none",
     ]
-    yield from _serve(tmp_path_factory.mktemp("e2e-server"), command, {})
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app, open (no admin password), as on a developer's own machine."""
+    yield from _serve(tmp_path_factory.mktemp("e2e-server"), streamlit_command("streamlit_app.py"), {})
 
 
 @pytest.fixture(scope="session")

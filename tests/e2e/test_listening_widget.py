@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import REPO_ROOT, _serve
+from tests.e2e.conftest import REPO_ROOT, _serve, streamlit_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -64,25 +63,8 @@ def listening_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     write_wav(wav_path)
     script = workdir / "listening_app.py"
     script.write_text(APP_TEMPLATE.format(wav_path=str(wav_path)))
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.port",
-        "{port}",
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
     # The script lives outside the repository: let it import ui/ from there.
-    yield from _serve(workdir, command, {"PYTHONPATH": str(REPO_ROOT)})
+    yield from _serve(workdir, streamlit_command(str(script)), {"PYTHONPATH": str(REPO_ROOT)})
 
 
 def open_player(page: Page, url: str) -> Locator:
