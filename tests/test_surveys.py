@@ -500,3 +500,15 @@ def test_each_clip_is_measured_as_it_plays_and_a_deleted_source_reads_nan():
     assert measured.loc["lstm", "polyphony"] <= 1.0  # one note at a time at most
     library.delete_piece(pieces[1])
     assert math.isnan(results.clip_metrics(made.survey.id).set_index("system").loc["transformer", "note_density"])
+
+
+@on_both
+def test_the_organizers_list_counts_clips_participants_and_answers_of_each_survey():
+    answered = survey(questions=("overall",))
+    quiet = survey(per_model=1, questions=("overall",))
+    for _ in range(2):
+        answer_all(answered, join(answered))
+    join(quiet)
+    counts = store.survey_counts()
+    assert counts[answered] == store.SurveyCounts(clips=4, participants=2, answers=8)
+    assert counts[quiet] == store.SurveyCounts(clips=2, participants=1, answers=0)
