@@ -60,6 +60,10 @@ class StoreError(NeuroTuneError):
     """The data folder or the database cannot be used: missing, read-only, full, or not this user's to write."""
 
 
+class ScoreError(NeuroTuneError):
+    """A piece that cannot be written as sheet music: no pitched notes, or bars the grid cannot hold."""
+
+
 # What an OSError's errno means for the user, in words; others keep their strerror.
 _OS_PROBLEMS = {
     errno.EACCES: "permission denied (this user may not write there)",

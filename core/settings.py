@@ -14,6 +14,8 @@
 ``NEUROTUNE_PRECISION``       ``auto`` (default): mixed precision on GPUs, float32 on the CPU; ``mixed`` or ``float32``
                               forces one (``mixed`` on the CPU is slow: it exists to test that path without a GPU)
 ``NEUROTUNE_MULTI_WORKER``    ``1``: train across the machines of ``TF_CONFIG`` (MultiWorkerMirroredStrategy)
+``NEUROTUNE_WARM_UP``         ``0``: the Generate page does not compile a model's sampler in the background when it
+                              opens (default ``1``; off, the first Compose of each length compiles it)
 
 Settings are read on every call to :func:`get_settings`, so tests can point
 ``NEUROTUNE_HOME`` at a temporary folder with ``monkeypatch.setenv``.
@@ -48,6 +50,7 @@ class Settings:
     cpu_devices: int | None = None  # None: GPUs when there are any; N: the CPU only, as N logical devices
     precision: str | None = None  # a Keras dtype policy to train in; None: mixed_float16 on GPUs, else float32
     multi_worker: bool = False
+    warm_up: bool = True
 
     @property
     def datasets_dir(self) -> Path:
@@ -125,6 +128,7 @@ def get_settings() -> Settings:
         cpu_devices=_cpu_devices(os.environ.get("NEUROTUNE_DEVICES", "")),
         precision=_precision(os.environ.get("NEUROTUNE_PRECISION", "")),
         multi_worker=_flag("NEUROTUNE_MULTI_WORKER"),
+        warm_up=os.environ.get("NEUROTUNE_WARM_UP", "").strip().lower() not in ("0", "false", "no"),
     )
 
 

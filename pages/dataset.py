@@ -164,13 +164,16 @@ with browse_tab:
     selected = st.selectbox("Dataset", names, index=names.index(chosen) if chosen in names else 0)
     dataset = datasets.load_dataset(selected)
     stats = dataset.stats
-    m1, m2, m3, m4 = st.columns(4)
-    rejected = stats["files_rejected"]
-    m1.metric("Files accepted", stats["files_accepted"], f"-{rejected} rejected" if rejected else None)
-    m2.metric("Notes", f"{stats['notes']:,}")
-    m3.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
+    accepted_column, rejected_column, notes_column, duration_column, split_column = st.columns(5)
+    accepted_column.metric("Files accepted", f"{stats['files_accepted']:,}")
+    # A count of its own, not a delta: a rejected file is not a fall from a previous build.
+    rejected_column.metric(
+        "Files rejected", f"{stats['files_rejected']:,}", help="Why each was rejected: *Files and rejections* below"
+    )
+    notes_column.metric("Notes", f"{stats['notes']:,}")
+    duration_column.metric("Total duration", f"{stats['total_duration_seconds'] / 60:.1f} min")
     counts = stats["split"]
-    m4.metric(
+    split_column.metric(
         "Train / validation / test pieces",
         " / ".join(str(counts.get(split, 0)) for split in SPLITS),
         help=f"Split {dataset.split_method}",
@@ -188,7 +191,10 @@ with browse_tab:
         f"{piece.key} · {piece.time_signature[0]}/{piece.time_signature[1]} · "
         f"{piece.tempo_bpm:.0f} BPM · {len(piece.notes)} notes · {pieces[index]['split']} split"
     )
-    st.plotly_chart(piano_roll_figure(piece.notes, piece.steps_per_quarter, pieces[index]["name"]), key="roll")
+    roll = piano_roll_figure(
+        piece.notes, piece.steps_per_quarter, pieces[index]["name"], time_signature=piece.time_signature
+    )
+    st.plotly_chart(roll, key="roll")
     audio_player(dataset.source_midi(index), f"{dataset.name}-{index + 1}", key="piece")
 
     with st.expander("Files and rejections"):

@@ -41,6 +41,8 @@ def neurotune_home(tmp_path, monkeypatch):
         monkeypatch.delenv(access, raising=False)
     for device in ("NEUROTUNE_DEVICES", "NEUROTUNE_PRECISION", "NEUROTUNE_MULTI_WORKER", "TF_CONFIG"):
         monkeypatch.delenv(device, raising=False)  # tests choose their devices themselves
+    # Every compose of a test is its own: no background compiling on the 2 cores (test_generate_page turns it on).
+    monkeypatch.setenv("NEUROTUNE_WARM_UP", "0")
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     # An AppTest script runs as __main__ and may stay there; a later worker process started by
     # spawn would then try to import that script (gone with its temporary folder) as its own main.

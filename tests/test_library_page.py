@@ -83,7 +83,8 @@ def test_every_piece_is_listed_and_the_first_is_shown_in_full(pieces):
     assert any(c.value == "3 of 3 pieces" for c in at.caption)
     assert next(s for s in at.selectbox if s.label == "Piece").value == pieces[0].id
     assert at.subheader[0].value == plain("Chorale in F major")
-    assert at.get("plotly_chart") and at.get("audio")
+    (player,) = [element for element in at.main if element.type == "bidi_component"]  # roll and audio in one
+    assert player.proto.component_name == "neurotune.piano_roll_player"
     # Kept without audio: played from a WAV rendered now; no compressed download.
     downloads = {d.proto.label for d in at.get("download_button")}
     assert downloads == {"Download the 3 listed as a zip", "Download MIDI", "Download WAV"}

@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import checkpoint_info
 from core.data import datasets
 from core.data.build import build_dataset
-from core.data.midi_io import load_score, note_table
-from core.data.piece import PITCH
 from core.data.uploads import SourceFile
-from core.store.library import list_pieces, piece_midi
 from tests.conftest import scale_piece
 from ui.text import plain
 
@@ -85,9 +81,14 @@ def test_dataset_page_builds_a_bach_subset_and_shows_statistics():
     assert any(plain("bach-tiny") in s.value and "is ready" in s.value for s in at.success)
     # The browse tab shows the new dataset's statistics and a piece.
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Files accepted"] == "3"
+    assert metrics["Files accepted"] == "3" and metrics["Files rejected"] == "0"
     charts = at.get("plotly_chart")
     assert len(charts) >= 7  # six statistics charts and the piano roll
+    (tempo,) = [json.loads(c.proto.spec) for c in charts if '"text":"Tempo"' in c.proto.spec.replace(" ", "")]
+    (bars,) = tempo["data"]
+    assert all(label.endswith(" BPM") for label in bars["x"]) and sum(bars["y"]) == 3  # a bar per tempo
+    roll = json.loads(charts[-1].proto.spec)
+    assert {trace["name"] for trace in roll["data"]} == {"Soprano", "Alto", "Tenor", "Bass"}  # a chorale's voices
     assert at.get("audio")
     assert len(datasets.load_dataset("bach-tiny")) == 3
 
@@ -106,6 +107,10 @@ def test_dataset_page_reports_a_rejected_upload_and_keeps_the_good_ones():
     assert plain("broken.mid") in errors and "not a MIDI file" in errors
     assert any("uploaded" in s.value for s in at.success)
     assert len(datasets.load_dataset("uploaded")) == 1
+    # Browsing it: the rejected file is a count of its own, not a red fall in the accepted ones.
+    metrics = {m.label: m for m in at.metric}
+    assert (metrics["Files accepted"].value, metrics["Files rejected"].value) == ("1", "1")
+    assert not any(m.delta for m in at.metric)
 
 
 def test_dataset_page_only_bad_uploads_gives_a_clear_error():
@@ -160,160 +165,10 @@ def test_browse_rename_and_delete(stored_dataset):
     assert datasets.list_datasets() == [] and not stored_dataset.path.exists()
 
 
-def test_train_page_starts_a_run_and_the_chart_gets_points(stored_dataset):
-    import time
-
-    from core.store import runs as run_store
-    from core.training import jobs
-
-    at = _app().run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, at.exception
-    [s for s in at.selectbox if s.label == "Model"][0].set_value("lstm").run()
-    for key, value in {
-        "model-lstm-units": 16,
-        "model-lstm-embedding_dim": 8,
-        "model-lstm-layers": 1,
-        "train-epochs": 30,
-        "train-seq_len": 16,
-        "train-batch_size": 8,
-        "train-log_every_steps": 1,
-    }.items():
-        at.number_input(key=key).set_value(value)
-    [b for b in at.button if b.label == "Start training"][0].click().run()
-    assert not at.exception, at.exception
-    assert any("is running" in s.value for s in at.success), [e.value for e in at.error]
-    run = run_store.list_runs()[0]
-    try:
-        deadline = time.monotonic() + 120
-        while not run_store.get_metrics([run.id]) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        at.run()  # the live fragment redraws from the store
-        assert [m.value for m in at.metric if m.label == "Status"] == ["running"]
-        device = at.get("progress")[0].proto.text
-        assert device.startswith("Device: CPU (") and device.endswith("· default strategy, 1 replica · float32")
-        loss_charts = [c for c in at.get("plotly_chart") if "Loss" in c.proto.spec]
-        assert loss_charts, "the live loss chart should be drawn once metrics exist"
-        assert '"x":[' in loss_charts[0].proto.spec.replace(" ", "")
-    finally:
-        jobs.request_stop(run.id)
-        while run_store.get_run(run.id).status == "running" and time.monotonic() < deadline + 60:
-            time.sleep(0.5)
-
-
 def _pick_model(at: AppTest, name: str) -> None:
     """Choose checkpoint ``name`` on the Generate page (shipped ones come first, by name: bach-chords, bach-lstm, ...)."""
     choices = at.selectbox[0].options
     at.selectbox[0].select_index(next(i for i, label in enumerate(choices) if label.startswith(name))).run()
-
-
-def test_generate_page_composes_with_the_shipped_checkpoint():
-    at = _app().run()
-    at.switch_page("pages/generate.py").run()
-    assert not at.exception, at.exception
-    _pick_model(at, "bach-lstm")
-    info = checkpoint_info(at.selectbox[0].value)  # chosen by folder
-    assert info.name == "bach-lstm" and info.shipped
-    assert {m.label for m in at.metric} >= {"Architecture", "Dataset", "Validation loss"}
-    bounds = info.config.bounds
-    assert any(c.value.startswith("This model's training music: notes C2 to A5") for c in at.caption)
-    measured = info.config.compose_defaults
-    # The page starts from the checkpoint's measured settings.
-    assert next(n for n in at.number_input if n.label == "Temperature").value == measured["temperature"]
-    next(s for s in at.selectbox if s.label == "Strategy").set_value("sample").run()
-    next(n for n in at.number_input if n.label == "Seed").set_value(7)
-    next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
-    next(s for s in at.selectbox if s.label == "Key centre").set_value("D")
-    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    saved = list_pieces(limit=1)[0].parameters["controls"]
-    assert (saved["mode"], saved["tonic"]) == ("minor", "D")
-    variations = sum(1 for h in at.subheader if h.value.startswith("Variation"))
-    assert variations == 2
-    assert len(at.get("plotly_chart")) == variations
-    assert len(at.get("audio")) == variations
-    labels = [button.label for button in at.get("download_button")]
-    assert labels.count("Download MIDI") == variations and labels.count("Download WAV") == variations
-    assert any("Saved to the library" in caption.value for caption in at.caption)
-    assert at.dataframe[0].value["metric"].str.contains("Pitch range").any()
-    for piece in list_pieces(limit=2):  # composed within the training music's bounds
-        pitches = note_table(load_score(piece_midi(piece)))[:, PITCH]
-        assert bounds.pitch_low <= pitches.min() and pitches.max() <= bounds.pitch_high
-
-
-def test_generate_page_composes_a_dark_sparse_fiddle_tune_with_the_irish_checkpoint():
-    at = _app().run()
-    at.switch_page("pages/generate.py").run()
-    _pick_model(at, "irish-lstm")
-    assert next(m for m in at.metric if m.label == "Dataset").value == "irish"
-    next(s for s in at.selectbox if s.label == "Mood").set_value("minor").run()
-    next(s for s in at.selectbox if s.label == "Note density").set_value("sparse")
-    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    assert sum(1 for h in at.subheader if h.value.startswith("Variation")) >= 1
-    saved = list_pieces(limit=1)[0]
-    assert saved.model == "lstm" and saved.representation == "melody"
-    assert (saved.parameters["controls"]["mode"], saved.parameters["controls"]["density"]) == ("minor", "sparse")
-    assert any(caption.value.startswith("Heard key: ") for caption in at.caption)
-
-
-@pytest.mark.parametrize(
-    ("widgets", "flags"),
-    [
-        (
-            {"Temperature": 0.8, "Top-k (0: off)": 20, "Top-p (nucleus)": 0.9, "Seed": 7, "Variations": 3},
-            ["--temperature", "0.8", "--top-k", "20", "--top-p", "0.9", "--seed", "7", "--n", "3"],
-        ),
-        (
-            {"Strategy": "beam", "Beam width": 3, "Length normalization": 0.5, "Variations": 2},
-            ["--beam", "3", "--length-penalty", "0.5", "--n", "2"],
-        ),
-    ],
-)
-def test_generate_page_and_cli_flags_give_the_same_sampling_config(widgets, flags, monkeypatch):
-    """Both are built from SampleConfig's fields; settings a strategy ignores keep their defaults on the page.
-
-    The page's request is caught on its way to the composer (composing itself is tested above).
-    """
-    from core.checkpoints import SHIPPED_CHECKPOINTS, checkpoint_info
-    from core.cli import build_parser
-    from core.cli.generate import request_from_flags
-    from core.errors import GenerationError
-    from core.generation.compose import Composer
-
-    requests = []
-
-    def catch(self, request):
-        requests.append(request)
-        raise GenerationError("caught by the test")
-
-    monkeypatch.setattr(Composer, "compose", catch)
-    at = _app().run()
-    at.switch_page("pages/generate.py").run()
-    _pick_model(at, "bach-lstm")
-    next(n for n in at.number_input if n.label == "Length (bars)").set_value(1.0)
-    for label, value in widgets.items():
-        next(w for w in [*at.selectbox, *at.number_input] if w.label == label).set_value(value).run()
-    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert [e.value for e in at.error] == ["caught by the test"]
-    args = build_parser().parse_args(["generate", "--checkpoint", "c", "--out", "p.mid", *flags])
-    # Both start from the checkpoint's measured settings.
-    measured = checkpoint_info(SHIPPED_CHECKPOINTS / "bach-lstm").config.compose_defaults
-    assert requests[-1].sampling == request_from_flags(args, measured).sampling
-
-
-def test_generate_page_shows_a_bad_primer_as_an_error():
-    at = _app().run()
-    at.switch_page("pages/generate.py").run()
-    primer = next(r for r in at.radio if r.label == "Continue from")
-    primer.set_value("Type notes").run()
-    next(t for t in at.text_input if t.label == "Notes").set_value("C4 H9").run()
-    next(b for b in at.button if b.label == "Compose").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert any("'H9'" in e.value for e in at.error)
 
 
 ADMIN_PASSWORD = "correct horse battery"

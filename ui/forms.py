@@ -23,6 +23,7 @@ def dataclass_form(
     initial: Any = None,
     disabled: Callable[[dict[str, Any]], Collection[str]] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    advanced_in: Any = None,
 ) -> dict[str, Any]:
     """Widgets for every field of ``config_class``; returns the values the user chose.
 
@@ -33,6 +34,8 @@ def dataclass_form(
             config's own default stands for them.
         overrides: Per field, metadata that replaces the field's own for this form: the choices
             that apply to this model, a label in its own sense.
+        advanced_in: A container (a page's own "Advanced" expander) for the advanced fields;
+            None: an expander of this form's own.
     """
     fields = [f for f in dataclasses.fields(config_class) if f.name not in skip]
     starts = {f.name: getattr(initial, f.name) if initial is not None else _default(f) for f in fields}
@@ -41,7 +44,8 @@ def dataclass_form(
     values: dict[str, Any] = {}
     basic = [f for f in fields if not f.metadata.get("advanced")]
     advanced = [f for f in fields if f.metadata.get("advanced")]
-    for group, container in ((basic, st.container()), (advanced, st.expander("Advanced") if advanced else None)):
+    advanced_container = advanced_in if advanced_in is not None else st.expander("Advanced") if advanced else None
+    for group, container in ((basic, st.container()), (advanced, advanced_container)):
         if not group:
             continue
         with container:

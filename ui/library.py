@@ -1,7 +1,7 @@
 """The Library page's views: the filters, the table of pieces and one piece in full.
 
-The tables are plain pandas built from the records (no Streamlit in them); the piano roll
-comes from :mod:`ui.charts`, the player from :mod:`ui.widgets`.
+The tables are plain pandas built from the records (no Streamlit in them); the piano roll that plays
+the piece comes from :mod:`ui.piano_roll`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.audio import MIME_TYPES
 from core.config import DataConfig
 from core.data.midi_io import load_score
-from core.data.preprocess import quantize
+from core.data.preprocess import quantize, tempo_changes
 from core.errors import LibraryError, NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
 from core.store.db import PieceRecord
@@ -30,9 +31,10 @@ from core.store.library import (
     piece_midi,
     setting_choices,
 )
-from ui.charts import piano_roll_figure
+from ui.piano_roll import piano_roll_player
+from ui.score import score_view
 from ui.text import plain, show_error
-from ui.widgets import kept_audio_player
+from ui.widgets import audio_downloads, playable_audio
 
 # The metrics the table shows; a piece shows them all.
 TABLE_METRICS = ("note_density", "pitch_range", "scale_consistency", "tonal_stability")
@@ -123,12 +125,14 @@ def pieces_frame(pieces: Sequence[PieceRecord]) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64)
-def _notes(midi: bytes) -> np.ndarray:
-    return quantize(load_score(midi), DataConfig())
+def _notes(midi: bytes) -> tuple[np.ndarray, float]:
+    """The piece's notes on the roll's grid and the tempo its file plays at (the audio was rendered at it)."""
+    score = load_score(midi)
+    return quantize(score, DataConfig()), tempo_changes(score)[0]
 
 
 def show_piece(record: PieceRecord) -> None:
-    """A piece in full: where it came from, its piano roll, player and downloads, settings and metrics."""
+    """A piece in full: where it came from, its piano roll playing with its audio, downloads, settings and metrics."""
     st.subheader(plain(record.title))
     st.caption(
         f"{plain(model_name(record))} ({plain(record.model)}, {plain(record.representation)}) trained on "
@@ -137,12 +141,27 @@ def show_piece(record: PieceRecord) -> None:
     )
     try:
         midi = piece_midi(record)
-        notes = _notes(midi)
+        notes, bpm = _notes(midi)
     except NeuroTuneError as error:  # a file gone from the library folder, or damaged
         show_error(error)
         return
-    st.plotly_chart(piano_roll_figure(notes, PIANO_ROLL_STEPS_PER_QUARTER, record.title), key="library-roll")
-    kept_audio_player(midi, piece_audio(record), file_stem(record.title), key="library-piece")
+    audio, suffix = playable_audio(midi, piece_audio(record))
+    mime = MIME_TYPES.get(suffix, "application/octet-stream")
+    # The instrument of each voice, top first, tells the voices apart even when they share one.
+    programs = record.parameters.get("programs")
+    if not (isinstance(programs, list) and all(isinstance(p, int) and 0 <= p <= 127 for p in programs)):
+        programs = None  # kept by an older version, or edited: the roll finds the voices itself
+    piano_roll_player(
+        notes,
+        PIANO_ROLL_STEPS_PER_QUARTER,
+        bpm,
+        audio,
+        mime,
+        key="library-roll",
+        programs=programs,
+    )
+    audio_downloads(midi, audio, suffix, file_stem(record.title), key="library-piece")
+    score_view(midi, record.title, key="library-score")
     settings_column, metrics_column = st.columns(2)
     settings = flat_settings(record.parameters)
     settings_column.dataframe(

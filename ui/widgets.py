@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.audio import MIME_TYPES, render_compressed, render_wav
+from core.audio import MIME_TYPES, compressed_format, find_soundfont, render_compressed, render_wav
 
 
 @st.cache_data(show_spinner="Rendering audio...", max_entries=64)
@@ -23,54 +23,55 @@ def library_audio(midi_bytes: bytes) -> tuple[bytes, str]:
     return _render_compressed(midi_bytes) or (_render(midi_bytes)[0], ".wav")
 
 
-def audio_player(midi_bytes: bytes, file_stem: str, key: str, compressed: bool = False) -> None:
-    """An audio player for a MIDI file (FluidSynth, or a fallback with a notice) and download buttons.
-
-    Args:
-        compressed: Also offer the audio in FluidSynth's compressed format (Ogg Vorbis or FLAC) when it has one.
-    """
+def playable_audio(midi_bytes: bytes, kept: tuple[bytes, str] | None = None) -> tuple[bytes, str]:
+    """What a player plays: ``kept`` (a library piece's rendering and its suffix) when it holds audio, else a WAV
+    rendered now (FluidSynth, or a fallback with a notice saying so)."""
+    if kept is not None and kept[0]:  # an empty file is no rendering
+        return kept
     wav, notice = _render(midi_bytes)
     if notice:
         st.info(notice)
-    st.audio(wav, format="audio/wav")
-    small = _render_compressed(midi_bytes) if compressed else None
-    columns = st.columns(3 if small else 2)
-    columns[0].download_button("Download MIDI", midi_bytes, f"{file_stem}.mid", "audio/midi", key=f"{key}-mid")
-    columns[1].download_button("Download WAV", wav, f"{file_stem}.wav", "audio/wav", key=f"{key}-wav")
-    if small:
-        data, suffix = small
-        label = f"Download {suffix.lstrip('.').upper()}"
-        columns[2].download_button(label, data, f"{file_stem}{suffix}", MIME_TYPES[suffix], key=f"{key}-small")
+    return wav, ".wav"
 
 
-def kept_audio_player(midi_bytes: bytes, kept: tuple[bytes, str] | None, file_stem: str, key: str) -> None:
-    """A library piece's player: its kept rendering (else a WAV rendered now) and download buttons.
+def audio_downloads(
+    midi_bytes: bytes, audio: bytes, suffix: str, file_stem: str, key: str, offer_compressed: bool = False
+) -> None:
+    """MIDI, WAV and compressed downloads of a piece whose ``audio`` (of ``suffix``) is already rendered.
 
-    The WAV download of a piece kept compressed is rendered only when the button is pressed, so a
-    visit costs no FluidSynth run; the compressed file is offered when the piece was kept that way.
-
-    Args:
-        kept: The rendering kept with the piece and its suffix (".ogg", ".flac", ".wav"), or None.
+    A WAV for compressed ``audio`` is rendered only when its button is pressed, so a visit costs no FluidSynth
+    run; so is the compressed file of WAV ``audio`` when ``offer_compressed`` (FluidSynth's Ogg Vorbis or FLAC).
     """
-    if kept is None:
-        wav, notice = _render(midi_bytes)
-        if notice:
-            st.info(notice)
-        kept = (wav, ".wav")
-    data, suffix = kept
-    mime = MIME_TYPES.get(suffix, "application/octet-stream")
-    st.audio(data, format=mime)
-    small = suffix != ".wav"
-    columns = st.columns(3 if small else 2)
+    compressed = suffix != ".wav"
+    audio_format = compressed_format() if offer_compressed and find_soundfont() is not None else None
+    extra = suffix if compressed else f".{audio_format}" if audio_format else None
+    columns = st.columns(3 if extra else 2)
     columns[0].download_button("Download MIDI", midi_bytes, f"{file_stem}.mid", "audio/midi", key=f"{key}-mid")
     columns[1].download_button(
         "Download WAV",
-        (lambda: render_wav(midi_bytes).wav) if small else data,
+        (lambda: render_wav(midi_bytes).wav) if compressed else audio,
         f"{file_stem}.wav",
         "audio/wav",
         key=f"{key}-wav",
         on_click="ignore",
     )
-    if small:
-        label = f"Download {suffix.lstrip('.').upper()}"
-        columns[2].download_button(label, data, f"{file_stem}{suffix}", mime, key=f"{key}-small")
+    if extra:
+        columns[2].download_button(
+            f"Download {extra.lstrip('.').upper()}",
+            audio if compressed else lambda: (_render_compressed(midi_bytes) or (audio,))[0],
+            f"{file_stem}{extra}",
+            MIME_TYPES[extra],
+            key=f"{key}-small",
+            on_click="ignore",
+        )
+
+
+def audio_player(midi_bytes: bytes, file_stem: str, key: str, compressed: bool = False) -> None:
+    """An audio player for a MIDI file (FluidSynth, or a fallback with a notice) and download buttons.
+
+    Args:
+        compressed: Also offer the audio in FluidSynth's compressed format, rendered when the button is pressed.
+    """
+    audio, suffix = playable_audio(midi_bytes)
+    st.audio(audio, format="audio/wav")
+    audio_downloads(midi_bytes, audio, suffix, file_stem, key, offer_compressed=compressed)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import dataset, evaluate, generate, runs, serve, train
+from core.cli import dataset, evaluate, generate, runs, score, serve, train
 from core.errors import NeuroTuneError
 
-COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate, "serve": serve}
+COMMANDS = {"dataset": dataset, "train": train, "runs": runs, "generate": generate, "score": score, "serve": serve}
 COMMANDS |= {"evaluate": evaluate, "metrics": evaluate, "frame-nll": evaluate}  # one module, these commands
 
 

@@ -53,6 +53,9 @@ TOKEN_BUDGET_FACTOR = 3.0
 DEFAULT_PROGRAMS = (0,)
 # The longest note of a checkpoint whose training music was not measured (runs of older versions): two bars.
 UNMEASURED_LONGEST_NOTE_BEATS = 8
+# Lengths (bars) a warmed-up composer has composed once, the page's default first: each compiles the sampler
+# for its buffer size, so a user who changes the length among these finds the loop compiled.
+WARM_UP_BARS = (8.0, 4.0, 16.0, 32.0)
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,25 @@ class Composer:
             low, high = max(low, bounds.pitch_low), min(high, bounds.pitch_high)
         voices = post.max_polyphony or (bounds.voices if bounds is not None else 0)
         return Limits(max_polyphony=voices, max_note_steps=longest, pitch_range=(low, high))
+
+    def warm_up(self, settings: Mapping[str, Any], bars: tuple[float, ...] | None = None) -> list[float]:
+        """Compose once at each length of ``bars`` with ``settings`` (the page's), so that Compose finds its loop
+        compiled: the sampler compiles one loop per buffer size and number of variations, a second or more each.
+
+        Args:
+            bars: The lengths to compose; None: :data:`WARM_UP_BARS`.
+
+        Returns:
+            The lengths composed; a length this model cannot write (a transformer's limit) is skipped.
+        """
+        done = []
+        for length in bars or WARM_UP_BARS:
+            try:
+                self.compose(CompositionRequest.from_settings({**settings, "bars": length, "seconds": None}))
+            except GenerationError:
+                continue
+            done.append(length)
+        return done
 
     @property
     def max_tokens(self) -> int | None:

@@ -147,7 +147,10 @@ def streamlit_command(script: str) -> list[str]:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of the app, open (no admin password), as on a developer's own machine."""
-    yield from _serve(tmp_path_factory.mktemp("e2e-server"), streamlit_command("streamlit_app.py"), {})
+    # The Generate page warms its model up in the background, as for a user (the unit tests turn that off).
+    yield from _serve(
+        tmp_path_factory.mktemp("e2e-server"), streamlit_command("streamlit_app.py"), {"NEUROTUNE_WARM_UP": "1"}
+    )
 
 
 @pytest.fixture(scope="session")

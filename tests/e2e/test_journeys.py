@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pretty_midi
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -113,36 +114,92 @@ def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
     screenshot(page, tmp_path / "end.png")
 
 
-@pytest.mark.timeout(420)
-def test_compose_one_short_variation_with_the_shipped_model_and_download_its_midi(page: Page, app_url: str) -> None:
-    open_page(page, app_url, "Generate")
-
-    # The model selector starts on a checkpoint trained on the Bach chorales; its knobs appear once it has loaded.
-    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("bach"))
-    variations = page.get_by_label("Variations", exact=True)
-    expect(variations).to_be_visible(timeout=MODEL_LOAD_TIMEOUT_MS)
-    variations.fill("1")
-    variations.press("Enter")
-    expect(variations).to_have_value("1")
-    length = page.get_by_label("Length (bars)", exact=True)
-    length.fill("4")
-    length.press("Enter")
-    expect(length).to_have_value("4.00")
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox called ``label``."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(page.get_by_role("combobox", name=label)).to_have_value(option)
     wait_until_idle(page)
 
-    page.get_by_role("button", name="Compose").click()
-    expect(page.get_by_role("heading", name="Variation 1")).to_be_visible(timeout=COMPOSE_TIMEOUT_MS)
-    expect(page.get_by_role("heading", name=re.compile(r"^Variation 2"))).to_have_count(0)
-    expect(page.get_by_test_id("stPlotlyChart").locator(".js-plotly-plot")).to_be_visible()
-    expect(page.get_by_test_id("stAudio")).to_be_attached()
-    download = page.get_by_role("button", name="Download MIDI")
-    expect(download).to_be_visible()
 
-    with page.expect_download() as download_info:
-        download.click()
-    midi = download_info.value
-    assert midi.suggested_filename.endswith(".mid")
-    assert Path(midi.path()).read_bytes().startswith(b"MThd")
+def compose_and_download(page: Page, made_by: str, pieces: int = 2) -> list[pretty_midi.PrettyMIDI]:
+    """Compose and download the MIDI of each of the ``pieces`` variations.
+
+    Args:
+        made_by: How the pieces' titles say they were made (``seed 5``, ``beam``): the library caption with it
+            tells the new pieces from those on screen before.
+    """
+    page.get_by_role("button", name="Compose").click()
+    saved = page.get_by_text(re.compile(rf"Saved to the library as .*{made_by} · {pieces}"))
+    expect(saved).to_be_visible(timeout=COMPOSE_TIMEOUT_MS)
+    wait_until_idle(page)
+    downloads = page.get_by_role("button", name="Download MIDI")
+    expect(downloads).to_have_count(pieces)
+    midis = []
+    for index in range(pieces):
+        with page.expect_download() as download_info:
+            downloads.nth(index).click()
+        assert download_info.value.suggested_filename.endswith(".mid")
+        midis.append(pretty_midi.PrettyMIDI(download_info.value.path()))
+    return midis
+
+
+def _notes(midi: pretty_midi.PrettyMIDI) -> list[tuple[float, int]]:
+    return sorted((round(note.start, 3), note.pitch) for instrument in midi.instruments for note in instrument.notes)
+
+
+@pytest.mark.timeout(420)
+def test_compose_with_defaults_then_in_a_snapped_key_then_by_beam_search_and_find_the_pieces_in_the_library(
+    page: Page, app_url: str
+) -> None:
+    open_page(page, app_url, "Generate")
+
+    # The model selector starts on the shipped Bach chords model; its choices appear once it has loaded.
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("^bach-chords"))
+    expect(page.get_by_role("combobox", name="Key")).to_be_visible(timeout=MODEL_LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+
+    # Defaults: the first piece shows where the eye is, without scrolling, and plays.
+    page.get_by_role("button", name="Compose").click()
+    first = page.get_by_text("Variation 1", exact=False).first
+    expect(first).to_be_visible(timeout=COMPOSE_TIMEOUT_MS)
+    expect(first).to_be_in_viewport()
+    roll = page.locator(".nt-roll").first
+    expect(roll.locator("rect").first).to_be_attached()
+    expect(roll.locator("audio")).to_be_attached()
+    wait_until_idle(page)
+
+    # It picks its own key (it was trained without key controls): a chosen key snaps every note into it.
+    length = page.get_by_label("Length (bars)", exact=True)
+    length.fill("2")
+    length.press("Enter")
+    expect(length).to_have_value("2.00")
+    choose(page, "Key", "D minor (dark)")
+    page.get_by_text("Advanced").click()
+    d_minor = {2, 4, 5, 7, 9, 10, 0}
+    seed = page.get_by_label("Seed", exact=True)
+    seed.fill("5")
+    seed.press("Enter")
+    wait_until_idle(page)
+    for midi in compose_and_download(page, "seed 5"):
+        assert _notes(midi) and {pitch % 12 for _, pitch in _notes(midi)} <= d_minor
+
+    # Beam search's variations differ.
+    choose(page, "Strategy", "Beam search")
+    beams = compose_and_download(page, "beam")
+    assert _notes(beams[0]) != _notes(beams[1])
+
+    # The library lists the six pieces, plays one and deletes it.
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Library").click()
+    expect(page.get_by_text("6 of 6 pieces")).to_be_visible()
+    audio = page.locator(".nt-roll audio")
+    expect(audio).to_be_attached()
+    audio.evaluate("element => { element.muted = true; return element.play(); }")
+    page.wait_for_function("element => element.currentTime > 0.2", arg=audio.element_handle())
+    page.get_by_text("Rename or delete").click()
+    page.get_by_text("I want to delete this piece and its files").click()
+    page.get_by_role("button", name="Delete piece").click()
+    expect(page.get_by_text("5 of 5 pieces")).to_be_visible()
 
 
 def test_a_guarded_app_asks_strangers_for_the_password_and_shows_file_names_as_text(

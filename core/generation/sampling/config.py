@@ -61,7 +61,8 @@ class SampleConfig:
     temperature: float = field(
         default=1.0,
         metadata={
-            "help": "Below 1 safer, above 1 wilder",
+            "label": "Boldness (temperature)",
+            "help": "Below 1 safer and more predictable, above 1 wilder",
             "min": MIN_TEMPERATURE,
             "max": MAX_TEMPERATURE,
             "step": 0.05,
@@ -103,11 +104,15 @@ class SampleConfig:
             "advanced": True,
         },
     )
-    seed: int = field(default=0, metadata={"help": "Same seed and settings: same piece", "min": 0, "max": MAX_SEED})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Same seed and settings: same piece", "min": 0, "max": MAX_SEED, "advanced": True},
+    )
     variations: int = field(
         default=1,
         metadata={
-            "help": "Pieces composed at once (beam search: the best distinct beams)",
+            "label": "Pieces",
+            "help": "Pieces composed at once, to compare (beam search: the best distinct beams)",
             "min": 1,
             "max": MAX_VARIATIONS,
         },
