@@ -161,35 +161,190 @@ def stable_hash(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _transpose_label(semitones: int) -> str:
+    """How the Train page names a ``transpose_semitones`` choice."""
+    if semitones < 0:
+        return "As the dataset was built"
+    return "Off" if semitones == 0 else f"Up to ±{semitones} semitones"
+
+
+_DECAY_LABELS = {"cosine": "Cosine, down to 10% of the peak", "constant": "Constant"}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a model is trained; saved in the run's config.json so a run can be resumed."""
+    """How a model is trained; saved in the run's config.json so a run can be resumed.
 
-    epochs: int = 20
-    batch_size: int = 64
-    seq_len: int = 128
-    learning_rate: float = 1e-3
-    warmup_steps: int = 100
-    decay: str = field(default="cosine", metadata={"choices": DECAYS})
-    weight_decay: float = 0.01  # AdamW
-    clip_norm: float = field(default=1.0, metadata={"help": "Gradient clipping by global norm; 0: off"})
+    Field metadata (``label``, ``help``, ``min``, ``max``, ``choices``, ``advanced``) builds the Train
+    page's form (:func:`ui.forms.dataclass_form`) and the CLI's flags; ``advanced`` fields are the
+    machine-learning knobs the page tucks away. The labels say what a field does to the run, in words.
+    """
+
+    epochs: int = field(
+        default=20,
+        metadata={
+            "label": "Epochs",
+            "help": "Passes over the training music; a run may stop earlier, once it stops improving",
+            "min": 1,
+            "max": 10_000,
+        },
+    )
+    batch_size: int = field(
+        default=64,
+        metadata={
+            "label": "Batch size",
+            "help": "Windows of music per training step: larger gives fewer, steadier steps and needs more memory",
+            "min": 1,
+            "max": 4096,
+            "advanced": True,
+        },
+    )
+    seq_len: int = field(
+        default=128,
+        metadata={
+            "label": "Window length (steps)",
+            "help": "How much music the model reads at once, in time steps (tokens for event data): "
+            "longer windows teach longer phrases and train slower",
+            "min": 2,
+            "max": 8192,
+        },
+    )
+    learning_rate: float = field(
+        default=1e-3,
+        metadata={
+            "label": "Learning rate",
+            "help": "Size of each update: too high and the loss jumps or turns NaN, too low and learning crawls",
+            "min": 1e-6,
+            "max": 1.0,
+            "advanced": True,
+        },
+    )
+    warmup_steps: int = field(
+        default=100,
+        metadata={
+            "label": "Warm-up steps",
+            "help": "Steps over which the learning rate rises from 0 to its peak",
+            "min": 0,
+            "advanced": True,
+        },
+    )
+    decay: str = field(
+        default="cosine",
+        metadata={
+            "label": "Learning rate after warm-up",
+            "choices": DECAYS,
+            "format": _DECAY_LABELS.get,
+            "help": "Decay it along a cosine over the run, or keep it constant",
+            "advanced": True,
+        },
+    )
+    weight_decay: float = field(
+        default=0.01,
+        metadata={
+            "label": "Weight decay",
+            "help": "AdamW's pull of every weight towards zero: a guard against learning the pieces by heart",
+            "min": 0.0,
+            "max": 1.0,
+            "advanced": True,
+        },
+    )
+    clip_norm: float = field(
+        default=1.0,
+        metadata={
+            "label": "Gradient clipping",
+            "help": "Largest size (global norm) an update may have, against sudden jumps; 0: off",
+            "min": 0.0,
+            "advanced": True,
+        },
+    )
     early_stopping_patience: int = field(
-        default=5, metadata={"help": "Epochs without a better validation loss; 0: off"}
+        default=5,
+        metadata={
+            "label": "Stop after epochs without progress",
+            "help": "End the run when the validation loss has not improved for this many epochs; 0: never stop early",
+            "min": 0,
+        },
     )
     transpose_semitones: int = field(
-        default=-1, metadata={"help": "-1: the dataset's setting; 0: off; N: random ±N semitones on train windows"}
+        default=-1,
+        metadata={
+            "label": "Random transposition",
+            "help": "Move every training window up or down by a random interval, so the model hears each piece "
+            "in more keys",
+            "choices": tuple(range(-1, 13)),
+            "format": _transpose_label,
+        },
     )
-    curriculum: bool = field(default=False, metadata={"help": "Grow the window from curriculum_start_len to seq_len"})
-    curriculum_start_len: int = 32
-    curriculum_epochs: int = field(default=5, metadata={"help": "Epochs the curriculum takes to reach seq_len"})
+    curriculum: bool = field(
+        default=False,
+        metadata={
+            "label": "Start on short windows",
+            "help": "Curriculum learning: the first epochs read short windows, growing to the full window length",
+            "advanced": True,
+        },
+    )
+    curriculum_start_len: int = field(
+        default=32,
+        metadata={
+            "label": "First window length",
+            "help": "The window length of the first epoch when starting on short windows",
+            "min": 2,
+            "advanced": True,
+        },
+    )
+    curriculum_epochs: int = field(
+        default=5,
+        metadata={
+            "label": "Epochs to the full window",
+            "help": "Epochs the short windows take to grow to the full window length",
+            "min": 1,
+            "advanced": True,
+        },
+    )
     conditioning: bool = field(
         default=True,
-        metadata={"help": "Token models: learn style, key and density control tokens, so compositions can be steered"},
+        metadata={
+            "label": "Learn style, key and density controls",
+            "help": "Token models: learn control tokens, so that compositions can be steered",
+        },
     )
-    steps_per_epoch: int = field(default=0, metadata={"help": "0: one pass over the train windows"})
-    validation_steps: int = field(default=0, metadata={"help": "0: every validation window"})
-    log_every_steps: int = 10
-    seed: int = 0
+    steps_per_epoch: int = field(
+        default=0,
+        metadata={
+            "label": "Steps per epoch",
+            "help": "Steps between two validations and checkpoints; 0: one pass over the training windows",
+            "min": 0,
+            "advanced": True,
+        },
+    )
+    validation_steps: int = field(
+        default=0,
+        metadata={
+            "label": "Validation batches",
+            "help": "Batches of held-out music scored after every epoch; 0: all of them",
+            "min": 0,
+            "advanced": True,
+        },
+    )
+    log_every_steps: int = field(
+        default=10,
+        metadata={
+            "label": "Chart a point every (steps)",
+            "help": "How often the curves get a point",
+            "min": 1,
+            "advanced": True,
+        },
+    )
+    seed: int = field(
+        default=0,
+        metadata={
+            "label": "Random seed",
+            "help": "Same seed and settings: the same run",
+            "min": 0,
+            "max": 2**31 - 1,
+            "advanced": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         checks = [

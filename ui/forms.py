@@ -44,8 +44,9 @@ def dataclass_form(
     values: dict[str, Any] = {}
     basic = [f for f in fields if not f.metadata.get("advanced")]
     advanced = [f for f in fields if f.metadata.get("advanced")]
+    basic_container = st.container()  # before the expander: the plain fields come first
     advanced_container = advanced_in if advanced_in is not None else st.expander("Advanced") if advanced else None
-    for group, container in ((basic, st.container()), (advanced, advanced_container)):
+    for group, container in ((basic, basic_container), (advanced, advanced_container)):
         if not group:
             continue
         with container:

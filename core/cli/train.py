@@ -41,6 +41,11 @@ def add_parser(commands, name: str) -> None:
         help="a model config field, e.g. --model-option units=128 (repeatable)",
     )
     parser.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed run")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="time a few training steps on this machine and say how long the run would take; nothing is trained",
+    )
     add_dataclass_flags(parser, TrainConfig, "training options", _ALIASES)
     parser.set_defaults(handler=_train)
 
@@ -56,6 +61,8 @@ def _train(args: argparse.Namespace) -> int:
         if not args.dataset or not args.model:
             raise ConfigError("give --dataset and --model (or --resume RUN_ID)")
         train = dataclass_from_flags(TrainConfig, args)
+        if args.estimate:
+            return _estimate(args, train)
         run = jobs.create_run(args.model, args.dataset, args.representation, dict(args.model_option), train)
     print(f"run {run.id}: {run.model} on '{run.dataset}' ({run.representation}), checkpoints in {run.checkpoint_dir}")
     total = run_config(run).estimated_steps
@@ -69,4 +76,15 @@ def _train(args: argparse.Namespace) -> int:
     if status == "failed":
         print(f"error: {run.error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _estimate(args: argparse.Namespace, train: TrainConfig) -> int:
+    from core.models import get_model_spec
+    from core.training.estimate import RunPlan, RunTimeEstimate, measure_speed
+
+    representation = args.representation or get_model_spec(args.model).representations[0]
+    plan = RunPlan(args.model, args.dataset, representation, dict(args.model_option), train)
+    estimate = RunTimeEstimate(plan.planned_steps(), measure_speed(plan))
+    print(f"{args.model} on '{args.dataset}' ({representation}): {estimate.describe()}")
     return 0

@@ -30,7 +30,7 @@ to the real batch, a differentiable, non-adversarial objective (the per-feature
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,24 +88,178 @@ class RNNGANConfig:
             the discriminator's judgement is left to shape what the marginals cannot (the order of notes).
     """
 
-    noise_dim: int = 32
-    global_noise_dim: int = 0
-    units: int = 128
-    layers: int = 2
-    bidirectional: bool = False
-    dropout: float = 0.1
-    layer_norm: bool = True
-    discriminator_filters: int = 64
-    discriminator_kernel: int = 5
-    discriminator_units: int = 64
-    feature_matching: bool = True
-    label_smoothing: float = 0.1
-    instance_noise: float = 0.0
-    gradient_penalty: float = 0.0
-    discriminator_lr_ratio: float = 2.0
-    pretrain_epochs: int = 0
-    sigmoid_output: bool = False
-    distance_weight: float = 0.0
+    noise_dim: int = field(
+        default=32,
+        metadata={
+            "label": "Noise per note",
+            "help": "Random values the generator reads for every note",
+            "min": 1,
+            "max": 1024,
+            "advanced": True,
+        },
+    )
+    global_noise_dim: int = field(
+        default=0,
+        metadata={
+            "label": "Noise per piece",
+            "help": "Random values shared by every note of a piece (they can carry a mood); 0: none",
+            "min": 0,
+            "max": 1024,
+            "advanced": True,
+        },
+    )
+    units: int = field(
+        default=128,
+        metadata={
+            "label": "Generator units",
+            "help": "Width of each generator LSTM (per direction): wider learns more, trains slower",
+            "min": 1,
+            "max": 4096,
+        },
+    )
+    layers: int = field(
+        default=2,
+        metadata={
+            "label": "Generator layers",
+            "help": "Generator LSTMs stacked on one another",
+            "min": 1,
+            "max": 16,
+        },
+    )
+    bidirectional: bool = field(
+        default=False,
+        metadata={
+            "label": "Read the noise both ways",
+            "help": "Generator LSTMs read the noise forwards and backwards",
+            "advanced": True,
+        },
+    )
+    dropout: float = field(
+        default=0.1,
+        metadata={
+            "label": "Dropout",
+            "help": "Share of activations silenced at random while training",
+            "min": 0.0,
+            "max": 0.95,
+            "step": 0.05,
+            "advanced": True,
+        },
+    )
+    layer_norm: bool = field(
+        default=True,
+        metadata={
+            "label": "Layer normalization",
+            "help": "Normalize after every generator block: keeps the adversarial updates stable",
+            "advanced": True,
+        },
+    )
+    discriminator_filters: int = field(
+        default=64,
+        metadata={
+            "label": "Judge's convolution width",
+            "help": "Width of the discriminator's Conv1D",
+            "min": 1,
+            "max": 4096,
+            "advanced": True,
+        },
+    )
+    discriminator_kernel: int = field(
+        default=5,
+        metadata={
+            "label": "Judge's convolution span (notes)",
+            "help": "Notes the discriminator's Conv1D sees at once",
+            "min": 3,
+            "max": 5,
+            "advanced": True,
+        },
+    )
+    discriminator_units: int = field(
+        default=64,
+        metadata={
+            "label": "Judge's LSTM units",
+            "help": "Width of the discriminator's BiLSTM, per direction",
+            "min": 1,
+            "max": 4096,
+            "advanced": True,
+        },
+    )
+    feature_matching: bool = field(
+        default=True,
+        metadata={
+            "label": "Feature matching",
+            "help": "Also pull the judge's mean hidden features on generated windows towards those on real ones",
+            "advanced": True,
+        },
+    )
+    label_smoothing: float = field(
+        default=0.1,
+        metadata={
+            "label": "Label smoothing",
+            "help": "Real windows are labelled 1 minus this: a less confident judge",
+            "min": 0.0,
+            "max": 0.49,
+            "step": 0.05,
+            "advanced": True,
+        },
+    )
+    instance_noise: float = field(
+        default=0.0,
+        metadata={
+            "label": "Instance noise",
+            "help": "Spread of the noise added to every window the judge sees",
+            "min": 0.0,
+            "step": 0.01,
+            "advanced": True,
+        },
+    )
+    gradient_penalty: float = field(
+        default=0.0,
+        metadata={
+            "label": "Gradient penalty (WGAN-GP)",
+            "help": "Weight of the penalty on the critic's gradient; 0: the standard GAN losses",
+            "min": 0.0,
+            "step": 1.0,
+            "advanced": True,
+        },
+    )
+    discriminator_lr_ratio: float = field(
+        default=2.0,
+        metadata={
+            "label": "Judge's learning rate ratio",
+            "help": "The discriminator learns at the run's learning rate times this",
+            "min": 0.01,
+            "max": 100.0,
+            "step": 0.5,
+            "advanced": True,
+        },
+    )
+    pretrain_epochs: int = field(
+        default=0,
+        metadata={
+            "label": "Pre-training epochs",
+            "help": "First epochs that train the generator alone towards the real notes' features",
+            "min": 0,
+            "advanced": True,
+        },
+    )
+    sigmoid_output: bool = field(
+        default=False,
+        metadata={
+            "label": "Squash outputs with a sigmoid",
+            "help": "As the paper; off: linear outputs, clipped when decoded",
+            "advanced": True,
+        },
+    )
+    distance_weight: float = field(
+        default=0.0,
+        metadata={
+            "label": "Feature distance weight",
+            "help": "Keeps the distance to the real notes' features in the generator's loss; 0: off",
+            "min": 0.0,
+            "step": 0.5,
+            "advanced": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         check_config(
@@ -142,9 +296,34 @@ class CRNNGANConfig(RNNGANConfig):
         conv_blocks: Conv1D blocks before the LSTMs.
     """
 
-    conv_filters: int = 64
-    conv_kernel: int = 3
-    conv_blocks: int = 2
+    conv_filters: int = field(
+        default=64,
+        metadata={
+            "label": "Convolution width",
+            "help": "Width of each of the generator's Conv1D blocks",
+            "min": 1,
+            "max": 4096,
+        },
+    )
+    conv_kernel: int = field(
+        default=3,
+        metadata={
+            "label": "Convolution span (notes)",
+            "help": "Notes a generator Conv1D block sees at once",
+            "min": 3,
+            "max": 5,
+            "advanced": True,
+        },
+    )
+    conv_blocks: int = field(
+        default=2,
+        metadata={
+            "label": "Convolution blocks",
+            "help": "Conv1D blocks before the generator's LSTMs",
+            "min": 1,
+            "max": 16,
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -7,11 +7,11 @@ dropout disables it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.config import check_config
-from core.models.rnn import RNNConfig, recurrent_model
+from core.models.rnn import DROPOUT_FIELD, UNITS_FIELD, RNNConfig, recurrent_model
 
 if TYPE_CHECKING:
     import keras
@@ -27,9 +27,19 @@ class LSTMConfig(RNNConfig):
         recurrent_dropout: Dropout on the recurrent state (slow: no cuDNN).
     """
 
-    units: int = 256
-    dropout: float = 0.2
-    recurrent_dropout: float = 0.0
+    units: int = field(default=256, metadata=UNITS_FIELD)
+    dropout: float = field(default=0.2, metadata=DROPOUT_FIELD)
+    recurrent_dropout: float = field(
+        default=0.0,
+        metadata={
+            "label": "Recurrent dropout",
+            "help": "Dropout on the state carried from step to step; slow: it turns off the fast cuDNN kernel",
+            "min": 0.0,
+            "max": 0.95,
+            "step": 0.05,
+            "advanced": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

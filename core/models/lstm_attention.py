@@ -36,8 +36,23 @@ class LSTMAttentionConfig(LSTMConfig):
             attention costs memory of order batch * time * window * units.
     """
 
-    attention: str = field(default="additive", metadata={"choices": ATTENTION_SCORES})
-    attention_window: int = 40
+    attention: str = field(
+        default="additive",
+        metadata={
+            "label": "Attention score",
+            "help": "How a past output is scored against the current one: additive (as Magenta) or scaled dot product",
+            "choices": ATTENTION_SCORES,
+            "advanced": True,
+        },
+    )
+    attention_window: int = field(
+        default=40,
+        metadata={
+            "label": "Attention window (steps)",
+            "help": "How many past outputs the model looks back over, the current one included; 0: all",
+            "min": 0,
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -8,7 +8,7 @@ time for generation, carrying their states.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.config import check_config
@@ -18,6 +18,32 @@ if TYPE_CHECKING:
     import keras
 
     from core.models.base import InputSpec
+
+
+# Form metadata of the recurrent models' fields (ui.forms.dataclass_form), shared by the configs
+# that set their own defaults for them (a field declared again loses its parent's metadata).
+EMBEDDING_FIELD = {
+    "label": "Embedding size",
+    "help": "Width of the vector each token (or frame) becomes before the recurrent layers",
+    "min": 1,
+    "max": 4096,
+    "advanced": True,
+}
+UNITS_FIELD = {
+    "label": "Units per layer",
+    "help": "Width of each recurrent layer: wider remembers more and trains slower",
+    "min": 1,
+    "max": 4096,
+}
+LAYERS_FIELD = {"label": "Layers", "help": "Recurrent layers stacked on one another", "min": 1, "max": 16}
+DROPOUT_FIELD = {
+    "label": "Dropout",
+    "help": "Share of activations silenced at random while training: a guard against learning the pieces by heart",
+    "min": 0.0,
+    "max": 0.95,
+    "step": 0.05,
+    "advanced": True,
+}
 
 
 @dataclass(frozen=True)
@@ -31,10 +57,10 @@ class RNNConfig:
         dropout: Dropout on the inputs of every recurrent layer and before the output layer.
     """
 
-    embedding_dim: int = 64
-    units: int = 128
-    layers: int = 2
-    dropout: float = 0.1
+    embedding_dim: int = field(default=64, metadata=EMBEDDING_FIELD)
+    units: int = field(default=128, metadata=UNITS_FIELD)
+    layers: int = field(default=2, metadata=LAYERS_FIELD)
+    dropout: float = field(default=0.1, metadata=DROPOUT_FIELD)
 
     def __post_init__(self) -> None:
         check_config(

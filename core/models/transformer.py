@@ -44,13 +44,61 @@ class TransformerConfig:
         max_length: Learned positions (``learned``) or relative distances (``relative``).
     """
 
-    d_model: int = 128
-    heads: int = 4
-    layers: int = 3
-    ff_dim: int = 512
-    dropout: float = 0.1
-    positions: str = field(default="learned", metadata={"choices": POSITIONS})
-    max_length: int = 512
+    d_model: int = field(
+        default=128,
+        metadata={
+            "label": "Model width",
+            "help": "Width of every block: wider learns more and trains slower; a multiple of the heads",
+            "min": 1,
+            "max": 4096,
+        },
+    )
+    heads: int = field(
+        default=4,
+        metadata={"label": "Attention heads", "help": "Ways each block looks back at the music at once", "min": 1},
+    )
+    layers: int = field(default=3, metadata={"label": "Blocks", "help": "Transformer blocks stacked", "min": 1})
+    ff_dim: int = field(
+        default=512,
+        metadata={
+            "label": "Feed-forward width",
+            "help": "Width of each block's feed-forward layer",
+            "min": 1,
+            "max": 16384,
+            "advanced": True,
+        },
+    )
+    dropout: float = field(
+        default=0.1,
+        metadata={
+            "label": "Dropout",
+            "help": "Share of the embeddings and of every block's output silenced at random while training: "
+            "a guard against learning the pieces by heart",
+            "min": 0.0,
+            "max": 0.95,
+            "step": 0.05,
+            "advanced": True,
+        },
+    )
+    positions: str = field(
+        default="learned",
+        metadata={
+            "label": "Positions",
+            "help": "Learned: one vector per position up to the longest sequence; relative: a bias per distance, "
+            "so any length runs",
+            "choices": POSITIONS,
+            "advanced": True,
+        },
+    )
+    max_length: int = field(
+        default=512,
+        metadata={
+            "label": "Longest sequence",
+            "help": "Learned positions: the longest window it can read; relative: the farthest distance told apart",
+            "min": 1,
+            "advanced": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         check_config(

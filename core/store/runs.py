@@ -67,7 +67,11 @@ def delete_metrics_after(run_id: str, step: int) -> int:
 
 
 def get_metrics(run_ids: list[str], since_id: int = 0) -> list[dict[str, Any]]:
-    """Metric rows of some runs, oldest first; ``since_id`` fetches only newer rows (live polling)."""
+    """Metric rows of some runs, oldest first; ``since_id`` fetches only newer rows (live polling).
+
+    Each row holds its ``logged_at`` time (UTC; without a time zone from SQLite), which charts against
+    time and the speed of a run are read from.
+    """
     query = (
         select(MetricRecord)
         .where(MetricRecord.run_id.in_(run_ids), MetricRecord.id > since_id)
@@ -75,7 +79,15 @@ def get_metrics(run_ids: list[str], since_id: int = 0) -> list[dict[str, Any]]:
     )
     with session_scope() as session:
         return [
-            {"id": m.id, "run_id": m.run_id, "step": m.step, "epoch": m.epoch, "name": m.name, "value": m.value}
+            {
+                "id": m.id,
+                "run_id": m.run_id,
+                "step": m.step,
+                "epoch": m.epoch,
+                "name": m.name,
+                "value": m.value,
+                "logged_at": m.logged_at,
+            }
             for m in session.scalars(query)
         ]
 
