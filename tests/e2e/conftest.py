@@ -145,12 +145,16 @@ def streamlit_command(script: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The open app's folder: its NEUROTUNE_HOME is ``neurotune-home`` in it, for a test to put data there."""
+    return tmp_path_factory.mktemp("e2e-server")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_workdir: Path) -> Iterator[str]:
     """Base URL of the app, open (no admin password), as on a developer's own machine."""
     # The Generate page warms its model up in the background, as for a user (the unit tests turn that off).
-    yield from _serve(
-        tmp_path_factory.mktemp("e2e-server"), streamlit_command("streamlit_app.py"), {"NEUROTUNE_WARM_UP": "1"}
-    )
+    yield from _serve(app_workdir, streamlit_command("streamlit_app.py"), {"NEUROTUNE_WARM_UP": "1"})
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pretty_midi
@@ -200,6 +203,34 @@ def test_compose_with_defaults_then_in_a_snapped_key_then_by_beam_search_and_fin
     page.get_by_text("I want to delete this piece and its files").click()
     page.get_by_role("button", name="Delete piece").click()
     expect(page.get_by_text("5 of 5 pieces")).to_be_visible()
+
+
+@pytest.mark.timeout(300)
+def test_a_quick_test_run_trains_and_shows_finished_everywhere_without_a_reload(
+    page: Page, app_url: str, app_workdir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "scales"
+    folder.mkdir()
+    for index in range(8):
+        (folder / f"scale-{index}.mid").write_bytes(scale_piece(offset=index % 5, length=48))
+    build = ["dataset", "build", "--midi-dir", str(folder), "--name", "e2e-tiny", "--validation-fraction", "0.25"]
+    home = {"NEUROTUNE_HOME": str(app_workdir / "neurotune-home")}
+    subprocess.run([sys.executable, "-m", "core", *build], env={**os.environ, **home}, check=True, capture_output=True)
+
+    open_page(page, app_url, "Train")
+    choose(page, "Dataset", "e2e-tiny")
+    page.get_by_text("Quick test", exact=True).click()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    start_tab = page.get_by_role("tabpanel", name="Start a run")
+    expect(start_tab.get_by_text(re.compile(r"Run .* is (queued|running)"))).to_be_visible(timeout=30_000)
+    # The live fragment redraws the run's status in every place it is shown; nothing is reloaded.
+    expect(start_tab.get_by_text(re.compile(r"Run .* is finished\."))).to_be_visible(timeout=180_000)
+    page.get_by_role("tab", name="Live run").click()
+    live_tab = page.get_by_role("tabpanel", name="Live run")
+    expect(live_tab.get_by_role("combobox", name="Run")).to_have_value(re.compile(r"\(finished\)$"))
+    expect(live_tab.get_by_role("button", name="Stop")).to_be_disabled()
+    expect(live_tab.get_by_text("The run has finished: nothing to stop or resume.")).to_be_visible()
 
 
 def test_a_guarded_app_asks_strangers_for_the_password_and_shows_file_names_as_text(
