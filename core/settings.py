@@ -14,6 +14,8 @@
 ``NEUROTUNE_PRECISION``       ``auto`` (default): mixed precision on GPUs, float32 on the CPU; ``mixed`` or ``float32``
                               forces one (``mixed`` on the CPU is slow: it exists to test that path without a GPU)
 ``NEUROTUNE_MULTI_WORKER``    ``1``: train across the machines of ``TF_CONFIG`` (MultiWorkerMirroredStrategy)
+``NEUROTUNE_XLA``             ``0``: compile the sampling loop without XLA (default ``1``): it starts composing a second or two
+                              sooner per new length and batch and composes slower per token (the tests use it)
 ``NEUROTUNE_WARM_UP``         ``0``: the Generate page does not compile a model's sampler in the background when it
                               opens (default ``1``; off, the first Compose of each length compiles it)
 
@@ -51,6 +53,7 @@ class Settings:
     precision: str | None = None  # a Keras dtype policy to train in; None: mixed_float16 on GPUs, else float32
     multi_worker: bool = False
     warm_up: bool = True
+    xla: bool = True
 
     @property
     def datasets_dir(self) -> Path:
@@ -128,9 +131,14 @@ def get_settings() -> Settings:
         cpu_devices=_cpu_devices(os.environ.get("NEUROTUNE_DEVICES", "")),
         precision=_precision(os.environ.get("NEUROTUNE_PRECISION", "")),
         multi_worker=_flag("NEUROTUNE_MULTI_WORKER"),
-        warm_up=os.environ.get("NEUROTUNE_WARM_UP", "").strip().lower() not in ("0", "false", "no"),
+        warm_up=_on_unless_off("NEUROTUNE_WARM_UP"),
+        xla=_on_unless_off("NEUROTUNE_XLA"),
     )
 
 
 def _flag(variable: str) -> bool:
     return os.environ.get(variable, "").strip().lower() in ("1", "true", "yes")
+
+
+def _on_unless_off(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() not in ("0", "false", "no")

@@ -30,8 +30,31 @@ from core.store.migrations import migrate
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# The test files that take longest, in order: started first, so that the two workers of ``make test`` (which
+# hand out whole files in collection order) do not end with one of them alone on a long file.
+SLOW_FILES = (
+    "tests/e2e/test_journeys.py",
+    "tests/test_distributed.py",
+    "tests/test_survey_taking.py",
+    "tests/test_training.py",
+    "tests/test_generate_page.py",
+    "tests/e2e/test_survey_journey.py",
+    "tests/test_train_page.py",
+    "tests/test_evaluate_page.py",
+    "tests/test_gan_pages.py",
+    "tests/test_pages.py",
+    "tests/test_generation.py",
+    "tests/test_models.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(autouse=True)
-def neurotune_home(tmp_path, monkeypatch):
+def neurotune_home(tmp_path, monkeypatch, request):
     home = tmp_path / "neurotune-home"
     monkeypatch.setenv("NEUROTUNE_HOME", str(home))
     monkeypatch.delenv("NEUROTUNE_DB_URL", raising=False)
@@ -43,6 +66,9 @@ def neurotune_home(tmp_path, monkeypatch):
         monkeypatch.delenv(device, raising=False)  # tests choose their devices themselves
     # Every compose of a test is its own: no background compiling on the 2 cores (test_generate_page turns it on).
     monkeypatch.setenv("NEUROTUNE_WARM_UP", "0")
+    # Sampling loops as plain graphs: XLA's compile of every new loop was most of the suite's composing time.
+    # The browser journeys' servers and the tests marked ``xla`` keep XLA, the app's default.
+    monkeypatch.setenv("NEUROTUNE_XLA", "1" if request.node.get_closest_marker("xla") else "0")
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     # An AppTest script runs as __main__ and may stay there; a later worker process started by
     # spawn would then try to import that script (gone with its temporary folder) as its own main.

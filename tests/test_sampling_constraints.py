@@ -259,6 +259,7 @@ def test_impossible_limits_are_refused(limits, message):
         Limits(**limits)
 
 
+@pytest.mark.xla  # the tokens recorded come from the loop the app runs, compiled by XLA
 def test_without_token_pitches_sampling_is_as_before():
     """The compiled loop without a grammar draws exactly what the plain loop below does, token by token."""
     decoder = tempting_decoder(seed=3)

@@ -153,8 +153,9 @@ def app_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(app_workdir: Path) -> Iterator[str]:
     """Base URL of the app, open (no admin password), as on a developer's own machine."""
-    # The Generate page warms its model up in the background, as for a user (the unit tests turn that off).
-    yield from _serve(app_workdir, streamlit_command("streamlit_app.py"), {"NEUROTUNE_WARM_UP": "1"})
+    # No background warm-up (tests/test_generate_page.py covers it): its compiles of lengths no journey asks for
+    # would take the CPU from the journeys.
+    yield from _serve(app_workdir, streamlit_command("streamlit_app.py"), {"NEUROTUNE_WARM_UP": "0"})
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pretty_midi
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import scale_piece
 
@@ -118,10 +119,18 @@ def test_build_a_corpus_subset_browse_it_then_upload_a_broken_and_a_good_file(
 
 
 def choose(page: Page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox called ``label``."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    expect(page.get_by_role("combobox", name=label)).to_have_value(option)
+    """Pick ``option`` in the selectbox called ``label`` (again if a rerun closed its list before the click)."""
+    combobox = page.get_by_role("combobox", name=label)
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        wait_until_idle(page)
+        combobox.click()
+        try:
+            choice.click(timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    expect(combobox).to_have_value(option)
     wait_until_idle(page)
 
 

@@ -157,8 +157,11 @@ class LoopSampler(Sampler):
     def _compile(self):
         import tensorflow as tf
 
-        # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair.
-        return tf.function(self._loop, jit_compile=True)
+        from core.settings import get_settings
+
+        # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair (NEUROTUNE_XLA=0: plain graphs,
+        # which trace in a fraction of the time and run slower per token).
+        return tf.function(self._loop, jit_compile=get_settings().xla)
 
     def run(self, prefix, config, target_steps, max_tokens, *, limits=NO_LIMITS, logit_bias=None):
         import tensorflow as tf
