@@ -1,6 +1,6 @@
 """Benchmark: how long each page takes to answer a widget change, and how long until the first composed piece.
 
-In a fresh NEUROTUNE_HOME holding a 12-chorale Bach dataset (built first, not timed), through Streamlit's
+In a fresh NEUROTUNE_HOME holding two small Bach datasets (12 and 6 chorales, built first, not timed), through Streamlit's
 ``AppTest`` in one process, as a session would:
 
 - ``reruns``: per page, the seconds of a rerun after changing one widget that does not compose or train
@@ -41,10 +41,10 @@ DATASET = "bench-bach"
 WIDGET_CHANGES = {
     "pages/home.py": None,  # no widget: its first run is timed instead
     "pages/dataset.py": ("selectbox", "Corpus", 0, 1),
-    "pages/train.py": ("selectbox", "Dataset", 0, 0),
+    "pages/train.py": ("selectbox", "Dataset", 0, 1),
     "pages/generate.py": ("number_input", "Tempo (BPM)", 90, 100),
     "pages/library.py": ("selectbox", "Piece", 0, 1),
-    "pages/evaluate.py": ("selectbox", "Dataset", 0, 0),
+    "pages/evaluate.py": ("selectbox", "Dataset", 0, 1),
     "pages/surveys.py": None,
 }
 
@@ -131,13 +131,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["NEUROTUNE_HOME"] = home
         os.environ["NEUROTUNE_WARM_UP"] = "0"
-        subprocess.run(
-            [sys.executable, "-m", "core", "dataset", "build", "--corpus", "bach-chorales", "--name", DATASET]
-            + ["--limit", "12"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        for name, limit in ((DATASET, 12), (f"{DATASET}-small", 6)):  # two: the Train and Evaluate pages switch
+            subprocess.run(
+                [sys.executable, "-m", "core", "dataset", "build", "--corpus", "bach-chorales", "--name", name]
+                + ["--limit", str(limit)],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
         cold = first_piece(home, warm=False)  # also fills the library for the Library page
         warm = first_piece(home, warm=True)
         reruns = page_reruns(args.repeats)

@@ -10,11 +10,14 @@ instead, and the caller keeps WAV.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -233,3 +236,40 @@ def render_compressed(midi: pretty_midi.PrettyMIDI | bytes, sample_rate: int = 2
     if isinstance(midi, bytes):
         load_midi(midi)  # like render_wav: bad bytes are the caller's error, not a missing rendering
     return None
+
+
+@dataclass(frozen=True)
+class KeptAudio:
+    """The audio a piece is played and kept with.
+
+    Attributes:
+        data: The file's bytes.
+        suffix: ".ogg" or ".flac" (FluidSynth's compressed file) or ".wav"; a key of :data:`MIME_TYPES`.
+        notice: Why a simple fallback rendered it, in words for the user; None otherwise.
+    """
+
+    data: bytes
+    suffix: str
+    notice: str | None = None
+
+
+def render_for_library(midi: bytes) -> KeptAudio:
+    """FluidSynth's compressed file when it can write one, else WAV (FluidSynth, or sine waves with a notice).
+
+    Raises:
+        InvalidMidiError: ``midi`` is not a usable MIDI file.
+    """
+    compressed = render_compressed(midi)
+    if compressed is not None:
+        return KeptAudio(*compressed)
+    rendering = render_wav(midi)
+    return KeptAudio(rendering.wav, ".wav", rendering.notice)
+
+
+def render_all_for_library(midis: Sequence[bytes]) -> list[KeptAudio]:
+    """:func:`render_for_library` of each, at once: FluidSynth runs as a process of its own per piece."""
+    if not midis:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(midis), os.cpu_count() or 1)) as pool:
+        return list(pool.map(render_for_library, midis))
+

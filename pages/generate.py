@@ -29,10 +29,16 @@ def warm_up(path: str, modified: float, _composer: Composer) -> threading.Thread
     """Compile the sampler for the page's default settings and usual lengths, once per model version for every
     session, in a thread of its own: the first Compose then finds its loop compiled.
 
-    Not a daemon: the server waits the few seconds it takes rather than kill TensorFlow mid-compile at exit.
+    Not a daemon, so TensorFlow is not killed mid-compile at exit: once the server's main thread has ended, it stops
+    after the length it is composing.
     """
     settings = {"top_p": PAGE_SAMPLING.top_p, "variations": PAGE_SAMPLING.variations, **_composer.defaults}
-    thread = threading.Thread(target=_composer.warm_up, args=(settings,), name=f"warm-up {path}", daemon=False)
+    thread = threading.Thread(
+        target=_composer.warm_up,
+        args=(settings, None, threading.main_thread().is_alive),
+        name=f"warm-up {path}",
+        daemon=False,
+    )
     thread.start()
     return thread
 
@@ -70,42 +76,42 @@ def compose_panel() -> None:
     key = str(info.path)  # widgets per checkpoint: each model starts from its own measured defaults
     choices, results = st.columns([2, 3], gap="large")
     with choices:
-        musical = musical_choices(composer, info, key)
+        musical, chosen_key = musical_choices(composer, info, key)
         basic = st.container()  # boldness and pieces above Compose; their strategy's knobs under Advanced
-        pressed = st.button("Compose", type="primary", use_container_width=True)
+        pressed = st.button("Compose", type="primary", width="stretch")
         advanced = st.expander("Advanced")
         with basic:
             sampling = sampling_choices(composer, key, advanced)
         with advanced:
-            rules = advanced_choices(composer, key, musical)
+            rules, chosen_key = advanced_choices(composer, key, chosen_key)
         primer = None
         if composer.head.primed:  # a GAN writes every note from noise at once: nothing to continue
             with st.expander("Continue from a primer"):
                 primer = primer_choice(key)
         if composer.info.config.compose_defaults:
             st.caption("Starts from the settings measured to sound closest to this model's training music.")
-    settings = {**composer.defaults, **sampling, **musical, **rules}
+    key_settings = chosen_key.settings(composer.conditioning is not None)
+    settings = {**composer.defaults, **sampling, **musical, **rules, **key_settings}
     fingerprint = compositions.fingerprint(settings, primer.fingerprint if primer else ())
     with results:
         if pressed:
             try:
-                request = CompositionRequest.from_settings(
-                    settings, primer=primer.notes(composer, info) if primer else None
-                )
+                primer_notes = primer.notes(composer, info) if primer else None
+                request = CompositionRequest.from_settings(settings, primer=primer_notes)
                 with st.spinner("Composing..."):
                     result = composer.compose(request)
+                    # Kept before anything is drawn: a rerun from here on (another model chosen) loses nothing.
+                    compositions.remember(compositions.Composed.of(key, fingerprint, request, result))
             except NeuroTuneError as error:
                 compositions.forget()
                 show_error(error)
-            else:
-                compositions.remember(compositions.Composed(key, fingerprint, request, result))
         composed = compositions.current(key)
         if composed is None:
             if not pressed:
                 st.caption("Your pieces appear here.")
             return
-        compositions.show(composed, info.name, stale=composed.fingerprint != fingerprint)
-        compositions.save(composer, composed, info.name)
+        library = compositions.show(composed, info.name, stale=composed.fingerprint != fingerprint)
+        compositions.save(composer, composed, info.name, library)
 
 
 compose_panel()

@@ -67,8 +67,10 @@ def neurotune_home(tmp_path, monkeypatch, request):
     # Every compose of a test is its own: no background compiling on the 2 cores (test_generate_page turns it on).
     monkeypatch.setenv("NEUROTUNE_WARM_UP", "0")
     # Sampling loops as plain graphs: XLA's compile of every new loop was most of the suite's composing time.
-    # The browser journeys' servers and the tests marked ``xla`` keep XLA, the app's default.
-    monkeypatch.setenv("NEUROTUNE_XLA", "1" if request.node.get_closest_marker("xla") else "0")
+    # The browser journeys' servers and the tests marked ``xla`` keep XLA, the app's default;
+    # NEUROTUNE_TEST_XLA=all runs every test with it.
+    with_xla = request.node.get_closest_marker("xla") or os.environ.get("NEUROTUNE_TEST_XLA") == "all"
+    monkeypatch.setenv("NEUROTUNE_XLA", "1" if with_xla else "0")
     monkeypatch.setattr("core.settings.SECRETS_FILES", ())  # a developer's own secrets file must not guard tests
     # An AppTest script runs as __main__ and may stay there; a later worker process started by
     # spawn would then try to import that script (gone with its temporary folder) as its own main.

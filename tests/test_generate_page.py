@@ -80,6 +80,7 @@ def test_a_warmed_up_composer_composes_every_warmed_length_without_compiling_aga
     composer = Composer.load(SHIPPED_CHECKPOINTS / "irish-lstm")
     settings = {**composer.defaults, "variations": 2}
     assert composer.warm_up(settings, bars=(1.0, 3.0)) == [1.0, 3.0]
+    assert composer.warm_up(settings, bars=(1.0, 3.0), keep_going=iter([True, False]).__next__) == [1.0]
     sampler = composer.sampler[composer.defaults.get("strategy", "sample")]
     traced = sampler.compiled.experimental_get_tracing_count()
     for bars in (3.0, 1.0, 2.0):  # 2 bars shares 3 bars' buffer size
@@ -233,9 +234,9 @@ def test_the_page_warms_the_model_up_in_the_background_once_for_every_session(mo
     warmed = []
     original = Composer.warm_up
 
-    def spy(self, settings, bars=None):
+    def spy(self, settings, bars=None, keep_going=lambda: True):
         warmed.append((self, settings, threading.current_thread()))
-        return original(self, settings, bars)
+        return original(self, settings, bars, keep_going)
 
     monkeypatch.setattr(Composer, "warm_up", spy)
     _generate_page("irish-lstm")

@@ -74,6 +74,25 @@ def test_incremental_steps_give_the_full_forward_logits(name, overrides, kind):
     np.testing.assert_allclose(np.stack(steps, axis=1), full, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.xla  # the loop the app runs: the rest of the suite compiles plain graphs (NEUROTUNE_XLA=0)
+@pytest.mark.parametrize(("name", "kind"), [(name, "tokens") for name in TINY] + [("lstm", "frames")])
+def test_every_architecture_samples_in_the_xla_compiled_loop(name, kind):
+    decoder = step_decoder(_model(name, kind))
+    if kind == "tokens":
+        samplers = SamplerSet(decoder, token_steps=np.ones(12, np.int32))
+        prefix = np.array([3], np.int32)
+    else:
+        samplers = SamplerSet(decoder, frame_pitches=np.arange(12) + 60)
+        prefix = np.zeros((1, 12), np.float32)
+    config = SampleConfig(top_k=5, top_p=0.9, temperature=0.9, seed=4, variations=2)
+    decoded = samplers.run(prefix, config, target_steps=10, max_tokens=20)
+    assert samplers["sample"].compiled._jit_compile  # noqa: SLF001  (the tf.function compiles with XLA)
+    assert [len(sequence) for sequence in decoded.sequences] == [11, 11]  # the prefix and one per step
+    again = samplers.run(prefix, config, target_steps=10, max_tokens=20)
+    for first, second in zip(decoded.sequences, again.sequences, strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
 def test_an_unknown_architecture_has_no_decoder():
     import keras
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.data import datasets
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
+from core.training import jobs
 from tests.conftest import scale_piece
 from ui.text import plain
 
@@ -207,7 +208,9 @@ def _sign_in(at: AppTest, password: str) -> AppTest:
 
 def test_with_an_admin_password_every_change_needs_signing_in_and_sign_out_closes_it(monkeypatch, stored_dataset):
     monkeypatch.setenv("NEUROTUNE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    guarded = {"Build dataset", "Rename", "Delete dataset", "Start training", "Stop", "Resume", "Delete run"}
+    guarded = {"Build dataset", "Rename", "Delete dataset", "Start training", "Estimate run time"}
+    guarded |= {"Stop", "Resume", "Delete run"}
+    jobs.create_run("lstm", stored_dataset.name)  # queued: its Stop, Resume and Delete are drawn for the admin only
     at = _app().run()
     at.switch_page("pages/dataset.py").run()
     assert not at.exception, at.exception
@@ -221,7 +224,7 @@ def test_with_an_admin_password_every_change_needs_signing_in_and_sign_out_close
 
     _sign_in(at, ADMIN_PASSWORD)
     assert not at.exception, at.exception
-    assert "Start training" in [b.label for b in at.button]
+    assert {"Start training", "Estimate run time", "Stop", "Resume", "Delete run"} <= {b.label for b in at.button}
     at.switch_page("pages/dataset.py").run()
     assert {"Build dataset", "Rename", "Delete dataset"} <= {b.label for b in at.button}
     # The shared sidebar is drawn by the entry script (AppTest runs a switched-to page on its own).

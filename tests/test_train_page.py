@@ -125,6 +125,21 @@ def test_a_preset_fills_in_the_model_and_its_settings():
     assert at.number_input(key="model-lstm-units").value == 256 and at.number_input(key="train-seq_len").value == 256
 
 
+def test_another_representation_refits_the_best_preset_s_epochs_and_keeps_the_user_s_choices():
+    dataset = tiny_dataset()
+    at = _train_page()
+    at.radio(key="start-preset").set_value("best").run()
+    at.number_input(key="train-batch_size").set_value(8).run()  # the user's own choice
+    at.selectbox(key="start-representation-lstm").set_value("pianoroll").run()
+    best = get_preset("best").train_for(dataset, "pianoroll")
+    assert at.number_input(key="train-epochs").value == best.epochs
+    assert at.number_input(key="train-batch_size").value == 8
+    at.selectbox(key="start-model").set_value("transformer").run()  # another model: its settings are the user's
+    at.number_input(key="train-epochs").set_value(3).run()
+    at.selectbox(key="start-representation-transformer").set_value("pianoroll").run()
+    assert at.selectbox(key="start-model").value == "transformer" and at.number_input(key="train-epochs").value == 3
+
+
 def test_settings_that_cannot_train_are_told_and_offer_no_start():
     tiny_dataset()
     at = _train_page()

@@ -27,27 +27,28 @@ SAMPLING_FIELDS = {item.name for item in fields(SampleConfig)}
 PRIMERS = ("None", "Dataset excerpt", "Upload MIDI", "Type notes")
 
 
-def musical_choices(composer: Composer, info: CheckpointInfo, key: str) -> dict[str, Any]:
+def musical_choices(composer: Composer, info: CheckpointInfo, key: str) -> tuple[dict[str, Any], KeyChoice]:
     """Key, style, density, length, tempo and instruments: what a musician sets, two to a row.
 
     Args:
         key: Widget-key prefix, one per checkpoint, so each model starts from its own defaults.
+
+    Returns:
+        The settings, and the key chosen (its scale to snap to is among the Advanced choices).
     """
     conditioning = composer.conditioning
     conditioned = conditioning is not None
     settings: dict[str, Any] = {}
-    choice = KeyChoice()
     left, right = st.columns(2)
-    if composer.head.controls or not conditioned:  # a GAN has no controls, but its notes can be snapped
-        choice = left.selectbox(
-            "Key",
-            key_choices(conditioned),
-            format_func=lambda c: c.label,
-            key=f"{key}-key",
-            help="The key the model is steered to"
-            if conditioned
-            else "This model picks its own key; choose one and every note is moved into it after composing",
-        )
+    choice = left.selectbox(
+        "Key",
+        key_choices(conditioned),
+        format_func=lambda c: c.label,
+        key=f"{key}-key",
+        help="The key the model is steered to"
+        if conditioned
+        else "This model picks its own key; choose one and every note is moved into it after composing",
+    )
     settings["bpm"] = float(right.number_input("Tempo (BPM)", 20, 300, 90, key=f"{key}-bpm"))
     if conditioned:
         left, right = st.columns(2)
@@ -72,12 +73,12 @@ def musical_choices(composer: Composer, info: CheckpointInfo, key: str) -> dict[
             help="After composing, move every note outside the key into it",
         )
         choice = replace(choice, snap=snap)
-    return {**settings, **choice.settings(conditioned)}
+    return settings, choice
 
 
 def _instruments(slot, polyphonic: bool, key: str) -> list[int]:
     """Voices and an instrument per voice, in a popover: four pickers would push Compose down the page."""
-    with slot.popover("Instruments", use_container_width=True):
+    with slot.popover("Instruments", width="stretch"):
         voices = st.number_input(
             "Voices", 1, 8, 4 if polyphonic else 1, key=f"{key}-voices", help="Parts, highest first"
         )
@@ -107,12 +108,11 @@ def sampling_choices(composer: Composer, key: str, advanced) -> dict[str, Any]:
     )
 
 
-def advanced_choices(composer: Composer, key: str, musical: dict[str, Any]) -> dict[str, Any]:
+def advanced_choices(composer: Composer, key: str, choice: KeyChoice) -> tuple[dict[str, Any], KeyChoice]:
     """Guidance, the scale notes snap to, and the composing rules (voices, note lengths, clean-up).
 
-    Args:
-        musical: The musical choices' settings: their ``scale`` (the key, when notes snap into it) may become
-            another scale of the key.
+    Returns:
+        The settings, and ``choice`` with the scale its notes snap to.
     """
     defaults, bounds = composer.defaults, composer.bounds
     settings: dict[str, Any] = {}
@@ -129,16 +129,15 @@ def advanced_choices(composer: Composer, key: str, musical: dict[str, Any]) -> d
             "are favoured while composing (a note outside the key loses about half this many nats against one "
             "in it).",
         )
-    if musical.get("scale"):
-        tonic, mode = musical["scale"].split(" ", 1)
+    if choice.settings(composer.conditioning is not None)["scale"]:  # notes are snapped into the key
         scale = right.selectbox(
             "Scale to snap to",
-            SNAP_SCALES[mode],
-            key=f"{key}-snap-scale-{mode}",
+            SNAP_SCALES[choice.mode],
+            key=f"{key}-snap-scale-{choice.mode}",
             help="Notes outside it move to its nearest note: a minor key's harmonic or melodic minor keeps its "
             "leading note",
         )
-        settings["scale"] = f"{tonic} {scale}"
+        choice = replace(choice, snap_scale=scale)
     settings["remove_duplicates"] = left.checkbox(
         "Remove overlapping duplicates", value=bool(defaults.get("remove_duplicates", True)), key=f"{key}-dups"
     )
@@ -172,7 +171,7 @@ def advanced_choices(composer: Composer, key: str, musical: dict[str, Any]) -> d
             f"This model's training music: notes {low} to {high}, up to {bounds.longest_note_beats:g} beats long, "
             f"{bounds.voices} at once. Composing stays within it unless you set otherwise."
         )
-    return settings
+    return settings, choice
 
 
 @dataclass(frozen=True)

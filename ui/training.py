@@ -77,9 +77,19 @@ def apply_preset() -> None:
 
 
 def refit_preset() -> None:
-    """Another dataset or representation: a preset fitted to the dataset sets its epochs again."""
-    if get_preset(st.session_state[PRESET_KEY]).fit_to_dataset:
-        apply_preset()
+    """Another dataset or representation: a preset fitted to the dataset sets its epochs (and steps per epoch)
+    again, and nothing else: the model and every other setting stay as the user left them."""
+    preset = get_preset(st.session_state[PRESET_KEY])
+    model = st.session_state.get(MODEL_KEY)
+    if not preset.fit_to_dataset or model != preset.model:  # another model: the preset's fit is not for it
+        return
+    name = st.session_state.get(DATASET_KEY)
+    try:
+        train = preset.train_for(load_dataset(name) if name else None, st.session_state.get(representation_key(model)))
+    except NeuroTuneError:  # the dataset went meanwhile, or has no such representation: the settings stand
+        return
+    for field_name in ("epochs", "steps_per_epoch"):
+        st.session_state[f"{TRAIN_FORM}-{field_name}"] = getattr(train, field_name)
 
 
 def start_form(datasets: Sequence[str]) -> None:
@@ -170,6 +180,8 @@ def new_metric_rows(run_id: str, step: int) -> list[dict]:
 
 
 def _stop(run_id: str, place: str) -> None:
+    if not is_admin():  # signed out (or the password changed) since the button was drawn
+        return
     run = jobs.request_stop(run_id)
     if run.stop_requested and run.status == "running":
         notice = "Stopping at the next step; a checkpoint is saved first."
@@ -181,6 +193,8 @@ def _stop(run_id: str, place: str) -> None:
 
 
 def _resume(run_id: str, place: str) -> None:
+    if not is_admin():
+        return
     try:
         run = jobs.resume(run_id)
     except NeuroTuneError as error:

@@ -10,7 +10,7 @@ writes MIDI with its metrics.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -336,18 +336,26 @@ class Composer:
         voices = post.max_polyphony or (bounds.voices if bounds is not None else 0)
         return Limits(max_polyphony=voices, max_note_steps=longest, pitch_range=(low, high))
 
-    def warm_up(self, settings: Mapping[str, Any], bars: tuple[float, ...] | None = None) -> list[float]:
+    def warm_up(
+        self,
+        settings: Mapping[str, Any],
+        bars: tuple[float, ...] | None = None,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> list[float]:
         """Compose once at each length of ``bars`` with ``settings`` (the page's), so that Compose finds its loop
         compiled: the sampler compiles one loop per buffer size and number of variations, a second or more each.
 
         Args:
             bars: The lengths to compose; None: :data:`WARM_UP_BARS`.
+            keep_going: Asked before each length: False stops (a server shutting down waits for one length at most).
 
         Returns:
             The lengths composed; a length this model cannot write (a transformer's limit) is skipped.
         """
         done = []
         for length in bars or WARM_UP_BARS:
+            if not keep_going():
+                break
             try:
                 self.compose(CompositionRequest.from_settings({**settings, "bars": length, "seconds": None}))
             except GenerationError:
@@ -523,17 +531,18 @@ def save_composition(
     """Save a composition to the library with its audio.
 
     Args:
-        audio: Already rendered audio and its suffix (the page has it cached); by default it is
-            rendered here, compressed when FluidSynth can, else WAV.
+        audio: Already rendered audio and its suffix (the page renders it to play it); by default it is
+            rendered here (:func:`core.audio.render_for_library`).
 
     Returns:
         The new :class:`core.store.db.PieceRecord`.
     """
-    from core.audio import render_compressed, render_wav
+    from core.audio import render_for_library
     from core.store import library
 
     if audio is None:
-        audio = render_compressed(composition.midi) or (render_wav(composition.midi).wav, ".wav")
+        kept = render_for_library(composition.midi)
+        audio = (kept.data, kept.suffix)
     info = composer.info
     return library.save_piece(
         title=library.fitting_title(title),

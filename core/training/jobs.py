@@ -139,7 +139,11 @@ def schedule() -> list[str]:
         queued = sorted(run_store.list_runs("queued"), key=lambda r: r.created_at)
         for run in queued[: max(room, 0)]:
             pid, pid_started_at = start_background(["runs", "work", run.id], Path(run.checkpoint_dir) / "train.log")
-            run_store.update_run(run.id, status="running", pid=pid, pid_started_at=pid_started_at, started_at=utcnow())
+            # A resumed run keeps the time it first started: its elapsed time counts from there.
+            started_at = run.started_at or utcnow()
+            run_store.update_run(
+                run.id, status="running", pid=pid, pid_started_at=pid_started_at, started_at=started_at
+            )
             started.append(run.id)
     return started
 

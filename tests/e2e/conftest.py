@@ -94,6 +94,7 @@ def _serve(workdir: Path, command: list[str], extra_env: dict[str, str]) -> Iter
         "NEUROTUNE_HOME": str(workdir / "neurotune-home"),
         "NEUROTUNE_CHECKPOINTS": str(workdir / "checkpoints"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "NEUROTUNE_XLA": "1",  # the app as it runs for users (the other tests compose through plain graphs)
         **extra_env,
     }
     for unset in (
@@ -142,6 +143,14 @@ def streamlit_command(script: str) -> list[str]:
         "--server.fileWatcherType",
         "none",
     ]
+
+
+def serve_test_app(workdir: Path, app_template: str, wav_path: Path) -> Iterator[str]:
+    """A Streamlit server running only a small test app: ``app_template`` with ``{wav_path}`` filled in, written
+    into ``workdir`` (outside the repository, so it imports ui/ through PYTHONPATH)."""
+    script = workdir / "test_app.py"
+    script.write_text(app_template.format(wav_path=str(wav_path)))
+    yield from _serve(workdir, streamlit_command(str(script)), {"PYTHONPATH": str(REPO_ROOT)})
 
 
 @pytest.fixture(scope="session")

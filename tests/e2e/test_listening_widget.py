@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import REPO_ROOT, _serve, streamlit_command
+from tests.e2e.conftest import serve_test_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -61,10 +61,7 @@ def listening_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     workdir = tmp_path_factory.mktemp("listening-widget")
     wav_path = workdir / "clip.wav"
     write_wav(wav_path)
-    script = workdir / "listening_app.py"
-    script.write_text(APP_TEMPLATE.format(wav_path=str(wav_path)))
-    # The script lives outside the repository: let it import ui/ from there.
-    yield from _serve(workdir, streamlit_command(str(script)), {"PYTHONPATH": str(REPO_ROOT)})
+    yield from serve_test_app(workdir, APP_TEMPLATE, wav_path)
 
 
 def open_player(page: Page, url: str) -> Locator:

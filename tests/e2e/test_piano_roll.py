@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import REPO_ROOT, _serve, streamlit_command
+from tests.e2e.conftest import serve_test_app
 from tests.e2e.test_listening_widget import write_wav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -39,9 +39,7 @@ def roll_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("piano-roll")
     wav_path = workdir / "clip.wav"
     write_wav(wav_path)
-    script = workdir / "roll_app.py"
-    script.write_text(APP_TEMPLATE.format(wav_path=str(wav_path)))
-    yield from _serve(workdir, streamlit_command(str(script)), {"PYTHONPATH": str(REPO_ROOT)})
+    yield from serve_test_app(workdir, APP_TEMPLATE, wav_path)
 
 
 def playhead_step(page: Page) -> float:

@@ -20,6 +20,7 @@ so the same seed gives the same piece on any run.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from core.generation.sampling.processors import (
     Vocabulary,
     build_processors,
 )
+from core.settings import get_settings
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -156,8 +158,6 @@ class LoopSampler(Sampler):
 
     def _compile(self):
         import tensorflow as tf
-
-        from core.settings import get_settings
 
         # XLA fuses the per-token ops; it compiles once per (batch, capacity) pair (NEUROTUNE_XLA=0: plain graphs,
         # which trace in a fraction of the time and run slower per token).
@@ -531,11 +531,14 @@ class SamplerSet:
             else Vocabulary.of(decoder, token_steps, banned, token_pitches, token_sustains, token_frame_ends)
         )
         self.built: dict[str, Sampler] = {}
+        # The Generate page's warm-up thread and a session's Compose may ask for one sampler at once: built once.
+        self._building = threading.Lock()
 
     def __getitem__(self, strategy: str) -> Sampler:
-        if strategy not in self.built:
-            self.built[strategy] = SAMPLERS[strategy](self.decoder, self.vocabulary)
-        return self.built[strategy]
+        with self._building:
+            if strategy not in self.built:
+                self.built[strategy] = SAMPLERS[strategy](self.decoder, self.vocabulary)
+            return self.built[strategy]
 
     def run(self, prefix: np.ndarray, config: SampleConfig, target_steps: int, max_tokens: int, **options: Any):
         """:meth:`Sampler.run` of the sampler ``config.strategy`` names."""
