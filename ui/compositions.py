@@ -97,8 +97,7 @@ def show(composed: Composed, name: str, stale: bool):
                 composition.bpm,
                 audio.data,
                 MIME_TYPES[audio.suffix],
-                key=f"roll-{number}",
-                title=title,
+                key=f"roll-{number}",  # titled by the line above
                 primer_steps=composition.primer_steps,
                 programs=composed.request.programs,
             )
