@@ -23,6 +23,15 @@ TINY = {
     "lstm_attention": {"embedding_dim": 8, "units": 8, "layers": 1, "attention_window": 4},
     "transformer": {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 16, "max_length": 32},
 }
+TINY_GAN = {
+    "units": 8,
+    "layers": 1,
+    "noise_dim": 4,
+    "discriminator_filters": 8,
+    "discriminator_units": 8,
+    "conv_filters": 8,
+    "conv_blocks": 1,
+}
 TRAIN = TrainConfig(
     epochs=1,
     steps_per_epoch=3,
@@ -67,6 +76,38 @@ def reload_gap(run) -> float:
     return float(np.max(np.abs(keras.ops.convert_to_numpy(plain(tokens) - mirrored(tokens)))))
 
 
+def gan_run(dataset: str) -> dict:
+    """The GAN, which brings its own training step, the same way: its curves, and its generator reloaded in and
+    out of the strategy."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from core.training.device import plan_device
+
+    run = jobs.create_run("crnn_gan", dataset, "notes", TINY_GAN, TRAIN)
+    status = jobs.work(run.id)
+    run = run_store.get_run(run.id)
+    rows = run_store.get_metrics([run.id])
+    gap = None
+    if status == "finished":
+        path = Path(run.checkpoint_dir) / "model.keras"
+        plain = keras.models.load_model(path)
+        with plan_device().strategy.scope():
+            mirrored = keras.models.load_model(path)
+        noise = tf.random.stateless_normal((2, 8, TINY_GAN["noise_dim"]), seed=[1, 2])
+        gap = float(np.max(np.abs(plain.generator(noise).numpy() - mirrored.generator(noise).numpy())))
+    return {
+        "status": status,
+        "error": run.error,
+        "strategy": run.strategy,
+        "replicas": run.replicas,
+        "curves": sorted({row["name"] for row in rows}),
+        "finite": bool(np.all(np.isfinite([row["value"] for row in rows]))),
+        "reload_gap": gap,
+    }
+
+
 def main() -> None:
     sizes = record_replica_batches()
     results = {}
@@ -85,6 +126,7 @@ def main() -> None:
             "replica_batches": list(sizes),
             "reload_gap": reload_gap(run) if status == "finished" else None,
         }
+    results["crnn_gan"] = gan_run(sys.argv[1])
     print(json.dumps(results))
 
 

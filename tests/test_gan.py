@@ -226,6 +226,30 @@ def test_train_then_compose_through_the_cli(tmp_path, capsys):
     assert any("composed with Noise (GAN)" in warning for warning in system["warnings"])
 
 
+def test_the_gan_trains_through_the_trainer_in_mixed_precision(monkeypatch):
+    """Mixed precision forced on the CPU (as on a GPU by default): both networks compute in float16, the losses
+    and the generated features stay float32 and finite."""
+    from core.training import jobs
+
+    tiny_dataset()
+    monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
+    train = TrainConfig(epochs=1, batch_size=8, seq_len=16, steps_per_epoch=2, validation_steps=1, log_every_steps=1)
+    run = jobs.create_run("crnn_gan", "tiny", None, TINY_CRNN, train)
+    try:
+        assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as other tests expect
+    run = run_store.get_run(run.id)
+    assert (run.precision, run.representation) == ("mixed_float16", "notes")
+    rows = run_store.get_metrics([run.id])
+    assert {"d_loss", "g_loss", "val_feature_distance"} <= {row["name"] for row in rows}
+    assert np.all(np.isfinite([row["value"] for row in rows]))
+    trained = keras.models.load_model(Path(run.checkpoint_dir) / "model.keras")
+    assert "float16" in {layer.compute_dtype for layer in trained.generator.layers}
+    features = trained.generator(tf.random.normal((2, 16, TINY_CRNN["noise_dim"])))
+    assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
+
+
 def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):
     from types import SimpleNamespace
 

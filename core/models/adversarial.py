@@ -225,12 +225,15 @@ class AdversarialComposer(keras.Model):
             distance = feature_distance(windows, fake, weights)
             if self.distance_weight:
                 g_loss += self.distance_weight * distance
-        for optimizer, network, loss in (
-            (self.discriminator_optimizer, self.discriminator, d_loss),
-            (self.optimizer, self.generator, g_loss),
-        ):
+            # Scaled on the tape: under mixed precision the loss-scale optimizers multiply the losses, and a
+            # product taken after the tape closed would have no gradients.
+            steps = [
+                (self.discriminator_optimizer, self.discriminator, self.discriminator_optimizer.scale_loss(d_loss)),
+                (self.optimizer, self.generator, self.optimizer.scale_loss(g_loss)),
+            ]
+        for optimizer, network, scaled in steps:
             variables = network.trainable_variables
-            optimizer.apply(tape.gradient(optimizer.scale_loss(loss), variables), variables)
+            optimizer.apply(tape.gradient(scaled, variables), variables)
         del tape
         return self._track(
             d_loss=d_loss,
@@ -244,8 +247,9 @@ class AdversarialComposer(keras.Model):
         """The generator alone, trained to shrink :func:`~core.models.gan.feature_distance` to the real windows."""
         with tf.GradientTape() as tape:
             distance = feature_distance(windows, self.generator(noise, training=True), weights)
+            scaled = self.optimizer.scale_loss(distance)  # on the tape, as in train_step
         variables = self.generator.trainable_variables
-        self.optimizer.apply(tape.gradient(self.optimizer.scale_loss(distance), variables), variables)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._track(g_loss=distance, feature_distance=distance)
 
     def _penalty(self, windows, fake, weights):
