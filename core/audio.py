@@ -272,4 +272,3 @@ def render_all_for_library(midis: Sequence[bytes]) -> list[KeptAudio]:
         return []
     with ThreadPoolExecutor(max_workers=min(len(midis), os.cpu_count() or 1)) as pool:
         return list(pool.map(render_for_library, midis))
-
