@@ -160,6 +160,13 @@ def test_many_tempos_fall_in_round_bins() -> None:
     assert bars.customdata[0] == "60 BPM" and bars.x[0] == 60
 
 
+def test_a_few_values_far_apart_are_binned_unless_there_are_very_few() -> None:
+    notes = [124, 258, 263, 290, 300, 355, 393, 407]  # eight pieces: eight bars of one would say nothing
+    (bars,) = histogram_figure(notes, "Notes per piece", "notes").data
+    assert sum(bars.y) == 8 and bars.customdata[0] == "120–129"  # round bins of ten notes
+    assert list(tempo_figure([60, 180]).data[0].x) == ["60 BPM", "180 BPM"]
+
+
 def test_binned_counts_use_round_widths() -> None:
     edges, counts = binned_counts([10, 11, 12, 40, 200])
     assert edges[:2].tolist() == [10, 20] and len(edges) == 20

@@ -280,8 +280,10 @@ def binned_counts(values: Sequence[float], max_bins: int = 30) -> tuple[np.ndarr
     return low + width * np.arange(len(counts)), counts
 
 
-# Up to this many distinct (whole-number) values are shown as one bar each, labelled with the value.
+# Up to this many distinct (whole-number) values, spread over less than twice as many whole numbers, are shown
+# as one bar each, labelled with the value; so are up to FEW_VALUES values however far apart (two tempos).
 MAX_VALUE_BARS = 12
+FEW_VALUES = 3
 
 
 def histogram_figure(
@@ -289,12 +291,16 @@ def histogram_figure(
 ) -> go.Figure:
     """How many values there are of each, rounded to whole numbers.
 
-    A few distinct values get a bar each, labelled with the value and ``unit`` (one tempo reads as
-    "120 BPM", not as a bin from 119.5 to 120.5); more fall in round bins (:func:`binned_counts`).
+    A few distinct values close together get a bar each, labelled with the value and ``unit`` (one tempo
+    reads as "120 BPM", not as a bin from 119.5 to 120.5); more, or values far apart, fall in round bins
+    (:func:`binned_counts`).
     """
     rounded = np.rint(np.asarray(values, dtype=float))
     distinct, counts = np.unique(rounded, return_counts=True)
-    if len(distinct) <= MAX_VALUE_BARS:
+    close = (
+        len(distinct) <= MAX_VALUE_BARS and distinct[-1] - distinct[0] < 2 * MAX_VALUE_BARS if len(distinct) else True
+    )
+    if len(distinct) <= FEW_VALUES or close:  # eight pieces of 124 to 407 notes read better binned
         return bar_figure([f"{value:g}{unit}" for value in distinct], counts, title, x_title, y_title)
     edges, counts = binned_counts(rounded)
     width = float(edges[1] - edges[0])
