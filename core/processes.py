@@ -52,6 +52,20 @@ def identity(pid: int | None = None) -> tuple[int, float]:
     return process.pid, process.create_time()
 
 
+def child_environment(**changes: str | None) -> dict[str, str]:
+    """The environment of a Python child process started with ``python -c``: the parent's import path, as
+    multiprocessing's spawn passes it, so that ``core`` imports; TensorFlow's start-up chatter off; ``changes``
+    applied (None removes a variable)."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    for name, value in changes.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
+
+
 def start_background(arguments: list[str], log: Path) -> tuple[int, float]:
     """Start ``python -m core <arguments>`` in its own session, its output appended to ``log``.
 

@@ -10,16 +10,14 @@ import math
 from collections.abc import Sequence
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.audio import MIME_TYPES
-from core.config import DataConfig
-from core.data.midi_io import load_score
-from core.data.preprocess import quantize, tempo_changes
+from core.data.piece import QuantizedPiece
 from core.errors import LibraryError, NeuroTuneError
 from core.evaluation.metrics import METRIC_LABELS
+from core.music.score import read_midi
 from core.store.db import PieceRecord
 from core.store.library import (
     PieceQuery,
@@ -40,8 +38,6 @@ from ui.widgets import audio_downloads, playable_audio
 TABLE_METRICS = ("note_density", "pitch_range", "scale_consistency", "tonal_stability")
 # The query parameter naming the piece a link opens the Library page on.
 PIECE_PARAM = "piece"
-# The grid a piece is drawn on: the one the library does not keep (its model's) matters little to the eye.
-PIANO_ROLL_STEPS_PER_QUARTER = DataConfig().steps_per_quarter
 
 
 def piece_link(piece_id: str) -> str:
@@ -125,10 +121,9 @@ def pieces_frame(pieces: Sequence[PieceRecord]) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64)
-def _notes(midi: bytes) -> tuple[np.ndarray, float]:
-    """The piece's notes on the roll's grid and the tempo its file plays at (the audio was rendered at it)."""
-    score = load_score(midi)
-    return quantize(score, DataConfig()), tempo_changes(score)[0]
+def _read(midi: bytes, title: str) -> QuantizedPiece:
+    """The piece as its roll and its sheet music draw it (:func:`core.music.score.read_midi`), read once."""
+    return read_midi(midi, title)
 
 
 def show_piece(record: PieceRecord) -> None:
@@ -141,7 +136,7 @@ def show_piece(record: PieceRecord) -> None:
     )
     try:
         midi = piece_midi(record)
-        notes, bpm = _notes(midi)
+        piece = _read(midi, record.title)
     except NeuroTuneError as error:  # a file gone from the library folder, or damaged
         show_error(error)
         return
@@ -152,16 +147,17 @@ def show_piece(record: PieceRecord) -> None:
     if not (isinstance(programs, list) and all(isinstance(p, int) and 0 <= p <= 127 for p in programs)):
         programs = None  # kept by an older version, or edited: the roll finds the voices itself
     piano_roll_player(
-        notes,
-        PIANO_ROLL_STEPS_PER_QUARTER,
-        bpm,
+        piece.notes,
+        piece.steps_per_quarter,
+        piece.tempo_bpm,  # the tempo its audio was rendered at
         audio,
         mime,
         key="library-roll",
         programs=programs,
+        time_signature=piece.time_signature,
     )
     audio_downloads(midi, audio, suffix, file_stem(record.title), key="library-piece")
-    score_view(midi, record.title, key="library-score")
+    score_view(piece, record.title, key="library-score")
     settings_column, metrics_column = st.columns(2)
     settings = flat_settings(record.parameters)
     settings_column.dataframe(

@@ -44,6 +44,7 @@ from core.config import DataConfig, ValidationLimits
 from core.data.midi_io import load_score
 from core.data.preprocess import preprocess_midi
 from core.errors import DatasetError, InvalidMidiError
+from core.processes import child_environment
 
 # A file's outcome: the piece's metadata and notes, or the reason it was rejected.
 Result = tuple[dict, np.ndarray] | str
@@ -227,10 +228,8 @@ class _Worker:
 def _start_worker(process: Process, config: DataConfig, limits: ValidationLimits) -> _Worker:
     parent_end, child_end = Pipe()
     command = [sys.executable, "-c", f"from core.data.ingest import worker_main; worker_main({child_end.fileno()})"]
-    # The parent's import path, as multiprocessing's spawn passes it, so that `core` (and ``process``) import.
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     try:
-        child = subprocess.Popen(command, pass_fds=(child_end.fileno(),), env=environment, close_fds=True)
+        child = subprocess.Popen(command, pass_fds=(child_end.fileno(),), env=child_environment(), close_fds=True)
     except OSError as error:  # no processes or file descriptors left: the build stops with the reason
         parent_end.close()
         raise DatasetError(f"cannot start a worker process to read MIDI ({error}); try again later") from error

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from core.data.representations import get_representation
 from core.data.windows import conditioning_for
 from core.errors import ConfigError, NeuroTuneError, TrainingError
 from core.models import get_model_spec, head_for, make_config
+from core.processes import child_environment
 from core.settings import PROJECT_ROOT
 from core.store.db import utcnow
 from core.training.trainer import estimate_total_steps
@@ -243,11 +243,7 @@ def measure_in_child(plan: RunPlan, steps: int = MEASURED_STEPS, timeout: float 
     """
     load_dataset(plan.dataset)
     command = [sys.executable, "-c", "from core.training.estimate import child_main; child_main()"]
-    # The parent's import path, as multiprocessing's spawn passes it, so that `core` imports.
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    for variable in _CLUSTER_VARIABLES:
-        environment.pop(variable, None)
+    environment = child_environment(**dict.fromkeys(_CLUSTER_VARIABLES))  # one process, not a cluster's worker
     request = json.dumps({"plan": plan.to_dict(), "steps": steps})
     try:
         result = subprocess.run(
