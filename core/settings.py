@@ -4,6 +4,8 @@
 ``NEUROTUNE_DB_URL``          any SQLAlchemy URL (default a SQLite file under ``NEUROTUNE_HOME``)
 ``NEUROTUNE_SOUNDFONT``       a ``.sf2`` file to render audio with (default: discovered)
 ``NEUROTUNE_CHECKPOINTS``     shipped and new training runs (default ``checkpoints/``)
+``NEUROTUNE_CACHE``           preprocessed files, shared by every dataset built from them (default ``cache`` in the home):
+                              homes pointed at one cache read a file once between them
 ``NEUROTUNE_ADDRESS``         the address the app serves on (default ``localhost``: this machine only)
 ``NEUROTUNE_ADMIN_PASSWORD``  when set, needed for everything that changes state or costs a lot;
                               also read from Streamlit's secrets file (``.streamlit/secrets.toml``)
@@ -54,6 +56,7 @@ class Settings:
     multi_worker: bool = False
     warm_up: bool = True
     xla: bool = True
+    cache: Path | None = None  # None: ``cache`` in the home
 
     @property
     def datasets_dir(self) -> Path:
@@ -67,7 +70,7 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         """Per-file preprocessing results, shared between datasets."""
-        return self.home / "cache"
+        return self.cache or self.home / "cache"
 
 
 def _secret_password() -> str | None:
@@ -120,6 +123,7 @@ def get_settings() -> Settings:
     db_url = os.environ.get("NEUROTUNE_DB_URL") or f"sqlite:///{home / 'neurotune.db'}"
     soundfont = os.environ.get("NEUROTUNE_SOUNDFONT")
     checkpoints = Path(os.environ.get("NEUROTUNE_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
+    cache = os.environ.get("NEUROTUNE_CACHE")
     return Settings(
         home=home,
         db_url=db_url,
@@ -133,6 +137,7 @@ def get_settings() -> Settings:
         multi_worker=_flag("NEUROTUNE_MULTI_WORKER"),
         warm_up=_on_unless_off("NEUROTUNE_WARM_UP"),
         xla=_on_unless_off("NEUROTUNE_XLA"),
+        cache=Path(cache).resolve() if cache else None,
     )
 
 

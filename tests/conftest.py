@@ -53,9 +53,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
 
 
+# Test files about reading files: every test of theirs starts from an empty cache of preprocessed pieces, so
+# that their files really go through the sandboxed workers. Every other test shares one cache per test process.
+FRESH_PIECE_CACHE_FILES = (
+    "tests/test_datasets.py",
+    "tests/test_ingest_fuzz.py",
+    "tests/test_uploads.py",
+    "tests/test_corpora.py",
+)
+
+
+@pytest.fixture(scope="session")
+def shared_piece_cache(tmp_path_factory) -> Path:
+    """NEUROTUNE_CACHE: preprocessed pieces kept across a test process's tests: a test that builds a dataset (most build the same
+    tiny one) then starts no worker processes for files an earlier test has read."""
+    return tmp_path_factory.mktemp("piece-cache")
+
+
 @pytest.fixture(autouse=True)
 def neurotune_home(tmp_path, monkeypatch, request):
     home = tmp_path / "neurotune-home"
+    if request.node.nodeid.split("::")[0] in FRESH_PIECE_CACHE_FILES:
+        monkeypatch.delenv("NEUROTUNE_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("NEUROTUNE_CACHE", str(request.getfixturevalue("shared_piece_cache")))
     monkeypatch.setenv("NEUROTUNE_HOME", str(home))
     monkeypatch.delenv("NEUROTUNE_DB_URL", raising=False)
     monkeypatch.delenv("NEUROTUNE_SOUNDFONT", raising=False)

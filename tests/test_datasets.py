@@ -276,3 +276,15 @@ def test_the_same_bytes_uploaded_again_are_read_once_and_rejected_as_duplicates(
         "copy2.mid": "duplicate of a.mid",
     }
     assert len(result.dataset) == 2
+
+
+def test_homes_pointed_at_one_cache_read_each_file_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROTUNE_CACHE", str(tmp_path / "shared-cache"))
+    first = build.build_dataset("first", _files(3))
+    monkeypatch.setenv("NEUROTUNE_HOME", str(tmp_path / "another-home"))
+    monkeypatch.setattr(build, "ingest_files", lambda *a, **k: pytest.fail("should not preprocess"))
+    second = build.build_dataset("second", _files(3))
+    assert get_settings().cache_dir == tmp_path / "shared-cache"
+    assert second.dataset.path.parent == tmp_path / "another-home" / "datasets"
+    for i in range(3):
+        assert np.array_equal(first.dataset.piece(i).notes, second.dataset.piece(i).notes)
