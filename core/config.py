@@ -19,6 +19,9 @@ from core.errors import ConfigError
 T = TypeVar("T")
 
 REPRESENTATIONS = ("melody", "events", "pianoroll", "notes", "chords")
+# How notes land on the step grid (core.data.preprocess.QUANTIZERS): "nearest" rounds onsets and ends to the
+# nearest step; "sounding" keeps what sounds at each step's instant, as the JSB Chorales were sampled.
+QUANTIZATIONS = ("nearest", "sounding")
 # Learning-rate schedules after warmup; cosine decays to 10% of the peak.
 DECAYS = ("cosine", "constant")
 
@@ -94,6 +97,7 @@ class DataConfig:
 
     # Quantization
     steps_per_quarter: int = 4
+    quantize: str = "nearest"  # one of QUANTIZATIONS
     # Filtering
     min_notes: int = 8
     max_notes: int = 20000
@@ -117,6 +121,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         checks = [
             (1 <= self.steps_per_quarter <= 96, "steps_per_quarter must be between 1 and 96"),
+            (self.quantize in QUANTIZATIONS, f"quantize must be one of {', '.join(QUANTIZATIONS)}"),
             (0 <= self.min_notes <= self.max_notes, "min_notes must be >= 0 and <= max_notes"),
             (
                 0 <= self.min_duration_seconds < self.max_duration_seconds,
@@ -149,6 +154,8 @@ class DataConfig:
             "max_time_shift_steps",
         ):
             data.pop(lazy)
+        if data["quantize"] == "nearest":
+            data.pop("quantize")  # the only way before the choice existed: earlier builds keep their keys
         return data
 
     def cache_key(self) -> str:

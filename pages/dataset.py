@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.config import REPRESENTATIONS, DataConfig, ValidationLimits
+from core.config import QUANTIZATIONS, REPRESENTATIONS, DataConfig, ValidationLimits
 from core.data import datasets
 from core.data.build import EmptyDatasetError, build_from_corpus, build_from_uploads
 from core.data.corpora import list_corpora
@@ -16,6 +16,9 @@ from ui.widgets import audio_player
 
 st.title("📚 Dataset")
 build_tab, browse_tab = st.tabs(["Build a dataset", "Browse datasets"])
+
+
+QUANTIZATION_LABELS = {"nearest": "Rounded to the nearest step", "sounding": "What sounds at each step"}
 
 
 def options_form() -> DataConfig:
@@ -40,8 +43,16 @@ def options_form() -> DataConfig:
         to_c = b.checkbox("Transpose to C major / A minor", defaults.transpose_to_c)
         pitches = c.radio("Piano-roll pitches", [88, 128], horizontal=True)
         seed = a.number_input("Split seed", 0, 2**31 - 1, defaults.seed)
+        quantize = b.selectbox(
+            "Notes on the grid",
+            QUANTIZATIONS,
+            format_func=QUANTIZATION_LABELS.get,
+            help="On a coarse grid (1 step per quarter) rounding piles a voice's eighth notes into one step; "
+            "keeping what sounds at each step gives one pitch per voice, as the JSB Chorales were sampled",
+        )
     return DataConfig(
         steps_per_quarter=int(steps),
+        quantize=quantize,
         min_notes=int(min_notes),
         max_notes=int(max_notes),
         min_duration_seconds=float(min_seconds),

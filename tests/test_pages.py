@@ -136,6 +136,7 @@ def test_dataset_page_builds_uploads_in_the_splits_of_a_split_file():
     at.file_uploader[0].set_value(pieces)
     at.file_uploader[1].set_value(("splits.json", b'{"train": ["a.mid"], "test": ["c.mid"]}', "application/json"))
     at.text_input[0].set_value("given")
+    [box for box in at.selectbox if box.label == "Notes on the grid"][0].set_value("sounding")
     at.button[0].click().run()
     assert not at.exception, at.exception
     errors = " ".join(e.value for e in at.error)
@@ -143,7 +144,8 @@ def test_dataset_page_builds_uploads_in_the_splits_of_a_split_file():
     at.file_uploader[1].set_value(("splits.json", b'{"train": ["a.mid"], "test": ["b.mid"]}', "application/json"))
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert [meta["split"] for meta in datasets.load_dataset("given").piece_meta] == ["train", "test"]
+    given = datasets.load_dataset("given")
+    assert [meta["split"] for meta in given.piece_meta] == ["train", "test"] and given.config.quantize == "sounding"
 
 
 @pytest.fixture

@@ -28,6 +28,29 @@ def test_quantize_snaps_to_the_grid_at_constant_tempo():
     assert notes[:, :3].tolist() == [[0, 4, 60], [4, 6, 64], [7, 8, 67]]  # the tiny note keeps one step
 
 
+def test_on_a_grid_of_quarters_rounding_piles_a_voice_into_one_step_and_sounding_keeps_one_pitch_per_voice():
+    # 120 BPM, a quarter is 0.5 s: a bass holds two bars' half; above it a quarter, two eighths, four
+    # sixteenths (the second played a hair early) and a quarter ending a hair late.
+    melody = [(60, 0, 0.5), (62, 0.5, 0.75), (64, 0.75, 1.0), (65, 0.98, 1.125), (67, 1.125, 1.25)]
+    melody += [(69, 1.25, 1.375), (71, 1.375, 1.5), (72, 1.5, 2.02)]
+    midi = _midi(make_midi_bytes([(48, 0, 2.0), *melody]))
+    rounded = quantize(midi, DataConfig(steps_per_quarter=1))
+    assert sorted(rounded[rounded[:, 0] == 2][:, 2].tolist()) == [64, 65, 67, 69]  # four pitches of one voice
+    sounding = quantize(midi, DataConfig(steps_per_quarter=1, quantize="sounding"))
+    assert sounding[:, :3].tolist() == [[0, 4, 48], [0, 1, 60], [1, 2, 62], [2, 3, 65], [3, 4, 72]]
+    # Music on a grid as fine as its notes comes out the same either way.
+    on_grid = _midi(make_midi_bytes([(48, 0, 2.0), (60, 0, 0.5), (62, 0.5, 0.75), (64, 0.75, 1.0), (65, 1.0, 1.125)]))
+    sounding_fine = quantize(on_grid, DataConfig(steps_per_quarter=4, quantize="sounding"))
+    assert np.array_equal(quantize(on_grid, DataConfig(steps_per_quarter=4)), sounding_fine)
+
+
+def test_the_default_quantization_keeps_the_cache_keys_of_earlier_builds():
+    assert "quantize" not in DataConfig().preprocessing_dict()
+    assert DataConfig(quantize="sounding").cache_key() != DataConfig().cache_key()
+    with pytest.raises(Exception, match="quantize must be one of nearest, sounding"):
+        DataConfig(quantize="floor")
+
+
 def _two_tempo_midi() -> bytes:
     """Tempo 120 for 4 beats, then 60; a note on beat 0 (half a beat) and on beat 4 (one beat)."""
     import mido

@@ -36,11 +36,10 @@ def seconds_to_beats(score: symusic.Score, times: np.ndarray) -> np.ndarray:
 
 
 def quantize(score: symusic.Score, config: DataConfig) -> np.ndarray:
-    """Snap every kept note onto the step grid.
+    """Snap every kept note onto the step grid, as ``config.quantize`` says (:data:`QUANTIZERS`).
 
-    Drum tracks and unwanted programs are dropped first; a note shorter than
-    one step keeps one step; same-pitch overlaps are resolved so that every
-    representation can hold the result.
+    Drum tracks and unwanted programs are dropped first; same-pitch overlaps are
+    resolved afterwards so that every representation can hold the result.
 
     Returns:
         int32, shape=(n, 6), see :data:`core.data.piece.NOTE_COLUMNS`.
@@ -51,14 +50,37 @@ def quantize(score: symusic.Score, config: DataConfig) -> np.ndarray:
     if config.programs:
         keep &= ~is_drum & np.isin(table[:, 4], config.programs)
     table = table[keep]
-    if len(table) == 0:
+    steps = QUANTIZERS[config.quantize](table[:, :2] * config.steps_per_quarter / score.ticks_per_quarter)
+    kept = steps[:, 1] > steps[:, 0]
+    if not kept.any():
         return empty_notes()
-    steps = np.rint(table[:, :2] * config.steps_per_quarter / score.ticks_per_quarter)  # exact ties
-    notes = np.empty((len(table), 6), dtype=np.int32)
-    notes[:, START] = steps[:, 0]
-    notes[:, END] = np.maximum(steps[:, 1], steps[:, 0] + 1)
-    notes[:, 2:] = table[:, 2:]
+    notes = np.empty((int(kept.sum()), 6), dtype=np.int32)
+    notes[:, [START, END]] = steps[kept]
+    notes[:, 2:] = table[kept, 2:]
     return trim_overlaps(sort_notes(notes))
+
+
+def _nearest_steps(spans: np.ndarray) -> np.ndarray:
+    """Onsets and ends to the nearest step (exact ties to even); a note shorter than one step keeps one."""
+    steps = np.rint(spans)
+    steps[:, 1] = np.maximum(steps[:, 1], steps[:, 0] + 1)
+    return steps
+
+
+# How far (in steps) before a step's instant a note may start or end and still count as on it: a note
+# played a hair early holds the step, one ending a hair late does not spill into the next.
+SOUNDING_TOLERANCE_STEPS = 0.125
+
+
+def _sounding_steps(spans: np.ndarray) -> np.ndarray:
+    """The steps whose instants a note sounds at: from the first instant at or after its onset to the last
+    before its end. A note between two instants (an eighth off the beat on a grid of quarters) holds none and
+    is dropped, so each voice sounds one pitch per step, as the JSB Chorales were sampled on the beat."""
+    return np.ceil(spans - SOUNDING_TOLERANCE_STEPS)
+
+
+# config.quantize -> note spans in (fractional) steps, shape=(n, 2) -> (start, end) steps; end <= start drops it.
+QUANTIZERS = {"nearest": _nearest_steps, "sounding": _sounding_steps}
 
 
 def transpose_notes(notes: np.ndarray, semitones: int) -> np.ndarray:
