@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -97,6 +98,19 @@ def neurotune_home(tmp_path, monkeypatch, request):
     # spawn would then try to import that script (gone with its temporary folder) as its own main.
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def components_scanned_once():
+    """Every new AppTest scans the metadata of every installed package for Streamlit components (0.1-0.2 s of
+    CPU each, hundreds of times a session); what is installed does not change while the tests run."""
+    from streamlit.components.v2 import manifest_scanner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            manifest_scanner, "scan_component_manifests", functools.cache(manifest_scanner.scan_component_manifests)
+        )
+        yield
 
 
 class PostgresUnavailable(Exception):
