@@ -223,6 +223,33 @@ def test_compose_with_defaults_then_in_a_snapped_key_then_by_beam_search_and_fin
     expect(page.get_by_text("5 of 5 pieces")).to_be_visible()
 
 
+def test_compose_from_noise_with_the_shipped_gan(page: Page, app_url: str) -> None:
+    open_page(page, app_url, "Generate")
+    model = page.get_by_role("combobox", name="Model")
+    expect(model).to_be_visible()
+    wait_until_idle(page)
+    model.click()
+    page.get_by_role("option", name=re.compile("^bach-gan")).click()
+    expect(model).to_have_value(re.compile("^bach-gan"))
+    # A GAN's own knobs: truncation, and under Advanced a noise seed and no strategy to choose.
+    expect(page.get_by_label("Truncation", exact=True)).to_be_visible(timeout=MODEL_LOAD_TIMEOUT_MS)
+    length = page.get_by_label("Length (bars)", exact=True)
+    length.fill("2")
+    length.press("Enter")
+    expect(length).to_have_value("2.00")
+    page.get_by_text("Advanced").click()
+    expect(page.get_by_role("combobox", name="Strategy")).to_have_count(0)
+    seed = page.get_by_label("Noise seed", exact=True)
+    seed.fill("3")
+    seed.press("Enter")
+    expect(seed).to_have_value("3")
+    pieces = compose_and_download(page, "seed 3")
+    for midi in pieces:
+        notes = [note for instrument in midi.instruments for note in instrument.notes]
+        assert len(notes) >= 8 and all(0 <= note.pitch <= 127 and note.end > note.start for note in notes)
+    assert _notes(pieces[0]) != _notes(pieces[1])
+
+
 @pytest.mark.timeout(300)
 def test_a_quick_test_run_trains_and_shows_finished_everywhere_without_a_reload(
     page: Page, app_url: str, app_workdir: Path, tmp_path: Path
