@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=32)
     parser.add_argument("--bars", type=float, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--checkpoint", action="append", help="only this shipped checkpoint (repeat for several)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
@@ -112,7 +113,7 @@ def main() -> None:
         "checkpoints": {
             info.name: measure(info.path, args.pieces, args.bars, args.seed)
             for info in list_checkpoints()
-            if info.shipped
+            if info.shipped and (not args.checkpoint or info.name in args.checkpoint)
         },
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

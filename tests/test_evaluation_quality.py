@@ -109,3 +109,29 @@ def test_tuning_keeps_the_setting_closest_to_the_held_out_pieces_and_write_store
     config = CheckpointFolder(Path(checkpoint)).read_config()
     assert printed["written"] and config.compose_defaults == printed["defaults"]
     assert config.bounds is not None and config.bounds.to_json() == printed["bounds"]
+
+
+def test_caps_on_note_length_join_the_grid_only_when_asked_for(tiny, monkeypatch, capsys):
+    assert all("max_note_beats" not in setting for setting in TuningGrid().settings(conditioned=False))
+    caps = TuningGrid(temperature=(1.0,), top_p=(1.0,), max_note_beats=(0.0, 0.5)).settings(conditioned=False)
+    assert caps == [{"temperature": 1.0, "top_p": 1.0, "max_note_beats": 0.0}, {**caps[0], "max_note_beats": 0.5}]
+    home, _, checkpoint = tiny
+    monkeypatch.setenv("NEUROTUNE_HOME", str(home))
+    command = [
+        "runs",
+        "tune",
+        checkpoint,
+        "--dataset",
+        "tiny",
+        "--pieces",
+        "2",
+        "--bars",
+        "1",
+        "--max-note-beats",
+        "0.5",
+    ]
+    assert main(command) == 0
+    trials = json.loads(capsys.readouterr().out)["trials"]
+    assert sorted({t["max_note_beats"] for t in trials}) == [0.0, 0.5] and len(trials) == 2 * len(
+        TuningGrid().settings(False)
+    )

@@ -33,6 +33,12 @@ def add_parser(commands, name: str) -> None:
     tune.add_argument("--bars", type=float, default=8.0, help="length of every piece measured (default 8)")
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument(
+        "--max-note-beats",
+        type=float,
+        action="append",
+        help="also try capping every note at this many beats (repeat for several; 0: the training music's longest)",
+    )
+    tune.add_argument(
         "--write", action="store_true", help="store the chosen settings in the checkpoint's config.json as its defaults"
     )
     tune.set_defaults(handler=_tune)
@@ -128,11 +134,13 @@ def _work(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from core.cli.progress import print_progress
     from core.evaluation.evaluate import json_safe
-    from core.evaluation.tuning import TUNING_PIECES, tune_defaults, write_defaults
+    from core.evaluation.tuning import TUNING_PIECES, TuningGrid, tune_defaults, write_defaults
 
+    caps = (0.0, *sorted(set(args.max_note_beats) - {0.0})) if args.max_note_beats else (0.0,)
     result = tune_defaults(
         args.checkpoint,
         args.dataset,
+        grid=TuningGrid(max_note_beats=caps),
         pieces=args.pieces or TUNING_PIECES,
         bars=args.bars,
         seed=args.seed,

@@ -54,6 +54,8 @@ class TuningGrid:
         temperature: Sampling temperatures.
         top_p: Nucleus sizes (1: off).
         guidance: Control guidance strengths; tried only with a conditioned model.
+        max_note_beats: Caps on a note's length in beats (0: the training music's longest, the bounds) to
+            try; a model that holds notes longer than its music does is set against shorter caps.
         remove_duplicates: Also try the cleanup off and on where it changes the music; where it
             changes nothing the setting is left to its default.
     """
@@ -61,21 +63,30 @@ class TuningGrid:
     temperature: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
     top_p: tuple[float, ...] = (0.9, 0.95, 1.0)
     guidance: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0)
+    max_note_beats: tuple[float, ...] = (0.0,)
     remove_duplicates: bool = True
 
     def __post_init__(self) -> None:
         checks = [
             (len(values) > 0, f"give at least one {name} to try")
-            for name, values in (("temperature", self.temperature), ("top_p", self.top_p), ("guidance", self.guidance))
+            for name, values in (
+                ("temperature", self.temperature),
+                ("top_p", self.top_p),
+                ("guidance", self.guidance),
+                ("max_note_beats", self.max_note_beats),
+            )
         ]
         check_config(checks, EvaluationError, config=self)
 
     def settings(self, conditioned: bool) -> list[dict[str, float]]:
         """Every combination, flat as :meth:`~core.generation.compose.CompositionRequest.from_settings` takes it."""
         guidance = self.guidance if conditioned else (None,)
+        caps = (None,) if self.max_note_beats == (0.0,) else self.max_note_beats  # the default: left unsaid
         return [
-            {"temperature": t, "top_p": p} | ({} if g is None else {"guidance": g})
-            for t, p, g in itertools.product(self.temperature, self.top_p, guidance)
+            {"temperature": t, "top_p": p}
+            | ({} if g is None else {"guidance": g})
+            | ({} if cap is None else {"max_note_beats": cap})
+            for t, p, g, cap in itertools.product(self.temperature, self.top_p, guidance, caps)
         ]
 
 
