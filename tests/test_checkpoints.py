@@ -70,7 +70,9 @@ def test_the_unversioned_layout_is_migrated_on_read(tmp_path):
     old = format_0()
     info = checkpoint_info(checkpoint_with(tmp_path, old))
     assert info.config.format_version == FORMAT_VERSION
-    assert info.config.to_dict() == {"format_version": FORMAT_VERSION, **old}  # nothing lost
+    # Nothing lost; fields added since take their defaults (the quantization: rounding, the only way then).
+    data = {**old["data"], "quantize": "nearest"}
+    assert info.config.to_dict() == {"format_version": FORMAT_VERSION, **old, "data": data}
     assert info.config.conditioning.styles == ("bach-chorales",) and info.tokens_per_step == old["tokens_per_step"]
 
 
