@@ -127,7 +127,7 @@ class LibraryPieces:
             EvaluationError: A MIDI file that cannot be read.
         """
         spq = dataset.config.steps_per_quarter
-        config = DataConfig(steps_per_quarter=spq)
+        config = DataConfig(steps_per_quarter=spq, quantize=dataset.config.quantize)  # read as its pieces were
         pieces, snapped = [], 0
         for record, midi in zip(self.records, self.midi):
             try:
