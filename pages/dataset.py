@@ -18,7 +18,7 @@ st.title("📚 Dataset")
 build_tab, browse_tab = st.tabs(["Build a dataset", "Browse datasets"])
 
 
-QUANTIZATION_LABELS = {"nearest": "Rounded to the nearest step", "sounding": "What sounds at each step"}
+QUANTIZATION_LABELS = {"nearest": "Rounded to the nearest step", "sounding": "As they sound at each step"}
 
 
 def options_form() -> DataConfig:
@@ -188,6 +188,11 @@ with browse_tab:
         "Train / validation / test pieces",
         " / ".join(str(counts.get(split, 0)) for split in SPLITS),
         help=f"Split {dataset.split_method}",
+    )
+    grid = dataset.config
+    st.caption(
+        f"On a grid of {grid.steps_per_quarter} step{'s' if grid.steps_per_quarter > 1 else ''} per quarter note, "
+        f"notes {QUANTIZATION_LABELS[grid.quantize].lower()}."
     )
     figures = dataset_figures(stats)
     for row in (("pitch", "pitch_class"), ("duration", "notes_per_piece"), ("tempo", "key")):

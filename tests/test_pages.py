@@ -146,6 +146,9 @@ def test_dataset_page_builds_uploads_in_the_splits_of_a_split_file():
     assert not at.exception, at.exception
     given = datasets.load_dataset("given")
     assert [meta["split"] for meta in given.piece_meta] == ["train", "test"] and given.config.quantize == "sounding"
+    assert any(
+        c.value == "On a grid of 4 steps per quarter note, notes as they sound at each step." for c in at.caption
+    )
 
 
 @pytest.fixture
