@@ -14,11 +14,12 @@ import tensorflow as tf
 
 from core.checkpoints import SHIPPED_CHECKPOINTS, checkpoint_info
 from core.cli import main
-from core.config import TrainConfig
+from core.config import DataConfig, TrainConfig
+from core.data.representations import get_representation
 from core.errors import GenerationError
 from core.generation.sampling import Limits, NoiseSampler, SampleConfig
 from core.models import InputSpec, build_model, head_for, make_config
-from core.models.gan import SPREAD_FLOOR, NoiseDecoder, feature_distance, pitch_class_diversity
+from core.models.gan import PITCH_HEADS, PITCHES, SPREAD_FLOOR, NoiseDecoder, feature_distance, pitch_class_diversity
 from core.models.heads import FeatureHead
 from core.store import runs as run_store
 from core.training.trainer import compile_model
@@ -28,6 +29,7 @@ NOTES, BATCH = 12, 4
 SPEC = InputSpec("features", 4, NOTES)
 TINY = {"units": 8, "layers": 1, "noise_dim": 4, "discriminator_filters": 8, "discriminator_units": 8}
 TINY_CRNN = {**TINY, "conv_filters": 8, "conv_blocks": 1}
+SOFTMAX = {"pitch_head": "softmax"}
 
 
 def windows(batch: int = BATCH, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -46,14 +48,24 @@ def changed(before: list[np.ndarray], network: keras.Model) -> bool:
     return any(not np.array_equal(old, new) for old, new in zip(before, weights_of(network)))
 
 
-@pytest.fixture(scope="module")
-def crnn_gan() -> keras.Model:
-    """One small compiled C-RNN-GAN, shared: building and tracing cost more than the tests."""
+def compiled_crnn_gan(options: dict) -> keras.Model:
     keras.utils.set_random_seed(0)
-    model = build_model("crnn_gan", make_config("crnn_gan", TINY_CRNN), SPEC)
+    model = build_model("crnn_gan", make_config("crnn_gan", {**TINY_CRNN, **options}), SPEC)
     compile_model(model, head_for("features"), TrainConfig(warmup_steps=0), total_steps=10)
     model.run_eagerly = True  # a step costs less than tracing it; the trainer's test traces them
     return model
+
+
+@pytest.fixture(scope="module")
+def crnn_gan() -> keras.Model:
+    """One small compiled C-RNN-GAN, shared: building and tracing cost more than the tests."""
+    return compiled_crnn_gan({})
+
+
+@pytest.fixture(scope="module")
+def softmax_gan() -> keras.Model:
+    """The same with the softmax pitch head."""
+    return compiled_crnn_gan(SOFTMAX)
 
 
 @pytest.mark.parametrize(
@@ -78,13 +90,49 @@ def test_both_networks_take_and_give_note_features_of_any_length(name, options):
     assert activation == ("sigmoid" if options.get("sigmoid_output") else "linear")
 
 
-def test_a_train_step_changes_both_networks_and_logs_the_curves(crnn_gan):
-    generator, discriminator = weights_of(crnn_gan.generator), weights_of(crnn_gan.discriminator)
-    logs = crnn_gan.train_on_batch(*windows(), return_dict=True)
-    assert changed(generator, crnn_gan.generator) and changed(discriminator, crnn_gan.discriminator)
+@pytest.mark.parametrize("name", ["crnn_gan", "rnn_gan"])
+def test_the_softmax_pitch_head_writes_pitch_logits_and_the_judge_reads_a_one_hot(name):
+    options = TINY_CRNN if name == "crnn_gan" else TINY
+    model = build_model(name, make_config(name, {**options, **SOFTMAX}), SPEC)
+    noise = np.random.default_rng(0).normal(size=(BATCH, NOTES, 4)).astype(np.float32)
+    generated = model.generator(noise)
+    # Duration, gap and velocity, then a logit per MIDI pitch.
+    assert tuple(generated.shape) == (BATCH, NOTES, 3 + PITCHES)
+    features, choice = model.features(generated, lambda shape: tf.random.uniform(shape, seed=0), soft_temperature=1.0)
+    assert tuple(features.shape) == (BATCH, NOTES, 4) and tuple(choice.shape) == (BATCH, NOTES, PITCHES)
+    # Straight-through: the forward value is an exact one-hot, and the pitch feature is its index / 127.
+    np.testing.assert_allclose(tf.reduce_sum(choice, -1).numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(features[..., 0].numpy() * 127, tf.argmax(choice, -1).numpy(), atol=1e-4)
+    np.testing.assert_array_equal(features[..., 1:].numpy(), generated[..., :3].numpy())
+    logits, hidden = model.discriminator(model.judged(features, choice))
+    assert tuple(logits.shape) == (BATCH, NOTES, 1) and tuple(hidden.shape) == (BATCH, NOTES, 16)
+    # Real notes: their exact one-hot.
+    real = model.judged(tf.constant([[[60 / 127, 0.1, 0.0, 0.5]]]))
+    assert real.shape[-1] == 4 + PITCHES and real.numpy()[0, 0, 4 + 60] == 1 and real.numpy()[0, 0, 4:].sum() == 1
+    sample = model.sample(3, 7, seed=1)
+    assert sample.shape == (3, 7, 4) and NoiseDecoder(model).size == 4
+    pitches = sample[..., 0] * 127
+    np.testing.assert_allclose(pitches, np.round(pitches), atol=1e-4)
+    assert pitches.min() >= 0 and pitches.max() <= 127
+
+
+def test_a_config_saved_before_the_pitch_head_loads_as_continuous(crnn_gan):
+    assert make_config("crnn_gan", {**TINY_CRNN}).pitch_head == "continuous"
+    config = crnn_gan.get_config()
+    del config["pitch_head"], config["gumbel_temperature"]
+    loaded = type(crnn_gan).from_config(config)
+    assert loaded.pitch_head == "continuous" and loaded.generator.outputs[0].shape[-1] == 4
+
+
+@pytest.mark.parametrize("gan", ["crnn_gan", "softmax_gan"])
+def test_a_train_step_changes_both_networks_and_logs_the_curves(gan, request):
+    model = request.getfixturevalue(gan)
+    generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
+    logs = model.train_on_batch(*windows(), return_dict=True)
+    assert changed(generator, model.generator) and changed(discriminator, model.discriminator)
     assert set(logs) == {"d_loss", "g_loss", "d_real_acc", "d_fake_acc", "feature_distance"}
     assert all(math.isfinite(value) for value in logs.values())
-    validation = crnn_gan.test_on_batch(*windows(seed=1), return_dict=True)
+    validation = model.test_on_batch(*windows(seed=1), return_dict=True)
     assert set(validation) == {"feature_distance", "diversity"} and 0 <= validation["diversity"] <= 1
 
 
@@ -101,8 +149,9 @@ def test_a_train_step_changes_both_networks_and_logs_the_curves(crnn_gan):
     ],
     ids=lambda options: "-".join(options),
 )
-def test_every_stabilizer_trains_a_step(options):
-    model = build_model("rnn_gan", make_config("rnn_gan", {**TINY, **options}), SPEC)
+@pytest.mark.parametrize("pitch_head", PITCH_HEADS)
+def test_every_stabilizer_trains_a_step(options, pitch_head):
+    model = build_model("rnn_gan", make_config("rnn_gan", {**TINY, **options, "pitch_head": pitch_head}), SPEC)
     model.compile(keras.optimizers.Adam(1e-3), run_eagerly=True)  # eager: one step costs less than tracing it
     generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
     logs = model.train_on_batch(*windows(), return_dict=True)
@@ -115,8 +164,10 @@ def test_the_discriminator_learns_at_the_ratio_of_the_run_learning_rate(crnn_gan
     assert float(crnn_gan.discriminator_optimizer.learning_rate) == pytest.approx(2.0 * generator_rate)
 
 
-def test_pretraining_trains_the_generator_alone_then_the_gan():
-    model = build_model("rnn_gan", make_config("rnn_gan", {**TINY, "pretrain_epochs": 1}), SPEC)
+@pytest.mark.parametrize("pitch_head", PITCH_HEADS)
+def test_pretraining_trains_the_generator_alone_then_the_gan(pitch_head):
+    options = {**TINY, "pretrain_epochs": 1, "pitch_head": pitch_head}
+    model = build_model("rnn_gan", make_config("rnn_gan", options), SPEC)
     model.compile(keras.optimizers.Adam(1e-3), run_eagerly=True)
     generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
     features, weights = windows()
@@ -127,17 +178,22 @@ def test_pretraining_trains_the_generator_alone_then_the_gan():
     assert "d_loss" in second and changed(discriminator, model.discriminator)
 
 
-def test_save_then_reload_gives_the_same_samples_and_optimizer_states(crnn_gan, tmp_path):
-    crnn_gan.train_on_batch(*windows())  # optimizer states that are not zeros
+@pytest.mark.parametrize("gan", ["crnn_gan", "softmax_gan"])
+def test_save_then_reload_gives_the_same_samples_and_optimizer_states(gan, request, tmp_path):
+    model = request.getfixturevalue(gan)
+    model.train_on_batch(*windows())  # optimizer states that are not zeros
     path = tmp_path / "model.keras"
-    crnn_gan.save(path)
+    model.save(path)
     loaded = keras.models.load_model(path)
-    assert type(loaded) is type(crnn_gan) and loaded.name == "crnn_gan"
-    np.testing.assert_array_equal(loaded.sample(3, 16, seed=5), crnn_gan.sample(3, 16, seed=5))
-    assert not np.array_equal(crnn_gan.sample(3, 16, seed=5), crnn_gan.sample(3, 16, seed=6))
+    assert type(loaded) is type(model) and loaded.name == "crnn_gan" and loaded.pitch_head == model.pitch_head
+    for temperature in (1.0, 0.7):
+        np.testing.assert_array_equal(
+            loaded.sample(3, 16, seed=5, temperature=temperature), model.sample(3, 16, seed=5, temperature=temperature)
+        )
+    assert not np.array_equal(model.sample(3, 16, seed=5), model.sample(3, 16, seed=6))
     for ours, theirs in (
-        (crnn_gan.optimizer, loaded.optimizer),
-        (crnn_gan.discriminator_optimizer, loaded.discriminator_optimizer),
+        (model.optimizer, loaded.optimizer),
+        (model.discriminator_optimizer, loaded.discriminator_optimizer),
     ):
         assert len(ours.variables) == len(theirs.variables)
         for mine, reloaded in zip(ours.variables, theirs.variables):
@@ -183,6 +239,18 @@ def test_composed_notes_keep_to_the_length_range_and_voices():
     assert kept[:, :3].tolist() == [[0, 4, 54], [2, 10, 76]]
 
 
+@pytest.mark.parametrize("gan", ["crnn_gan", "softmax_gan"])
+def test_samples_decode_to_valid_notes(gan, request):
+    """Pitches within MIDI's range, positive durations, at any truncation."""
+    model = request.getfixturevalue(gan)
+    representation = get_representation("notes", DataConfig())
+    for temperature in (0.5, 1.0, 1.5):
+        for features in model.sample(2, 24, seed=3, temperature=temperature):
+            notes = representation.decode(features)
+            assert len(notes) and notes[:, 2].min() >= 0 and notes[:, 2].max() <= 127
+            assert (notes[:, 1] > notes[:, 0]).all()
+
+
 def test_a_gan_refuses_a_primer(crnn_gan):
     sampler = NoiseSampler(NoiseDecoder(crnn_gan))
     with pytest.raises(GenerationError, match="cannot continue a primer"):
@@ -195,7 +263,7 @@ def test_train_then_compose_through_the_cli(tmp_path, capsys):
     tiny_dataset()
     train = ["train", "--dataset", "tiny", "--model", "crnn_gan", "--epochs", "1", "--batch-size", "8"]
     train += ["--seq-len", "16", "--steps-per-epoch", "2", "--validation-steps", "1", "--log-every-steps", "1"]
-    for option, value in TINY_CRNN.items():
+    for option, value in {**TINY_CRNN, **SOFTMAX}.items():
         train += ["--model-option", f"{option}={value}"]
     assert main(train) == 0, capsys.readouterr().err
     run_id = capsys.readouterr().out.split()[1].rstrip(":")
@@ -226,15 +294,34 @@ def test_train_then_compose_through_the_cli(tmp_path, capsys):
     assert any("composed with Noise (GAN)" in warning for warning in system["warnings"])
 
 
+@pytest.mark.parametrize("pitch_head", PITCH_HEADS)
+def test_a_mixed_precision_step_of_either_pitch_head_changes_both_networks(pitch_head):
+    """Both networks in float16 with their losses scaled, as on a GPU: one eager step of each head (the whole
+    trainer in mixed precision: the test below)."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = compiled_crnn_gan({"pitch_head": pitch_head})
+        assert isinstance(model.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
+        generator, discriminator = weights_of(model.generator), weights_of(model.discriminator)
+        logs = model.train_on_batch(*windows(), return_dict=True)
+        features = model.generator(tf.random.normal((2, NOTES, TINY["noise_dim"])))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as other tests expect
+    assert changed(generator, model.generator) and changed(discriminator, model.discriminator)
+    assert all(math.isfinite(float(value)) for value in logs.values())
+    assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
+
+
 def test_the_gan_trains_through_the_trainer_in_mixed_precision(monkeypatch):
-    """Mixed precision forced on the CPU (as on a GPU by default): both networks compute in float16, the losses
-    and the generated features stay float32 and finite."""
+    """Mixed precision forced on the CPU (as on a GPU by default), the shipped pitch head: both networks compute
+    in float16, the losses and the generated features stay float32 and finite."""
+    pitch_head = "softmax"
     from core.training import jobs
 
     tiny_dataset()
     monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
     train = TrainConfig(epochs=1, batch_size=8, seq_len=16, steps_per_epoch=2, validation_steps=1, log_every_steps=1)
-    run = jobs.create_run("crnn_gan", "tiny", None, TINY_CRNN, train)
+    run = jobs.create_run("crnn_gan", "tiny", None, {**TINY_CRNN, "pitch_head": pitch_head}, train)
     try:
         assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
     finally:
@@ -248,6 +335,7 @@ def test_the_gan_trains_through_the_trainer_in_mixed_precision(monkeypatch):
     assert "float16" in {layer.compute_dtype for layer in trained.generator.layers}
     features = trained.generator(tf.random.normal((2, 16, TINY_CRNN["noise_dim"])))
     assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
+    assert np.all(np.isfinite(trained.sample(2, 16, seed=0)))
 
 
 def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):

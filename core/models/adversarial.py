@@ -12,7 +12,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.models.gan import DIVERSITY_SAMPLES, VALIDATION_SEED, feature_distance, pitch_class_diversity
+from core.models.gan import (
+    DIVERSITY_SAMPLES,
+    NOTE_FEATURES,
+    PITCHES,
+    VALIDATION_SEED,
+    feature_distance,
+    pitch_class_diversity,
+)
 
 
 class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -66,9 +73,15 @@ class AdversarialComposer(keras.Model):
         discriminator: Features to (a logit per note, hidden features per note).
         noise_dim, global_noise_dim: Noise per note and per sequence (the latter repeated at every note).
         feature_matching, label_smoothing, instance_noise, gradient_penalty, discriminator_lr_ratio,
-            pretrain_epochs, distance_weight: As :class:`core.models.gan.RNNGANConfig`.
+            pretrain_epochs, distance_weight, pitch_head, gumbel_temperature: As
+            :class:`core.models.gan.RNNGANConfig` (a model saved before ``pitch_head`` existed is ``continuous``).
 
-    Calling the model generates: noise in, features out.
+    With the softmax pitch head the discriminator reads every note as its four features then its pitch
+    one-hot (:meth:`judged`): the exact one-hot for real notes, a straight-through Gumbel-softmax draw for
+    generated ones; the feature distance, validation and :meth:`sample` use drawn pitches, so the figures
+    mean the same for both heads.
+
+    Calling the model runs the generator: noise in, its raw outputs (with the softmax head, pitch logits) out.
     """
 
     def __init__(
@@ -85,6 +98,8 @@ class AdversarialComposer(keras.Model):
         discriminator_lr_ratio: float = 1.0,
         pretrain_epochs: int = 0,
         distance_weight: float = 0.0,
+        pitch_head: str = "continuous",
+        gumbel_temperature: float = 0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +116,8 @@ class AdversarialComposer(keras.Model):
         self.discriminator_lr_ratio = discriminator_lr_ratio
         self.pretrain_epochs = pretrain_epochs
         self.distance_weight = distance_weight
+        self.pitch_head = pitch_head
+        self.gumbel_temperature = gumbel_temperature
         # === Training state ===
         self.pretraining = False
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -116,6 +133,60 @@ class AdversarialComposer(keras.Model):
 
     def call(self, noise, training=None):
         return self.generator(noise, training=training)
+
+    @property
+    def feature_size(self) -> int:
+        """Note features a sample holds per note (4: pitch, duration, gap, velocity), whatever the pitch head."""
+        return NOTE_FEATURES
+
+    # === Pitch ===
+
+    def features(self, generated, uniform, logit_scale=1.0, soft_temperature=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """The generator's outputs as note features and the pitch choices the discriminator sees.
+
+        The continuous head's outputs are the features. The softmax head's pitch is the Gumbel-max draw
+        ``argmax(logits * logit_scale + g)``, ``g = -log(-log(uniform))``: a draw from
+        ``softmax(logits * logit_scale)``; with ``soft_temperature`` its one-hot is straight-through
+        (``hard + soft - stop_gradient(soft)``, ``soft = softmax((logits + g) / soft_temperature)``), so the
+        generator gets the gradient of the relaxed choice.
+
+        Args:
+            generated: The generator's output, shape=(batch, notes, width).
+            uniform: ``uniform(shape)``, draws in (0, 1) for the Gumbel noise; unused by the continuous head.
+
+        Returns:
+            features shape=(batch, notes, 4), pitch / 127 first; the pitch one-hot shape=(batch, notes,
+            PITCHES), or None with the continuous head.
+        """
+        generated = tf.cast(generated, tf.float32)
+        if self.pitch_head == "continuous":
+            return generated, None
+        rest, logits = generated[..., : NOTE_FEATURES - 1], generated[..., NOTE_FEATURES - 1 :]
+        gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(uniform(tf.shape(logits)), 1e-20, 1.0 - 1e-7)))
+        scores = logits * logit_scale + gumbel
+        choice = tf.one_hot(tf.argmax(scores, axis=-1), PITCHES)
+        if soft_temperature is not None:
+            soft = tf.nn.softmax(scores / soft_temperature)
+            choice = choice + soft - tf.stop_gradient(soft)
+        pitch = tf.reduce_sum(choice * tf.range(PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / (PITCHES - 1)
+        return tf.concat([pitch, rest], axis=-1), choice
+
+    def judged(self, features, choice=None) -> tf.Tensor:
+        """What the discriminator reads: the features, and with the softmax head the pitch one-hot after them
+        (of ``choice``, else exact, from the features' pitch)."""
+        if self.pitch_head == "continuous":
+            return features
+        if choice is None:
+            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (PITCHES - 1)), tf.int32), PITCHES)
+        return tf.concat([features, choice], axis=-1)
+
+    def _composed(self, noise, seed, logit_scale=1.0) -> tf.Tensor:
+        """Features of the generator on ``noise``, not training, pitches drawn with stateless ``seed``."""
+
+        def uniform(shape):  # a stream of its own: the noise's parts are 0 and 1
+            return tf.random.stateless_uniform(shape, seed=tf.stack([seed, 2]))
+
+        return self.features(self.generator(noise, training=False), uniform, logit_scale)[0]
 
     # === Compiling ===
 
@@ -170,22 +241,41 @@ class AdversarialComposer(keras.Model):
 
         Args:
             temperature: Scales the noise (the truncation of the noise): below 1 nearer the
-                generator's typical output, above 1 wilder.
+                generator's typical output, above 1 wilder; with the softmax pitch head it is also the
+                temperature of the pitch draws (the logits are divided by it).
         """
-        noise = self.noise(batch, notes, self._seeded_noise(tf.constant(seed, tf.int64), temperature))
-        return keras.ops.convert_to_numpy(self._compiled_generator(tf.cast(noise, tf.float32)))
+        seed = tf.constant(seed, tf.int64)
+        noise = self.noise(batch, notes, self._seeded_noise(seed, temperature))
+        logit_scale = tf.constant(1.0 / max(temperature, 1e-6), tf.float32)
+        return keras.ops.convert_to_numpy(self._compiled_generator(tf.cast(noise, tf.float32), seed, logit_scale))
 
     @functools.cached_property
     def _compiled_generator(self):
-        """The generator as one compiled graph for any batch and length: run eagerly, its LSTMs step note by
-        note in Python (5 s for three 8-bar chorales against a tenth of that)."""
+        """The generator and the pitch draws as one compiled graph for any batch and length: run eagerly, its
+        LSTMs step note by note in Python (5 s for three 8-bar chorales against a tenth of that)."""
         width = self.noise_dim + self.global_noise_dim
         return tf.function(
-            lambda noise: self.generator(noise, training=False),
-            input_signature=[tf.TensorSpec((None, None, width), tf.float32)],
+            self._composed,
+            input_signature=[
+                tf.TensorSpec((None, None, width), tf.float32),
+                tf.TensorSpec((), tf.int64),
+                tf.TensorSpec((), tf.float32),
+            ],
         )
 
     # === Training ===
+
+    def _training_features(self, noise, weights) -> tuple[tf.Tensor, tf.Tensor]:
+        """Generated features and what the discriminator reads of them, padded like the real windows (zeros
+        past a short piece's end, or padding alone tells them apart); softmax pitches straight-through."""
+
+        def uniform(shape):
+            return keras.random.uniform(shape, seed=self.seed_generator)
+
+        generated = self.generator(noise, training=True)
+        features, choice = self.features(generated, uniform, soft_temperature=self.gumbel_temperature)
+        mask = tf.cast(weights, tf.float32)[..., None]
+        return features * mask, self.judged(features, choice) * mask
 
     def _judge(self, windows, weights, training):
         """The discriminator on ``windows``: a logit per window, shape=(batch,), and its mean hidden features."""
@@ -205,14 +295,14 @@ class AdversarialComposer(keras.Model):
         wasserstein = self.gradient_penalty > 0
         # One forward pass serves both networks: the discriminator judges real and generated windows as one
         # batch, and each network steps on its own loss against the other as it was (simultaneous updates).
+        real = self.judged(windows) * tf.cast(weights, tf.float32)[..., None]  # no pitch one-hot on padding
         with tf.GradientTape(persistent=True) as tape:
-            # Padded like the real windows (zeros past a short piece's end), or padding alone tells them apart.
-            fake = self.generator(noise, training=True) * tf.cast(weights, tf.float32)[..., None]
-            logits, features = self._judge(tf.concat([windows, fake], 0), tf.concat([weights, weights], 0), True)
+            fake_notes, fake = self._training_features(noise, weights)
+            logits, features = self._judge(tf.concat([real, fake], 0), tf.concat([weights, weights], 0), True)
             (real_logits, fake_logits), (real_features, fake_features) = tf.split(logits, 2), tf.split(features, 2)
             if wasserstein:
                 d_loss = tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
-                d_loss += self.gradient_penalty * self._penalty(windows, fake, weights)
+                d_loss += self.gradient_penalty * self._penalty(real, fake, weights)
                 g_loss = -tf.reduce_mean(fake_logits)
             else:
                 real_labels = tf.fill(tf.shape(real_logits), 1.0 - self.label_smoothing)
@@ -222,7 +312,7 @@ class AdversarialComposer(keras.Model):
             if self.feature_matching:
                 matched = tf.reduce_mean(real_features, axis=0) - tf.reduce_mean(fake_features, axis=0)
                 g_loss += tf.reduce_mean(tf.square(matched))
-            distance = feature_distance(windows, fake, weights)
+            distance = feature_distance(windows, fake_notes, weights)
             if self.distance_weight:
                 g_loss += self.distance_weight * distance
             # Scaled on the tape: under mixed precision the loss-scale optimizers multiply the losses, and a
@@ -246,14 +336,15 @@ class AdversarialComposer(keras.Model):
     def _pretrain_step(self, windows, weights, noise):
         """The generator alone, trained to shrink :func:`~core.models.gan.feature_distance` to the real windows."""
         with tf.GradientTape() as tape:
-            distance = feature_distance(windows, self.generator(noise, training=True), weights)
+            distance = feature_distance(windows, self._training_features(noise, weights)[0], weights)
             scaled = self.optimizer.scale_loss(distance)  # on the tape, as in train_step
         variables = self.generator.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._track(g_loss=distance, feature_distance=distance)
 
     def _penalty(self, windows, fake, weights):
-        """WGAN-GP: ``mean((||grad D(x)||_2 - 1)^2)`` at random points between real and generated windows."""
+        """WGAN-GP: ``mean((||grad D(x)||_2 - 1)^2)`` at random points between real and generated windows
+        (as the discriminator reads them)."""
         mix = keras.random.uniform((tf.shape(windows)[0], 1, 1), seed=self.seed_generator)
         between = mix * windows + (1 - mix) * fake
         with tf.GradientTape() as tape:
@@ -272,11 +363,11 @@ class AdversarialComposer(keras.Model):
         windows = tf.cast(windows, tf.float32)
         batch, notes = tf.shape(windows)[0], tf.shape(windows)[1]
         seed = tf.constant(VALIDATION_SEED, tf.int64)
-        fake = self.generator(self.noise(batch, notes, self._seeded_noise(seed)), training=False)
+        fake = self._composed(self.noise(batch, notes, self._seeded_noise(seed)), seed)
         fixed = self.noise(DIVERSITY_SAMPLES, notes, self._seeded_noise(seed + 1))
         return self._track(
             feature_distance=feature_distance(windows, fake, weights),
-            diversity=pitch_class_diversity(self.generator(fixed, training=False)),
+            diversity=pitch_class_diversity(self._composed(fixed, seed + 1)),
         )
 
     def _track(self, **values) -> dict:
@@ -302,6 +393,8 @@ class AdversarialComposer(keras.Model):
             "discriminator_lr_ratio": self.discriminator_lr_ratio,
             "pretrain_epochs": self.pretrain_epochs,
             "distance_weight": self.distance_weight,
+            "pitch_head": self.pitch_head,
+            "gumbel_temperature": self.gumbel_temperature,
         }
 
     @classmethod

@@ -15,10 +15,14 @@ and ``test_step`` (the keras-io DCGAN pattern), so the trainer's ``fit``,
 callbacks, checkpoints and resume serve it as they serve the sequence models
 (its task head is :class:`core.models.heads.FeatureHead`).
 
-Pitch is continuous, as in the paper: the discriminator reads the same four
-numbers for real and generated notes, and decoding rounds to the nearest MIDI
-pitch. (A softmax over pitches through Gumbel-softmax is the alternative; it
-is not built, so not measured.)
+Pitch is continuous by default, as in the paper: the discriminator reads the
+same four numbers for real and generated notes, and decoding rounds to the
+nearest MIDI pitch. ``pitch_head="softmax"`` makes it a choice instead: the
+generator writes logits over the 128 MIDI pitches, training shows the
+discriminator a straight-through Gumbel-softmax one-hot of them (Jang et al.
+2017) beside the exact one-hot of the real notes, and composing draws each
+pitch from the softmax, seeded. Nothing ties a rounded number to a scale;
+a choice among pitches can learn which ones go together.
 
 Pre-training: C-RNN-GAN teacher-forces its autoregressive generator. This one
 reads noise only (its Conv1D looks at neighbouring steps on both sides, and its
@@ -52,6 +56,12 @@ PITCH_CLASSES = 12
 # The smallest spread a feature's distance is measured in: one grid step of a duration or gap (1/64), so a
 # feature the real notes hold constant (the chorales' velocity) neither divides by zero nor dominates.
 SPREAD_FLOOR = 1 / 64
+# The generator's pitch outputs.
+PITCH_HEADS = ("continuous", "softmax")
+# Pitches a softmax head chooses among: the notes representation's whole range, MIDI 0-127 (pitch / 127).
+PITCHES = 128
+# Note features of the notes representation (pitch, duration, gap, velocity): what the generator composes.
+NOTE_FEATURES = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,13 @@ class RNNGANConfig:
             pre-training, at this weight (0: off): an anchor on the note features' marginals, which
             the adversarial updates otherwise drag away while the discriminator is still learning;
             the discriminator's judgement is left to shape what the marginals cannot (the order of notes).
+        pitch_head: ``continuous``: one pitch number per note, rounded when decoded (the paper);
+            ``softmax``: logits over the 128 MIDI pitches, a straight-through Gumbel-softmax one-hot for the
+            discriminator while training, a draw from the softmax when composing. Configs saved before
+            the option existed are ``continuous``.
+        gumbel_temperature: Of the Gumbel-softmax whose gradient the generator's pitch logits get (softmax
+            head): lower is nearer the one-hot the discriminator sees, with noisier gradients. 0.5 measured
+            closer to the chorales than 1 (README, "The adversarial composer").
     """
 
     noise_dim: int = field(
@@ -261,6 +278,27 @@ class RNNGANConfig:
         },
     )
 
+    pitch_head: str = field(
+        default="continuous",
+        metadata={
+            "label": "Pitch output",
+            "help": "continuous: one number per note, rounded (as the paper); "
+            "softmax: a choice among the pitches, drawn when composing",
+            "choices": PITCH_HEADS,
+        },
+    )
+    gumbel_temperature: float = field(
+        default=0.5,
+        metadata={
+            "label": "Gumbel-softmax temperature",
+            "help": "Softmax pitch output only: lower trains on choices nearer the one-hot the judge sees",
+            "min": 0.05,
+            "max": 10.0,
+            "step": 0.1,
+            "advanced": True,
+        },
+    )
+
     def __post_init__(self) -> None:
         check_config(
             [
@@ -281,6 +319,8 @@ class RNNGANConfig:
                 (self.discriminator_lr_ratio > 0, "discriminator_lr_ratio must be positive"),
                 (self.pretrain_epochs >= 0, f"pretrain_epochs must be 0 or more, got {self.pretrain_epochs}"),
                 (self.distance_weight >= 0, f"distance_weight must be 0 or more, got {self.distance_weight}"),
+                (self.pitch_head in PITCH_HEADS, f"pitch_head must be one of {PITCH_HEADS}, got {self.pitch_head!r}"),
+                (self.gumbel_temperature > 0, f"gumbel_temperature must be positive, got {self.gumbel_temperature}"),
             ],
             config=self,
         )
@@ -364,13 +404,19 @@ def _adversarial_composer(config: RNNGANConfig, spec: InputSpec, conv_blocks: in
         discriminator_lr_ratio=config.discriminator_lr_ratio,
         pretrain_epochs=config.pretrain_epochs,
         distance_weight=config.distance_weight,
+        pitch_head=config.pitch_head,
+        gumbel_temperature=config.gumbel_temperature,
         name=name,
     )
 
 
 def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras.Model:
     """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> features, shape=(batch, notes, spec.size),
-    in [0, 1] with ``sigmoid_output``, else about there (decoding clips)."""
+    in [0, 1] with ``sigmoid_output``, else about there (decoding clips).
+
+    With the softmax pitch head: shape=(batch, notes, spec.size - 1 + PITCHES), the features but pitch
+    (duration, gap, velocity) then the pitch logits; :class:`AdversarialComposer` turns them into features.
+    """
     import keras
 
     noise = keras.Input(shape=(None, config.noise_dim + config.global_noise_dim), name="noise")
@@ -395,18 +441,30 @@ def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras
         if config.layer_norm:
             hidden = keras.layers.LayerNormalization(name=f"generator_lstm_norm_{index}")(hidden)
     activation = "sigmoid" if config.sigmoid_output else None
-    features = keras.layers.Dense(spec.size, activation=activation, dtype="float32", name="features")(hidden)
-    return keras.Model(noise, features, name="generator")
+    if config.pitch_head == "continuous":
+        features = keras.layers.Dense(spec.size, activation=activation, dtype="float32", name="features")(hidden)
+        return keras.Model(noise, features, name="generator")
+    rest = keras.layers.Dense(spec.size - 1, activation=activation, dtype="float32", name="features")(hidden)
+    logits = keras.layers.Dense(PITCHES, dtype="float32", name="pitch_logits")(hidden)
+    outputs = keras.layers.Concatenate(dtype="float32", name="features_and_pitch_logits")([rest, logits])
+    return keras.Model(noise, outputs, name="generator")
 
 
 def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
     """Features, shape=(batch, notes, spec.size) -> (a logit per note, shape=(batch, notes, 1),
-    hidden features per note, shape=(batch, notes, 2 * discriminator_units))."""
+    hidden features per note, shape=(batch, notes, 2 * discriminator_units)).
+
+    With the softmax pitch head it reads shape=(batch, notes, spec.size + PITCHES): the features, then the
+    pitch as a one-hot (its Conv1D embeds it), so a pitch is a choice to it as it is to the generator.
+    """
     import keras
 
     from core.models.heads import head_for
 
-    notes = head_for(spec.kind).model_input(spec)
+    if config.pitch_head == "continuous":
+        notes = head_for(spec.kind).model_input(spec)
+    else:
+        notes = keras.Input(shape=(None, spec.size + PITCHES), dtype="float32", name="notes")
     hidden = keras.layers.Conv1D(
         config.discriminator_filters, config.discriminator_kernel, padding="same", name="discriminator_conv"
     )(notes)
@@ -514,7 +572,7 @@ class NoiseDecoder(StepDecoder):
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self.size = int(model.generator.outputs[0].shape[-1])
+        self.size = model.feature_size
 
     def generate(self, batch: int, notes: int, seed: int, temperature: float) -> np.ndarray:
         """``batch`` sequences of ``notes`` notes, float32 shape=(batch, notes, size); same seed, same notes."""
