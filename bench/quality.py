@@ -106,14 +106,18 @@ def main() -> None:
 
     from core.checkpoints import list_checkpoints
 
+    shipped = [info for info in list_checkpoints() if info.shipped]
+    unknown = set(args.checkpoint or ()) - {info.name for info in shipped}
+    if unknown:
+        parser.error(f"no shipped checkpoint named {', '.join(sorted(unknown))}")
     figures = {
         "pieces": args.pieces,
         "bars": args.bars,
         "seed": args.seed,
         "checkpoints": {
             info.name: measure(info.path, args.pieces, args.bars, args.seed)
-            for info in list_checkpoints()
-            if info.shipped and (not args.checkpoint or info.name in args.checkpoint)
+            for info in shipped
+            if not args.checkpoint or info.name in args.checkpoint
         },
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

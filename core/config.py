@@ -97,7 +97,15 @@ class DataConfig:
 
     # Quantization
     steps_per_quarter: int = 4
-    quantize: str = "nearest"  # one of QUANTIZATIONS
+    quantize: str = field(
+        default="nearest",
+        metadata={
+            "help": "nearest: onsets and ends to the nearest step, a note shorter than a step keeping one; "
+            "sounding: each step holds what sounds at its instant (as the JSB Chorales), a note between two "
+            "steps is dropped",
+            "choices": QUANTIZATIONS,
+        },
+    )
     # Filtering
     min_notes: int = 8
     max_notes: int = 20000
@@ -142,9 +150,17 @@ class DataConfig:
         ]
         check_config(checks, config=self)
 
+    def identity_dict(self) -> dict[str, Any]:
+        """Every field, as the keys of a build hash them: a choice still at the value it had before it existed
+        is left out, so that what was built before keeps its keys (and checkpoints their ``dataset_hash``)."""
+        data = to_dict(self)
+        if data["quantize"] == "nearest":
+            data.pop("quantize")  # rounding, the only way before the choice
+        return data
+
     def preprocessing_dict(self) -> dict[str, Any]:
         """The fields that decide what one file turns into (per-file cache key)."""
-        data = to_dict(self)
+        data = self.identity_dict()
         for lazy in (
             "representations",
             "validation_fraction",
@@ -154,8 +170,6 @@ class DataConfig:
             "max_time_shift_steps",
         ):
             data.pop(lazy)
-        if data["quantize"] == "nearest":
-            data.pop("quantize")  # the only way before the choice existed: earlier builds keep their keys
         return data
 
     def cache_key(self) -> str:

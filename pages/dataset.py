@@ -14,11 +14,11 @@ from ui.charts import dataset_figures, piano_roll_figure
 from ui.text import plain, show_error
 from ui.widgets import audio_player
 
+# How the page names each DataConfig.quantize choice.
+QUANTIZATION_LABELS = {"nearest": "Rounded to the nearest step", "sounding": "As they sound at each step"}
+
 st.title("📚 Dataset")
 build_tab, browse_tab = st.tabs(["Build a dataset", "Browse datasets"])
-
-
-QUANTIZATION_LABELS = {"nearest": "Rounded to the nearest step", "sounding": "As they sound at each step"}
 
 
 def options_form() -> DataConfig:
@@ -48,7 +48,8 @@ def options_form() -> DataConfig:
             QUANTIZATIONS,
             format_func=QUANTIZATION_LABELS.get,
             help="On a coarse grid (1 step per quarter) rounding piles a voice's eighth notes into one step; "
-            "keeping what sounds at each step gives one pitch per voice, as the JSB Chorales were sampled",
+            "keeping what sounds at each step gives one pitch per voice, as the JSB Chorales were sampled, "
+            "and drops the notes that fall between two steps",
         )
     return DataConfig(
         steps_per_quarter=int(steps),

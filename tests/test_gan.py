@@ -315,13 +315,12 @@ def test_a_mixed_precision_step_of_either_pitch_head_changes_both_networks(pitch
 def test_the_gan_trains_through_the_trainer_in_mixed_precision(monkeypatch):
     """Mixed precision forced on the CPU (as on a GPU by default), the shipped pitch head: both networks compute
     in float16, the losses and the generated features stay float32 and finite."""
-    pitch_head = "softmax"
     from core.training import jobs
 
     tiny_dataset()
     monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
     train = TrainConfig(epochs=1, batch_size=8, seq_len=16, steps_per_epoch=2, validation_steps=1, log_every_steps=1)
-    run = jobs.create_run("crnn_gan", "tiny", None, {**TINY_CRNN, "pitch_head": pitch_head}, train)
+    run = jobs.create_run("crnn_gan", "tiny", None, {**TINY_CRNN, **SOFTMAX}, train)
     try:
         assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
     finally:

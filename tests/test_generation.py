@@ -24,6 +24,7 @@ from core.generation.postprocess import PostProcessing
 from core.generation.primer import parse_note_text
 from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, SamplerSet, filter_logits
 from core.models import InputSpec, build_model, make_config
+from core.store import runs as run_store
 from core.training import jobs
 from tests.conftest import scale_piece
 from tests.decoders import BigramDecoder
@@ -226,11 +227,14 @@ def trained(tmp_path_factory):
         files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
         build_dataset("tiny", files, DataConfig(validation_fraction=0.25))
         train = TrainConfig(epochs=1, steps_per_epoch=3, validation_steps=1, batch_size=8, seq_len=16, warmup_steps=1)
-        melody = jobs.create_run("lstm", "tiny", "melody", TINY["lstm"], train)
-        roll = jobs.create_run("transformer", "tiny", "pianoroll", TINY["transformer"], train)
-        for run in (melody, roll):
-            assert jobs.work(run.id) == "finished"
-    return {"melody": melody.checkpoint_dir, "pianoroll": roll.checkpoint_dir}
+        runs = {}
+        # One queued at a time: a run that finishes starts the next queued one in a background process, which
+        # would train it beside this one.
+        for representation, model in (("melody", "lstm"), ("pianoroll", "transformer")):
+            run = jobs.create_run(model, "tiny", representation, TINY[model], train)
+            assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
+            runs[representation] = run
+    return {name: run.checkpoint_dir for name, run in runs.items()}
 
 
 def test_a_chords_model_composes_ascending_frames_within_the_limits(tmp_path, monkeypatch):

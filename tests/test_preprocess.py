@@ -9,10 +9,10 @@ import pretty_midi
 import pytest
 import symusic
 
-from core.config import DataConfig
+from core.config import DataConfig, stable_hash
 from core.data.midi_io import load_score
 from core.data.preprocess import preprocess_midi, quantize, seconds_to_beats, tempo_changes
-from core.errors import InvalidMidiError
+from core.errors import ConfigError, InvalidMidiError
 from core.music.theory import estimate_key, shift_to_c
 from tests.conftest import make_midi_bytes
 
@@ -30,8 +30,8 @@ def test_quantize_snaps_to_the_grid_at_constant_tempo():
 
 def test_on_a_grid_of_quarters_rounding_piles_a_voice_into_one_step_and_sounding_keeps_one_pitch_per_voice():
     # 120 BPM, a quarter is 0.5 s: a bass holds two bars' half; above it a quarter, two eighths, four
-    # sixteenths (the second played a hair early) and a quarter ending a hair late.
-    melody = [(60, 0, 0.5), (62, 0.5, 0.75), (64, 0.75, 1.0), (65, 0.98, 1.125), (67, 1.125, 1.25)]
+    # sixteenths (the first played a hair late, on beat 2) and a quarter ending a hair late.
+    melody = [(60, 0, 0.5), (62, 0.5, 0.75), (64, 0.75, 1.0), (65, 1.02, 1.125), (67, 1.125, 1.25)]
     melody += [(69, 1.25, 1.375), (71, 1.375, 1.5), (72, 1.5, 2.02)]
     midi = _midi(make_midi_bytes([(48, 0, 2.0), *melody]))
     rounded = quantize(midi, DataConfig(steps_per_quarter=1))
@@ -44,10 +44,14 @@ def test_on_a_grid_of_quarters_rounding_piles_a_voice_into_one_step_and_sounding
     assert np.array_equal(quantize(on_grid, DataConfig(steps_per_quarter=4)), sounding_fine)
 
 
-def test_the_default_quantization_keeps_the_cache_keys_of_earlier_builds():
-    assert "quantize" not in DataConfig().preprocessing_dict()
-    assert DataConfig(quantize="sounding").cache_key() != DataConfig().cache_key()
-    with pytest.raises(Exception, match="quantize must be one of nearest, sounding"):
+def test_the_default_quantization_keeps_the_keys_of_earlier_builds():
+    # The keys of the version before the choice: a file's preprocessing and a whole build's identity.
+    assert DataConfig().cache_key() == "c75de865c2be9fdb"
+    assert stable_hash(DataConfig().identity_dict()) == "0e6032ab8dad2d4c"
+    assert stable_hash(DataConfig(steps_per_quarter=1, validation_fraction=0.2).identity_dict()) == "391df1c8cb868088"
+    sounding = DataConfig(quantize="sounding")
+    assert sounding.cache_key() != DataConfig().cache_key() and sounding.identity_dict()["quantize"] == "sounding"
+    with pytest.raises(ConfigError, match="quantize must be one of nearest, sounding"):
         DataConfig(quantize="floor")
 
 

@@ -137,7 +137,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_piece(path: Path, steps_per_quarter: int):
+def _read_piece(path: Path, steps_per_quarter: int, quantize: str = "nearest"):
     """A MIDI file quantized as datasets are, without their length filters (a short piece is measured too)."""
     from core.config import DataConfig
     from core.data.midi_io import load_score
@@ -149,7 +149,7 @@ def _read_piece(path: Path, steps_per_quarter: int):
         data = path.read_bytes()
     except OSError as error:
         raise EvaluationError(f"cannot read {path}: {describe_os_error(error)}") from error
-    config = DataConfig(steps_per_quarter=steps_per_quarter, min_notes=1, min_duration_seconds=0.0)
+    config = DataConfig(steps_per_quarter=steps_per_quarter, quantize=quantize, min_notes=1, min_duration_seconds=0.0)
     try:
         return preprocess_midi(load_score(data), path.name, config)
     except InvalidMidiError as error:
@@ -162,10 +162,10 @@ def _metrics(args: argparse.Namespace) -> int:
     from core.evaluation.features import HISTOGRAMS, SCALARS, piece_features
 
     DataConfig(steps_per_quarter=args.steps_per_quarter)  # checks the grid before reading anything
-    pieces = [_read_piece(path, args.steps_per_quarter) for path in args.files]
-    chords, index = None, None
-    if args.dataset:
-        chords, index = _references(args.dataset, args.steps_per_quarter)
+    chords, index, quantize = None, None, "nearest"
+    if args.dataset:  # the pieces are then read onto its grid as its own were
+        chords, index, quantize = _references(args.dataset, args.steps_per_quarter)
+    pieces = [_read_piece(path, args.steps_per_quarter, quantize) for path in args.files]
     report = []
     for path, piece in zip(args.files, pieces):
         numerator, denominator = piece.time_signature
@@ -189,7 +189,7 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _references(name: str, steps_per_quarter: int):
-    """The chord transitions and the melody index of a dataset's training pieces."""
+    """The chord transitions and the melody index of a dataset's training pieces, and how it quantized them."""
     from core.data.datasets import load_dataset
     from core.evaluation.evaluate import TrainingReference
 
@@ -200,4 +200,4 @@ def _references(name: str, steps_per_quarter: int):
             f"pass --steps-per-quarter {dataset.config.steps_per_quarter}"
         )
     known = TrainingReference.of(dataset)
-    return known.chords, known.index
+    return known.chords, known.index, dataset.config.quantize

@@ -36,7 +36,7 @@ def add_parser(commands, name: str) -> None:
         "--max-note-beats",
         type=float,
         action="append",
-        help="also try capping every note at this many beats (repeat for several; 0: the training music's longest)",
+        help="also try capping every note at this many beats, beside the training music's longest (repeat for several)",
     )
     tune.add_argument(
         "--write", action="store_true", help="store the chosen settings in the checkpoint's config.json as its defaults"

@@ -194,7 +194,7 @@ def build_dataset(
     # A given split is checked before any file is read; a random split is fixed by the config.
     split_of = splits.assign([f.name for f in files], [r.name for r in rejections]) if splits else None
     identity = [
-        to_dict(config),
+        config.identity_dict(),
         to_dict(limits),
         sorted(zip((f.name for f in files), hashes)),
         sorted((r.name, r.reason) for r in rejections),

@@ -67,8 +67,8 @@ def _nearest_steps(spans: np.ndarray) -> np.ndarray:
     return steps
 
 
-# How far (in steps) before a step's instant a note may start or end and still count as on it: a note
-# played a hair early holds the step, one ending a hair late does not spill into the next.
+# How far (in steps) after a step's instant a note may start or end and still count as on it: a note
+# played a hair late holds the step it was meant for, one ending a hair late does not spill into the next.
 SOUNDING_TOLERANCE_STEPS = 0.125
 
 

@@ -76,6 +76,7 @@ class TuningGrid:
                 ("max_note_beats", self.max_note_beats),
             )
         ]
+        checks.append((min(self.max_note_beats, default=0) >= 0, "max_note_beats caps must be 0 or more beats"))
         check_config(checks, EvaluationError, config=self)
 
     def settings(self, conditioned: bool) -> list[dict[str, float]]:
@@ -165,8 +166,11 @@ class TuningResult:
 
     @property
     def defaults(self) -> dict[str, Any]:
-        """The composing defaults to store with the checkpoint: the best trial's settings."""
-        return dict(self.best.settings)
+        """The composing defaults to store with the checkpoint: the best trial's settings, but a cap on note
+        length of 0 (the training music's longest, the default anyway)."""
+        return {
+            name: value for name, value in self.best.settings.items() if not (name == "max_note_beats" and value == 0.0)
+        }
 
     def along(self, name: str) -> list[dict[str, Any]]:
         """The trade-off of one setting: the trials that differ from the best in ``name`` alone, as rows.

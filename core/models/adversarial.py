@@ -7,6 +7,7 @@ Imported by :mod:`core.models.layers`, so that a saved GAN loads without
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -141,7 +142,13 @@ class AdversarialComposer(keras.Model):
 
     # === Pitch ===
 
-    def features(self, generated, uniform, logit_scale=1.0, soft_temperature=None) -> tuple[tf.Tensor, tf.Tensor]:
+    def features(
+        self,
+        generated: tf.Tensor,
+        uniform: Callable[[tf.Tensor], tf.Tensor],
+        logit_scale: float = 1.0,
+        soft_temperature: float | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """The generator's outputs as note features and the pitch choices the discriminator sees.
 
         The continuous head's outputs are the features. The softmax head's pitch is the Gumbel-max draw
@@ -171,7 +178,7 @@ class AdversarialComposer(keras.Model):
         pitch = tf.reduce_sum(choice * tf.range(PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / (PITCHES - 1)
         return tf.concat([pitch, rest], axis=-1), choice
 
-    def judged(self, features, choice=None) -> tf.Tensor:
+    def judged(self, features: tf.Tensor, choice: tf.Tensor | None = None) -> tf.Tensor:
         """What the discriminator reads: the features, and with the softmax head the pitch one-hot after them
         (of ``choice``, else exact, from the features' pitch)."""
         if self.pitch_head == "continuous":
@@ -180,7 +187,7 @@ class AdversarialComposer(keras.Model):
             choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (PITCHES - 1)), tf.int32), PITCHES)
         return tf.concat([features, choice], axis=-1)
 
-    def _composed(self, noise, seed, logit_scale=1.0) -> tf.Tensor:
+    def _composed(self, noise: tf.Tensor, seed: tf.Tensor, logit_scale: float = 1.0) -> tf.Tensor:
         """Features of the generator on ``noise``, not training, pitches drawn with stateless ``seed``."""
 
         def uniform(shape):  # a stream of its own: the noise's parts are 0 and 1

@@ -233,7 +233,9 @@ def test_compose_from_noise_with_the_shipped_gan(page: Page, app_url: str) -> No
     expect(model).to_have_value(re.compile("^bach-gan"))
     # A GAN's own knobs: truncation, and under Advanced a noise seed and no strategy to choose.
     expect(page.get_by_label("Truncation", exact=True)).to_be_visible(timeout=MODEL_LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
     length = page.get_by_label("Length (bars)", exact=True)
+    expect(length).to_have_count(1)  # the panel of the model before is gone
     length.fill("2")
     length.press("Enter")
     expect(length).to_have_value("2.00")
@@ -246,7 +248,8 @@ def test_compose_from_noise_with_the_shipped_gan(page: Page, app_url: str) -> No
     pieces = compose_and_download(page, "seed 3")
     for midi in pieces:
         notes = [note for instrument in midi.instruments for note in instrument.notes]
-        assert len(notes) >= 8 and all(0 <= note.pitch <= 127 and note.end > note.start for note in notes)
+        assert len(notes) >= 8 and all(note.end > note.start for note in notes)
+        assert len({note.pitch for note in notes}) >= 4  # music, not one stuck pitch
     assert _notes(pieces[0]) != _notes(pieces[1])
 
 

@@ -469,7 +469,7 @@ class NoiseSampler(Sampler):
     """A GAN's composing: seeded noise through the generator, every note at once (no token loop).
 
     The temperature scales the noise (the truncation of the noise: below 1 the generator's
-    typical output, above 1 wilder). It writes ``max_tokens`` notes; the composer keeps
+    typical output, above 1 wilder) and, with a softmax pitch head, divides its pitch logits. It writes ``max_tokens`` notes; the composer keeps
     those within the requested length (:meth:`core.models.heads.FeatureHead.keep_within`).
     """
 
@@ -479,13 +479,15 @@ class NoiseSampler(Sampler):
     meanings = {
         "temperature": {
             "label": "Truncation",
-            "help": "Scales the noise: below 1 nearer the generator's typical output, above 1 wilder",
+            "help": "Scales the noise (and sharpens or flattens the choice of pitches): below 1 nearer the "
+            "generator's typical output, above 1 wilder",
         },
         "seed": {"label": "Noise seed", "help": "Same seed and settings: same noise, same piece"},
     }
 
     def run(self, prefix, config, target_steps, max_tokens, *, limits=NO_LIMITS, logit_bias=None):
-        """Raises: GenerationError: a primer (a GAN does not continue music) or a logit bias (it has no logits)."""
+        """Raises: GenerationError: a primer (a GAN does not continue music) or a logit bias (its pitch logits, where it has
+        them, are drawn inside the generator, out of the sampler's reach)."""
         if len(prefix):
             raise GenerationError("a GAN composes from noise alone and cannot continue a primer; compose without one")
         if logit_bias is not None:
