@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from core.store import library
 from core.store import surveys as store
@@ -123,10 +124,18 @@ def radio_group(page: Page, prompt: str) -> Locator:
 
 
 def pick(page: Page, label: str | re.Pattern[str], option: str) -> None:
-    """Choose ``option`` in the select box or multiselect labelled ``label`` (its dropdown, as a user does)."""
-    settle(page)
-    page.get_by_label(label).click()
-    page.get_by_role("option", name=option).click()
+    """Choose ``option`` in the select box or multiselect labelled ``label`` (its dropdown, as a user does), again
+    if a late rerun closed the dropdown before the click."""
+    for attempt in range(3):
+        settle(page)
+        page.get_by_label(label).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def create_and_open_survey(page: Page, base_url: str) -> str:
