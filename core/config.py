@@ -100,6 +100,7 @@ class DataConfig:
     quantize: str = field(
         default="nearest",
         metadata={
+            "keyed_when_changed": True,
             "help": "nearest: onsets and ends to the nearest step, a note shorter than a step keeping one; "
             "sounding: each step holds what sounds at its instant (as the JSB Chorales), a note between two "
             "steps is dropped",
@@ -151,11 +152,13 @@ class DataConfig:
         check_config(checks, config=self)
 
     def identity_dict(self) -> dict[str, Any]:
-        """Every field, as the keys of a build hash them: a choice still at the value it had before it existed
-        is left out, so that what was built before keeps its keys (and checkpoints their ``dataset_hash``)."""
+        """Every field, as the keys of a build hash them. A field added after builds were keyed (metadata
+        ``keyed_when_changed``) is left out at its default, the way those builds were made, so that they keep
+        their keys (and checkpoints their ``dataset_hash``)."""
         data = to_dict(self)
-        if data["quantize"] == "nearest":
-            data.pop("quantize")  # rounding, the only way before the choice
+        for item in dataclasses.fields(self):
+            if item.metadata.get("keyed_when_changed") and data[item.name] == item.default:
+                del data[item.name]
         return data
 
     def preprocessing_dict(self) -> dict[str, Any]:

@@ -135,11 +135,6 @@ class AdversarialComposer(keras.Model):
     def call(self, noise, training=None):
         return self.generator(noise, training=training)
 
-    @property
-    def feature_size(self) -> int:
-        """Note features a sample holds per note (4: pitch, duration, gap, velocity), whatever the pitch head."""
-        return NOTE_FEATURES
-
     # === Pitch ===
 
     def features(

@@ -569,10 +569,10 @@ class NoiseDecoder(StepDecoder):
     """
 
     kind = "features"
+    size = NOTE_FEATURES  # what a sample holds per note, whatever the pitch head writes
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self.size = model.feature_size
 
     def generate(self, batch: int, notes: int, seed: int, temperature: float) -> np.ndarray:
         """``batch`` sequences of ``notes`` notes, float32 shape=(batch, notes, size); same seed, same notes."""
