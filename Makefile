@@ -16,7 +16,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers, one test file each at a time
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # two workers, one file each at a time, longest first (tests/conftest.py)
 
 setup: $(VENV)/.installed system-packages
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from core.folders import data_folder
 from core.settings import PROJECT_ROOT, get_settings
-from core.store.db import data_folder
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from core.data import build, datasets, ingest
 from core.data.representations import get_representation
 from core.data.uploads import SourceFile
 from core.errors import DatasetError
+from core.processes import child_environment
 from core.settings import get_settings
 from tests.conftest import make_midi_bytes, scale_piece
 
@@ -203,6 +205,15 @@ def test_even_a_single_file_is_read_in_a_worker_without_tensorflow(misbehaving):
     with pytest.raises(build.EmptyDatasetError) as caught:
         build.build_from_uploads("one", [("modules.mid", scale_piece())])
     assert caught.value.reports[0].reason == "no tensorflow"
+
+
+def test_a_reading_worker_starts_without_the_database_layer_or_tensorflow():
+    """Every build starts its readers afresh (one per core): what their module imports is paid each time."""
+    script = "import sys, core.data.ingest; print(sorted({'sqlalchemy', 'alembic', 'tensorflow'} & set(sys.modules)))"
+    imported = subprocess.run(
+        [sys.executable, "-c", script], env=child_environment(), capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "[]"
 
 
 def test_once_the_upload_cpu_budget_is_spent_the_remaining_files_are_rejected(misbehaving):

@@ -17,12 +17,13 @@ from core.data import datasets
 from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.errors import ConfigError, DatasetError, GenerationError, StoreError, describe_os_error
+from core.folders import data_folder
 from core.generation.compose import CompositionRequest, Controls
 from core.generation.postprocess import PostProcessing
 from core.generation.sampling import MAX_BEAM_WIDTH, SampleConfig
 from core.names import MAX_NAME_LENGTH, check_name
 from core.store import datasets as store
-from core.store.db import data_folder, database_error, database_location
+from core.store.db import database_error, database_location
 from tests.conftest import scale_piece
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -30,10 +30,11 @@ from core.data.splits import FileSplits, folder_splits, random_splits
 from core.data.stats import dataset_statistics
 from core.data.uploads import Rejection, SourceFile, read_midi_dir, read_uploads
 from core.errors import DatasetError, describe_os_error
+from core.folders import data_folder
 from core.names import check_name
 from core.settings import get_settings
 from core.store import datasets as store
-from core.store.db import DatasetRecord, data_folder
+from core.store.db import DatasetRecord
 
 Progress = Callable[[int, int, str], None]
 

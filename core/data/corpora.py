@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 from core.data.midi_io import load_score, midi_to_bytes
 from core.errors import DatasetError, NeuroTuneError
+from core.folders import data_folder
 from core.settings import get_settings
-from core.store.db import data_folder
 
 if TYPE_CHECKING:
     from music21 import stream

@@ -31,11 +31,12 @@ from core.errors import EvaluationError, NeuroTuneError
 from core.evaluation.evaluate import EvaluationResult, EvaluationSettings, evaluation_key, read_library
 from core.evaluation.originality import COPY_FLAG_BARS
 from core.evaluation.selections import PieceSelection
+from core.folders import data_folder
 from core.generation.sampling import SampleConfig
 from core.processes import identity, process_alive, scheduler_lock, start_background
 from core.settings import get_settings
 from core.store import evaluations as store
-from core.store.db import EvaluationJobRecord, EvaluationRecord, data_folder, utcnow
+from core.store.db import EvaluationJobRecord, EvaluationRecord, utcnow
 
 ACTIVE = ("queued", "running")
 # Evaluations running at once: each composes and measures on every core, so more would only share them.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -29,12 +28,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from core.errors import StoreError, describe_os_error
+from core.errors import StoreError
+from core.folders import WRITABLE_HOME_FIX, data_folder
 from core.settings import get_settings
 from core.store.migrations import migrate
 
-# Set either to a folder or database this user can write to.
-_FIX = "set NEUROTUNE_HOME (or NEUROTUNE_DB_URL) to a place this user can write to"
 # The same for a database server.
 _SERVER_FIX = "check that the database server is running and that NEUROTUNE_DB_URL names it, its user and password"
 # SQLite's words for a database it cannot use, and ours.
@@ -291,24 +289,8 @@ def database_error(url: str, error: DatabaseError) -> StoreError:
     """A :class:`StoreError` naming the database and what is wrong with it, from SQLAlchemy's error."""
     detail = str(error.orig if error.orig is not None else error).strip().splitlines()[0]
     problem = next((words for key, words in _SQLITE_PROBLEMS.items() if key in detail.lower()), detail)
-    fix = _FIX if url.startswith("sqlite") else _SERVER_FIX
+    fix = WRITABLE_HOME_FIX if url.startswith("sqlite") else _SERVER_FIX
     return StoreError(f"cannot use the database {database_location(url)}: {problem}; {fix}")
-
-
-def data_folder(path: Path) -> Path:
-    """``path``, created if missing: a folder under the data home that this user can write to.
-
-    Raises:
-        StoreError: The folder cannot be made (a file in the way, no permission, a read-only or full disk)
-            or is not writable.
-    """
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StoreError(f"cannot use the data folder {path}: {describe_os_error(error)}; {_FIX}") from error
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise StoreError(f"cannot use the data folder {path}: this user may not write to it; {_FIX}")
-    return path
 
 
 def json_dumps(value: Any) -> str:
