@@ -16,7 +16,9 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # two workers, one file each at a time, longest first (tests/conftest.py)
+	# Three workers on two cores: while one waits (on a browser, a server or a training process), two compute.
+	# Each takes one test file at a time, the longest first (tests/conftest.py).
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 setup: $(VENV)/.installed system-packages
 

@@ -31,21 +31,24 @@ from core.store.migrations import migrate
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# The test files that take longest, in order: started first, so that the two workers of ``make test`` (which
-# hand out whole files in collection order) do not end with one of them alone on a long file.
+# The test files that take longest, in order: started first, so that the workers of ``make test`` (which hand
+# out whole files in this order) do not end with one of them alone on a long file.
 SLOW_FILES = (
     "tests/e2e/test_journeys.py",
     "tests/test_distributed.py",
-    "tests/test_survey_taking.py",
     "tests/test_training.py",
+    "tests/test_models.py",
+    "tests/test_generation.py",
+    "tests/test_gan.py",
     "tests/test_generate_page.py",
     "tests/e2e/test_survey_journey.py",
-    "tests/test_train_page.py",
-    "tests/test_evaluate_page.py",
-    "tests/test_gan_pages.py",
     "tests/test_pages.py",
-    "tests/test_generation.py",
-    "tests/test_models.py",
+    "tests/test_gan_pages.py",
+    "tests/test_evaluate_page.py",
+    "tests/test_store.py",
+    "tests/test_datasets.py",
+    "tests/test_train_page.py",
+    "tests/test_sampling_constraints.py",
 )
 
 

@@ -257,22 +257,34 @@ def test_a_gan_refuses_a_primer(crnn_gan):
         sampler.run(np.zeros((2, 4), np.float32), SampleConfig(strategy="noise"), 16, 32)
 
 
-def test_train_then_compose_through_the_cli(tmp_path, capsys):
-    """A tiny run through the real trainer, its curves in the store, then ``generate`` with seed, variations
-    and truncation: valid MIDI within the length asked for."""
+def test_train_in_mixed_precision_then_compose_through_the_cli(tmp_path, capsys, monkeypatch):
+    """A tiny run through the real trainer in mixed precision (forced on the CPU, as on a GPU by default; the
+    shipped pitch head), its curves in the store, then ``generate`` with seed, variations and truncation from
+    that checkpoint, as on a machine without a GPU: valid MIDI within the length asked for."""
     tiny_dataset()
+    monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
     train = ["train", "--dataset", "tiny", "--model", "crnn_gan", "--epochs", "1", "--batch-size", "8"]
     train += ["--seq-len", "16", "--steps-per-epoch", "2", "--validation-steps", "1", "--log-every-steps", "1"]
     for option, value in {**TINY_CRNN, **SOFTMAX}.items():
         train += ["--model-option", f"{option}={value}"]
-    assert main(train) == 0, capsys.readouterr().err
+    try:
+        assert main(train) == 0, capsys.readouterr().err
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as other tests expect
+    monkeypatch.delenv("NEUROTUNE_PRECISION")
     run_id = capsys.readouterr().out.split()[1].rstrip(":")
     run = run_store.get_run(run_id)
-    assert (run.status, run.representation, run.epoch) == ("finished", "notes", 1)
-    curves = {row["name"] for row in run_store.get_metrics([run_id])}
+    assert (run.status, run.representation, run.epoch, run.precision) == ("finished", "notes", 1, "mixed_float16")
+    rows = run_store.get_metrics([run_id])
+    curves = {row["name"] for row in rows}
     assert {"d_loss", "g_loss", "d_real_acc", "d_fake_acc", "feature_distance"} <= curves
     assert {"val_feature_distance", "val_diversity"} <= curves and run.best_val_loss is not None
-    assert Path(run.checkpoint_dir, "model.keras").is_file()
+    assert np.all(np.isfinite([row["value"] for row in rows]))
+    # Both networks computed in float16; what the generator gives stays float32 and finite.
+    trained = keras.models.load_model(Path(run.checkpoint_dir) / "model.keras")
+    assert "float16" in {layer.compute_dtype for layer in trained.generator.layers}
+    features = trained.generator(tf.random.normal((2, 16, TINY_CRNN["noise_dim"])))
+    assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
 
     out = tmp_path / "piece.mid"
     generate = ["generate", "--checkpoint", run.checkpoint_dir, "--out", str(out), "--n", "4", "--seed", "3"]
@@ -297,7 +309,7 @@ def test_train_then_compose_through_the_cli(tmp_path, capsys):
 @pytest.mark.parametrize("pitch_head", PITCH_HEADS)
 def test_a_mixed_precision_step_of_either_pitch_head_changes_both_networks(pitch_head):
     """Both networks in float16 with their losses scaled, as on a GPU: one eager step of each head (the whole
-    trainer in mixed precision: the test below)."""
+    trainer in mixed precision: test_train_in_mixed_precision_then_compose_through_the_cli)."""
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         model = compiled_crnn_gan({"pitch_head": pitch_head})
@@ -310,31 +322,6 @@ def test_a_mixed_precision_step_of_either_pitch_head_changes_both_networks(pitch
     assert changed(generator, model.generator) and changed(discriminator, model.discriminator)
     assert all(math.isfinite(float(value)) for value in logs.values())
     assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
-
-
-def test_the_gan_trains_through_the_trainer_in_mixed_precision(monkeypatch):
-    """Mixed precision forced on the CPU (as on a GPU by default), the shipped pitch head: both networks compute
-    in float16, the losses and the generated features stay float32 and finite."""
-    from core.training import jobs
-
-    tiny_dataset()
-    monkeypatch.setenv("NEUROTUNE_PRECISION", "mixed")
-    train = TrainConfig(epochs=1, batch_size=8, seq_len=16, steps_per_epoch=2, validation_steps=1, log_every_steps=1)
-    run = jobs.create_run("crnn_gan", "tiny", None, {**TINY_CRNN, **SOFTMAX}, train)
-    try:
-        assert jobs.work(run.id) == "finished", run_store.get_run(run.id).error
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as other tests expect
-    run = run_store.get_run(run.id)
-    assert (run.precision, run.representation) == ("mixed_float16", "notes")
-    rows = run_store.get_metrics([run.id])
-    assert {"d_loss", "g_loss", "val_feature_distance"} <= {row["name"] for row in rows}
-    assert np.all(np.isfinite([row["value"] for row in rows]))
-    trained = keras.models.load_model(Path(run.checkpoint_dir) / "model.keras")
-    assert "float16" in {layer.compute_dtype for layer in trained.generator.layers}
-    features = trained.generator(tf.random.normal((2, 16, TINY_CRNN["noise_dim"])))
-    assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
-    assert np.all(np.isfinite(trained.sample(2, 16, seed=0)))
 
 
 def test_a_non_finite_gan_loss_fails_the_run_with_the_reason(tmp_path):
