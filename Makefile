@@ -17,7 +17,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	# Three workers on two cores: while one waits (on a browser, a server or a training process), two compute.
-	# Each takes one test file at a time, the longest first (tests/conftest.py).
+	# Whole test files go to the workers, the longest first (tests/conftest.py).
 	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 setup: $(VENV)/.installed system-packages

@@ -6,7 +6,7 @@ from ui.auth import hidden_during_a_listening_test, sidebar_status
 from ui.script_runs import no_cleanup_after_runs
 
 st.set_page_config(page_title="NeuroTune", page_icon="🎼", layout="wide")
-no_cleanup_after_runs()
+no_cleanup_after_runs()  # here: it must run inside the server process, under `streamlit run` and AppTest alike
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),

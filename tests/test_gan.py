@@ -285,6 +285,7 @@ def test_train_in_mixed_precision_then_compose_through_the_cli(tmp_path, capsys,
     assert "float16" in {layer.compute_dtype for layer in trained.generator.layers}
     features = trained.generator(tf.random.normal((2, 16, TINY_CRNN["noise_dim"])))
     assert features.dtype == "float32" and np.all(np.isfinite(features.numpy()))
+    assert np.all(np.isfinite(trained.sample(2, 16, seed=0)))
 
     out = tmp_path / "piece.mid"
     generate = ["generate", "--checkpoint", run.checkpoint_dir, "--out", str(out), "--n", "4", "--seed", "3"]

@@ -260,6 +260,23 @@ def melody_composer(trained):
     return Composer.load(trained["melody"])
 
 
+def test_loading_a_model_frees_the_models_dropped_before(trained):
+    """A dropped model lives on in reference cycles until a full collection, which Python runs rarely beside
+    TensorFlow's objects: a server switching models would grow by each. Automatic collection is off here, so
+    that only the loader's own can free it."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        dropped = weakref.ref(load_checkpoint(trained["melody"]).model)
+        assert dropped() is not None  # its reference count alone does not free it
+        load_checkpoint(trained["pianoroll"])
+        assert dropped() is None
+    finally:
+        gc.enable()
+
+
 def test_a_conditioned_run_records_its_controls(trained):
     info = checkpoint_info(trained["melody"])
     conditioning = info.conditioning

@@ -5,6 +5,7 @@ Finding checkpoints and reading their configs, without TensorFlow, is :mod:`core
 
 from __future__ import annotations
 
+import gc
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
     model_file = info.folder.model
     if not zipfile.is_zipfile(model_file):
         raise CheckpointError(f"{model_file} is not a Keras model file (damaged or truncated); retrain the run")
+    # A dropped model is a web of reference cycles that only a full collection frees, and beside TensorFlow's
+    # objects Python runs one rarely: a server switching models (the Generate page keeps the last four) or an
+    # evaluation of several would grow by each. A load takes seconds; the collection, a fraction of one.
+    gc.collect()
     try:
         model = keras.models.load_model(model_file, compile=False)
     except Exception as error:  # Keras raises many types for a damaged archive
