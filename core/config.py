@@ -151,6 +151,11 @@ class DataConfig:
         ]
         check_config(checks, config=self)
 
+    def grid(self) -> DataConfig:
+        """How this data puts notes on steps, and nothing else: to read other music (generated pieces, files
+        to measure) so that it compares with this data's pieces, without its filters or transposition."""
+        return DataConfig(steps_per_quarter=self.steps_per_quarter, quantize=self.quantize)
+
     def identity_dict(self) -> dict[str, Any]:
         """Every field, as the keys of a build hash them. A field added after builds were keyed (metadata
         ``keyed_when_changed``) is left out at its default, the way those builds were made, so that they keep

@@ -18,7 +18,8 @@ import pytest
 from core.checkpoints import SHIPPED_CHECKPOINTS
 from core.cli import main
 from core.config import DataConfig
-from core.data.build import build_from_corpus
+from core.data.build import build_dataset, build_from_corpus
+from core.data.uploads import SourceFile
 from core.errors import CheckpointError, EvaluationError
 from core.evaluation.baselines import MarkovChain, RandomNotes, excerpt
 from core.evaluation.evaluate import (
@@ -34,7 +35,7 @@ from core.evaluation.evaluate import (
 )
 from core.evaluation.features import FEATURES, SCALARS
 from core.store import evaluations as store
-from tests.conftest import make_midi_bytes, make_notes, share_corpora
+from tests.conftest import make_midi_bytes, make_notes, scale_piece, share_corpora
 
 NAME = "bach20"
 
@@ -179,6 +180,22 @@ def test_cli_metrics_prints_each_piece_as_json(tmp_path, capsys):
     assert metrics["pitch_range"] == 12 and metrics["mean_absolute_interval"] == 4.0
     assert metrics["groove_consistency"] is None and metrics["chord_plausibility"] is None  # NaN: one bar, no reference
     assert piece["histograms"]["note_length_histogram"][3] == 1.0
+
+
+def test_cli_metrics_against_a_dataset_reads_the_files_onto_its_grid(tmp_path, capsys):
+    """A dataset that keeps what sounds on each quarter: a run of eighths is measured as one voice, as its own
+    pieces were; rounded to the nearest quarter, the same run piles two pitches into each step."""
+    files = [SourceFile(f"p{i}.mid", scale_piece(offset=i % 5, length=48)) for i in range(8)]
+    build_dataset("quarters", files, DataConfig(steps_per_quarter=1, quantize="sounding"))
+    path = tmp_path / "eighths.mid"
+    path.write_bytes(scale_piece(length=48))  # 48 eighths at 120 BPM: 24 quarters
+    assert main(["metrics", str(path), "--steps-per-quarter", "1", "--dataset", "quarters"]) == 0
+    [on_its_grid] = json.loads(capsys.readouterr().out)
+    assert on_its_grid["notes"] == 24 and on_its_grid["metrics"]["polyphony"] == 1.0
+    assert "longest_copy" in on_its_grid
+    assert main(["metrics", str(path), "--steps-per-quarter", "1"]) == 0
+    [rounded] = json.loads(capsys.readouterr().out)
+    assert rounded["metrics"]["polyphony"] > 1.0
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):

@@ -9,9 +9,9 @@ import pretty_midi
 import pytest
 import symusic
 
-from core.config import DataConfig, stable_hash
+from core.config import QUANTIZATIONS, DataConfig, stable_hash
 from core.data.midi_io import load_score
-from core.data.preprocess import preprocess_midi, quantize, seconds_to_beats, tempo_changes
+from core.data.preprocess import QUANTIZERS, preprocess_midi, quantize, seconds_to_beats, tempo_changes
 from core.errors import ConfigError, InvalidMidiError
 from core.music.theory import estimate_key, shift_to_c
 from tests.conftest import make_midi_bytes
@@ -53,6 +53,10 @@ def test_the_default_quantization_keeps_the_keys_of_earlier_builds():
     assert sounding.cache_key() != DataConfig().cache_key() and sounding.identity_dict()["quantize"] == "sounding"
     with pytest.raises(ConfigError, match="quantize must be one of nearest, sounding"):
         DataConfig(quantize="floor")
+    assert set(QUANTIZERS) == set(QUANTIZATIONS)  # every choice offered has its way of quantizing
+    # Other music is read onto a dataset's grid without its filters or transposition.
+    kept = DataConfig(steps_per_quarter=1, quantize="sounding", min_notes=40, transpose_to_c=True).grid()
+    assert kept == DataConfig(steps_per_quarter=1, quantize="sounding")
 
 
 def _two_tempo_midi() -> bytes:

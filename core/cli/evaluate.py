@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from core.cli.files import check_writable, write_output
 from core.cli.progress import print_progress
+from core.config import DataConfig
 from core.errors import EvaluationError, InvalidMidiError, describe_os_error
 
 
@@ -137,9 +139,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_piece(path: Path, steps_per_quarter: int, quantize: str = "nearest"):
-    """A MIDI file quantized as datasets are, without their length filters (a short piece is measured too)."""
-    from core.config import DataConfig
+def _read_piece(path: Path, grid: DataConfig):
+    """A MIDI file put on ``grid`` (:meth:`~core.config.DataConfig.grid`) as datasets are, without their length
+    filters (a short piece is measured too)."""
     from core.data.midi_io import load_score
     from core.data.preprocess import preprocess_midi
 
@@ -149,7 +151,7 @@ def _read_piece(path: Path, steps_per_quarter: int, quantize: str = "nearest"):
         data = path.read_bytes()
     except OSError as error:
         raise EvaluationError(f"cannot read {path}: {describe_os_error(error)}") from error
-    config = DataConfig(steps_per_quarter=steps_per_quarter, quantize=quantize, min_notes=1, min_duration_seconds=0.0)
+    config = dataclasses.replace(grid, min_notes=1, min_duration_seconds=0.0)
     try:
         return preprocess_midi(load_score(data), path.name, config)
     except InvalidMidiError as error:
@@ -157,15 +159,14 @@ def _read_piece(path: Path, steps_per_quarter: int, quantize: str = "nearest"):
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from core.config import DataConfig
     from core.evaluation.evaluate import json_safe
     from core.evaluation.features import HISTOGRAMS, SCALARS, piece_features
 
-    DataConfig(steps_per_quarter=args.steps_per_quarter)  # checks the grid before reading anything
-    chords, index, quantize = None, None, "nearest"
+    grid = DataConfig(steps_per_quarter=args.steps_per_quarter)  # checks the grid before reading anything
+    chords, index = None, None
     if args.dataset:  # the pieces are then read onto its grid as its own were
-        chords, index, quantize = _references(args.dataset, args.steps_per_quarter)
-    pieces = [_read_piece(path, args.steps_per_quarter, quantize) for path in args.files]
+        chords, index, grid = _references(args.dataset, args.steps_per_quarter)
+    pieces = [_read_piece(path, grid) for path in args.files]
     report = []
     for path, piece in zip(args.files, pieces):
         numerator, denominator = piece.time_signature
@@ -189,7 +190,7 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _references(name: str, steps_per_quarter: int):
-    """The chord transitions and the melody index of a dataset's training pieces, and how it quantized them."""
+    """The chord transitions and the melody index of a dataset's training pieces, and its grid."""
     from core.data.datasets import load_dataset
     from core.evaluation.evaluate import TrainingReference
 
@@ -200,4 +201,4 @@ def _references(name: str, steps_per_quarter: int):
             f"pass --steps-per-quarter {dataset.config.steps_per_quarter}"
         )
     known = TrainingReference.of(dataset)
-    return known.chords, known.index, dataset.config.quantize
+    return known.chords, known.index, dataset.config.grid()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import DataConfig
 from core.data.datasets import Dataset
 from core.data.midi_io import load_score, note_table
 from core.data.piece import END
@@ -127,7 +126,7 @@ class LibraryPieces:
             EvaluationError: A MIDI file that cannot be read.
         """
         spq = dataset.config.steps_per_quarter
-        config = DataConfig(steps_per_quarter=spq, quantize=dataset.config.quantize)  # read as its pieces were
+        grid = dataset.config.grid()  # read as its pieces were
         pieces, snapped = [], 0
         for record, midi in zip(self.records, self.midi):
             try:
@@ -136,7 +135,7 @@ class LibraryPieces:
                 raise EvaluationError(f"cannot read the MIDI file of piece '{record.title}': {error}") from error
             on_grid = note_table(score)[:, :2] * spq / score.ticks_per_quarter
             snapped += not np.allclose(on_grid, np.rint(on_grid))
-            pieces.append(quantize(score, config))
+            pieces.append(quantize(score, grid))
         last_bar = steps - bar_steps
         counts = [
             (snapped, f"were composed on a finer grid than this dataset's {spq} steps per quarter note: snapped to it"),
