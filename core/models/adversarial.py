@@ -7,20 +7,13 @@ Imported by :mod:`core.models.layers`, so that a saved GAN loads without
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from core.models.gan import (
-    DIVERSITY_SAMPLES,
-    NOTE_FEATURES,
-    PITCHES,
-    VALIDATION_SEED,
-    feature_distance,
-    pitch_class_diversity,
-)
+from core.models.gan import DIVERSITY_SAMPLES, VALIDATION_SEED, feature_distance, pitch_class_diversity
+from core.models.pitch_heads import PITCH_HEADS
 
 
 class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -78,7 +71,7 @@ class AdversarialComposer(keras.Model):
             :class:`core.models.gan.RNNGANConfig` (a model saved before ``pitch_head`` existed is ``continuous``).
 
     With the softmax pitch head the discriminator reads every note as its four features then its pitch
-    one-hot (:meth:`judged`): the exact one-hot for real notes, a straight-through Gumbel-softmax draw for
+    one-hot (``pitch``, its head from :mod:`core.models.pitch_heads`): the exact one-hot for real notes, a straight-through Gumbel-softmax draw for
     generated ones; the feature distance, validation and :meth:`sample` use drawn pitches, so the figures
     mean the same for both heads.
 
@@ -118,6 +111,7 @@ class AdversarialComposer(keras.Model):
         self.pretrain_epochs = pretrain_epochs
         self.distance_weight = distance_weight
         self.pitch_head = pitch_head
+        self.pitch = PITCH_HEADS[pitch_head]
         self.gumbel_temperature = gumbel_temperature
         # === Training state ===
         self.pretraining = False
@@ -137,58 +131,13 @@ class AdversarialComposer(keras.Model):
 
     # === Pitch ===
 
-    def features(
-        self,
-        generated: tf.Tensor,
-        uniform: Callable[[tf.Tensor], tf.Tensor],
-        logit_scale: float = 1.0,
-        soft_temperature: float | None = None,
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The generator's outputs as note features and the pitch choices the discriminator sees.
-
-        The continuous head's outputs are the features. The softmax head's pitch is the Gumbel-max draw
-        ``argmax(logits * logit_scale + g)``, ``g = -log(-log(uniform))``: a draw from
-        ``softmax(logits * logit_scale)``; with ``soft_temperature`` its one-hot is straight-through
-        (``hard + soft - stop_gradient(soft)``, ``soft = softmax((logits + g) / soft_temperature)``), so the
-        generator gets the gradient of the relaxed choice.
-
-        Args:
-            generated: The generator's output, shape=(batch, notes, width).
-            uniform: ``uniform(shape)``, draws in (0, 1) for the Gumbel noise; unused by the continuous head.
-
-        Returns:
-            features shape=(batch, notes, 4), pitch / 127 first; the pitch one-hot shape=(batch, notes,
-            PITCHES), or None with the continuous head.
-        """
-        generated = tf.cast(generated, tf.float32)
-        if self.pitch_head == "continuous":
-            return generated, None
-        rest, logits = generated[..., : NOTE_FEATURES - 1], generated[..., NOTE_FEATURES - 1 :]
-        gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(uniform(tf.shape(logits)), 1e-20, 1.0 - 1e-7)))
-        scores = logits * logit_scale + gumbel
-        choice = tf.one_hot(tf.argmax(scores, axis=-1), PITCHES)
-        if soft_temperature is not None:
-            soft = tf.nn.softmax(scores / soft_temperature)
-            choice = choice + soft - tf.stop_gradient(soft)
-        pitch = tf.reduce_sum(choice * tf.range(PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / (PITCHES - 1)
-        return tf.concat([pitch, rest], axis=-1), choice
-
-    def judged(self, features: tf.Tensor, choice: tf.Tensor | None = None) -> tf.Tensor:
-        """What the discriminator reads: the features, and with the softmax head the pitch one-hot after them
-        (of ``choice``, else exact, from the features' pitch)."""
-        if self.pitch_head == "continuous":
-            return features
-        if choice is None:
-            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (PITCHES - 1)), tf.int32), PITCHES)
-        return tf.concat([features, choice], axis=-1)
-
     def _composed(self, noise: tf.Tensor, seed: tf.Tensor, logit_scale: float = 1.0) -> tf.Tensor:
         """Features of the generator on ``noise``, not training, pitches drawn with stateless ``seed``."""
 
         def uniform(shape):  # a stream of its own: the noise's parts are 0 and 1
             return tf.random.stateless_uniform(shape, seed=tf.stack([seed, 2]))
 
-        return self.features(self.generator(noise, training=False), uniform, logit_scale)[0]
+        return self.pitch.features(self.generator(noise, training=False), uniform, logit_scale)[0]
 
     # === Compiling ===
 
@@ -275,9 +224,9 @@ class AdversarialComposer(keras.Model):
             return keras.random.uniform(shape, seed=self.seed_generator)
 
         generated = self.generator(noise, training=True)
-        features, choice = self.features(generated, uniform, soft_temperature=self.gumbel_temperature)
+        features, choice = self.pitch.features(generated, uniform, soft_temperature=self.gumbel_temperature)
         mask = tf.cast(weights, tf.float32)[..., None]
-        return features * mask, self.judged(features, choice) * mask
+        return features * mask, self.pitch.judged(features, choice) * mask
 
     def _judge(self, windows, weights, training):
         """The discriminator on ``windows``: a logit per window, shape=(batch,), and its mean hidden features."""
@@ -297,7 +246,7 @@ class AdversarialComposer(keras.Model):
         wasserstein = self.gradient_penalty > 0
         # One forward pass serves both networks: the discriminator judges real and generated windows as one
         # batch, and each network steps on its own loss against the other as it was (simultaneous updates).
-        real = self.judged(windows) * tf.cast(weights, tf.float32)[..., None]  # no pitch one-hot on padding
+        real = self.pitch.judged(windows) * tf.cast(weights, tf.float32)[..., None]  # no pitch one-hot on padding
         with tf.GradientTape(persistent=True) as tape:
             fake_notes, fake = self._training_features(noise, weights)
             logits, features = self._judge(tf.concat([real, fake], 0), tf.concat([weights, weights], 0), True)

@@ -22,7 +22,8 @@ generator writes logits over the 128 MIDI pitches, training shows the
 discriminator a straight-through Gumbel-softmax one-hot of them (Jang et al.
 2017) beside the exact one-hot of the real notes, and composing draws each
 pitch from the softmax, seeded. Nothing ties a rounded number to a scale;
-a choice among pitches can learn which ones go together.
+a choice among pitches can learn which ones go together. Each head is one
+class of :mod:`core.models.pitch_heads`.
 
 Pre-training: C-RNN-GAN teacher-forces its autoregressive generator. This one
 reads noise only (its Conv1D looks at neighbouring steps on both sides, and its
@@ -41,6 +42,7 @@ import numpy as np
 
 from core.config import check_config
 from core.models.base import StepDecoder
+from core.models.pitch_heads import NOTE_FEATURES, PITCH_HEADS
 
 if TYPE_CHECKING:
     import keras
@@ -56,12 +58,6 @@ PITCH_CLASSES = 12
 # The smallest spread a feature's distance is measured in: one grid step of a duration or gap (1/64), so a
 # feature the real notes hold constant (the chorales' velocity) neither divides by zero nor dominates.
 SPREAD_FLOOR = 1 / 64
-# The generator's pitch outputs.
-PITCH_HEADS = ("continuous", "softmax")
-# Pitches a softmax head chooses among: the notes representation's whole range, MIDI 0-127 (pitch / 127).
-PITCHES = 128
-# Note features of the notes representation (pitch, duration, gap, velocity): what the generator composes.
-NOTE_FEATURES = 4
 
 
 @dataclass(frozen=True)
@@ -284,7 +280,7 @@ class RNNGANConfig:
             "label": "Pitch output",
             "help": "continuous: one number per note, rounded (as the paper); "
             "softmax: a choice among the pitches, drawn when composing",
-            "choices": PITCH_HEADS,
+            "choices": tuple(PITCH_HEADS),
         },
     )
     gumbel_temperature: float = field(
@@ -319,7 +315,10 @@ class RNNGANConfig:
                 (self.discriminator_lr_ratio > 0, "discriminator_lr_ratio must be positive"),
                 (self.pretrain_epochs >= 0, f"pretrain_epochs must be 0 or more, got {self.pretrain_epochs}"),
                 (self.distance_weight >= 0, f"distance_weight must be 0 or more, got {self.distance_weight}"),
-                (self.pitch_head in PITCH_HEADS, f"pitch_head must be one of {PITCH_HEADS}, got {self.pitch_head!r}"),
+                (
+                    self.pitch_head in PITCH_HEADS,
+                    f"pitch_head must be one of {tuple(PITCH_HEADS)}, got {self.pitch_head!r}",
+                ),
                 (self.gumbel_temperature > 0, f"gumbel_temperature must be positive, got {self.gumbel_temperature}"),
             ],
             config=self,
@@ -411,12 +410,9 @@ def _adversarial_composer(config: RNNGANConfig, spec: InputSpec, conv_blocks: in
 
 
 def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras.Model:
-    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> features, shape=(batch, notes, spec.size),
-    in [0, 1] with ``sigmoid_output``, else about there (decoding clips).
-
-    With the softmax pitch head: shape=(batch, notes, spec.size - 1 + PITCHES), the features but pitch
-    (duration, gap, velocity) then the pitch logits; :class:`AdversarialComposer` turns them into features.
-    """
+    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> what the pitch head writes
+    (:meth:`core.models.pitch_heads.ContinuousPitch.generator_outputs`: the features, in [0, 1] with
+    ``sigmoid_output``, else about there, as decoding clips)."""
     import keras
 
     noise = keras.Input(shape=(None, config.noise_dim + config.global_noise_dim), name="noise")
@@ -441,30 +437,17 @@ def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras
         if config.layer_norm:
             hidden = keras.layers.LayerNormalization(name=f"generator_lstm_norm_{index}")(hidden)
     activation = "sigmoid" if config.sigmoid_output else None
-    if config.pitch_head == "continuous":
-        features = keras.layers.Dense(spec.size, activation=activation, dtype="float32", name="features")(hidden)
-        return keras.Model(noise, features, name="generator")
-    rest = keras.layers.Dense(spec.size - 1, activation=activation, dtype="float32", name="features")(hidden)
-    logits = keras.layers.Dense(PITCHES, dtype="float32", name="pitch_logits")(hidden)
-    outputs = keras.layers.Concatenate(dtype="float32", name="features_and_pitch_logits")([rest, logits])
+    outputs = PITCH_HEADS[config.pitch_head].generator_outputs(hidden, spec, activation)
     return keras.Model(noise, outputs, name="generator")
 
 
 def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
-    """Features, shape=(batch, notes, spec.size) -> (a logit per note, shape=(batch, notes, 1),
-    hidden features per note, shape=(batch, notes, 2 * discriminator_units)).
-
-    With the softmax pitch head it reads shape=(batch, notes, spec.size + PITCHES): the features, then the
-    pitch as a one-hot (its Conv1D embeds it), so a pitch is a choice to it as it is to the generator.
-    """
+    """Notes as the pitch head shows them (:meth:`core.models.pitch_heads.ContinuousPitch.discriminator_input`)
+    -> (a logit per note, shape=(batch, notes, 1), hidden features per note, shape=(batch, notes,
+    2 * discriminator_units))."""
     import keras
 
-    from core.models.heads import head_for
-
-    if config.pitch_head == "continuous":
-        notes = head_for(spec.kind).model_input(spec)
-    else:
-        notes = keras.Input(shape=(None, spec.size + PITCHES), dtype="float32", name="notes")
+    notes = PITCH_HEADS[config.pitch_head].discriminator_input(spec)
     hidden = keras.layers.Conv1D(
         config.discriminator_filters, config.discriminator_kernel, padding="same", name="discriminator_conv"
     )(notes)
