@@ -208,7 +208,7 @@ def test_even_a_single_file_is_read_in_a_worker_without_tensorflow(misbehaving):
 
 
 def test_a_reading_worker_starts_without_the_database_layer_or_tensorflow():
-    """Every build starts its readers afresh (one per core): what their module imports is paid each time."""
+    """What a reader's module imports is paid by every new reader: on a first upload, and after readers retire."""
     script = "import sys, core.data.ingest; print(sorted({'sqlalchemy', 'alembic', 'tensorflow'} & set(sys.modules)))"
     imported = subprocess.run(
         [sys.executable, "-c", script], env=child_environment(), capture_output=True, text=True, check=True
@@ -235,7 +235,13 @@ def _nothing_stored(home) -> bool:
 
 
 def _workers_left() -> list[psutil.Process]:
-    return [child for child in psutil.Process().children(recursive=True) if "worker_main" in " ".join(child.cmdline())]
+    """The readers still running, but the idle spares kept from earlier builds (not the build under test's)."""
+    spares = set(ingest.SPARES.pids())
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "worker_main" in " ".join(child.cmdline()) and child.pid not in spares
+    ]
 
 
 def test_a_raising_progress_callback_kills_the_workers_at_once_and_stores_nothing(misbehaving, neurotune_home):
@@ -266,6 +272,28 @@ def test_cancel_stops_the_build_between_files_and_stores_nothing(neurotune_home)
     with pytest.raises(DatasetError, match="cancelled"):
         build.build_from_uploads("cancelled", [("a.mid", scale_piece())], cancel=lambda: True)
     assert _nothing_stored(neurotune_home)
+
+
+def test_readers_that_read_within_the_limits_serve_the_next_upload_until_they_idle_too_long(monkeypatch):
+    spares, started = ingest.SpareReaders(), []
+    monkeypatch.setattr(ingest, "SPARES", spares)  # this test's own
+    start = ingest._start_worker
+    monkeypatch.setattr(ingest, "_start_worker", lambda: started.append(1) or start())
+    try:
+        build.build_dataset("first", _files(2), workers=2)
+        assert len(started) == 2 and len(spares.pids()) == 2
+        kept = list(spares._workers)
+        assert all(worker.process.poll() is None for worker in kept)
+        second = build.build_dataset(
+            "second", [SourceFile(f"new{i}.mid", scale_piece(length=30 + i)) for i in range(3)]
+        )
+        assert len(second.dataset) == 3 and len(started) == 2  # read by the first build's readers
+        # A spare idle for nearly as long as it waits before exiting could exit as a file comes: it is stopped.
+        monkeypatch.setattr(ingest, "SPARE_IDLE_SECONDS", 0.0)
+        assert spares.take() is None and spares.pids() == []
+        assert all(worker.process.poll() is not None for worker in kept)
+    finally:
+        ingest._stop(spares._workers, kill=True)
 
 
 def test_the_same_bytes_uploaded_again_are_read_once_and_rejected_as_duplicates(monkeypatch):

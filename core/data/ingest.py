@@ -17,7 +17,11 @@ whatever a parser or a future change may do with a hostile file:
 - an upload shares a CPU budget; files not started once it is spent are
   rejected with that reason;
 - leaving the iteration early (a progress callback raising, as Streamlit's
-  Stop does, or ``cancel``) kills the workers at once rather than waiting.
+  Stop does, or ``cancel``) kills the workers at once rather than waiting;
+- a worker that read its files within the limits is kept idle for the next
+  upload (:class:`SpareReaders`): starting one costs 0.3 s of CPU, more than
+  reading a typical file, and a primer or a small upload would pay it each
+  time. An idle worker exits by itself after a while.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ _POLL_SECONDS = 0.1
 _WALL_FACTOR, _WALL_MARGIN_SECONDS = 4, 10.0
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _READY = "ready"
+# Idle workers kept for the next upload, and how long an idle one waits for a file before it exits; one idle
+# for nearly that long is not given another file (it might exit as the file comes), but stopped.
+SPARE_READERS = max(os.cpu_count() or 1, 1)
+SPARE_IDLE_SECONDS = 300.0
+_SPARE_MARGIN_SECONDS = 30.0
 
 
 def process_file(name: str, data: bytes, config: DataConfig, limits: ValidationLimits) -> Result:
@@ -185,27 +194,26 @@ def _read_limited(process: Process, name: str, data: bytes, config: DataConfig, 
 def worker_main(fd: int) -> None:
     """A worker process's life, on the connection at file descriptor ``fd``.
 
-    Receives (process, config, limits), says "ready", then reads files sent as
-    (index, name, data) until None, answering (index, result, cpu seconds,
-    peak RSS in MB, whether it retires) for each.
+    Says "ready", then reads files sent as (index, name, data, process, config,
+    limits) until None, answering (index, result, cpu seconds, peak RSS in MB,
+    whether it retires) for each. Exits after :data:`SPARE_IDLE_SECONDS` without a file.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     signal.signal(signal.SIGPROF, _on_cpu_timer)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed by a limit leaves no core file
     connection = Connection(fd)
     try:
-        process, config, limits = connection.recv()
-    except EOFError:
+        connection.send(_READY)
+    except OSError:  # the parent finished, or was stopped, before this worker was up
         return
-    connection.send(_READY)
-    while True:
+    while connection.poll(SPARE_IDLE_SECONDS):
         try:
             task = connection.recv()
         except EOFError:
             return
         if task is None:
             return
-        index, name, data = task
+        index, name, data, process, config, limits = task
         result, cpu, retire = _read_limited(process, name, data, config, limits)
         connection.send((index, result, cpu, _peak_rss_mb(), retire))
         if retire:
@@ -223,9 +231,58 @@ class _Worker:
     index: int | None = None  # the file it is reading
     deadline: float = 0.0
     done: bool = False  # it has exited, or will after its answer (it hit a limit or failed)
+    idle_since: float = 0.0  # when it became a spare
 
 
-def _start_worker(process: Process, config: DataConfig, limits: ValidationLimits) -> _Worker:
+class SpareReaders:
+    """Idle workers that read their last files within the limits, for the next :func:`ingest_files` of this process.
+
+    Only workers that ran :func:`process_file` come back: one that ran another function (a test's) may have
+    imported more than this module. At most :data:`SPARE_READERS` are kept; one that has exited (after
+    :data:`SPARE_IDLE_SECONDS` idle) is dropped when taken. Shared by a server's threads, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+
+    def take(self) -> _Worker | None:
+        """An idle worker, ready for a file, or None. Those idle too long or gone are stopped on the way."""
+        stale, taken = [], None
+        with self._lock:
+            fresh_since = time.monotonic() - (SPARE_IDLE_SECONDS - _SPARE_MARGIN_SECONDS)
+            kept = []
+            for worker in self._workers:
+                if worker.idle_since <= fresh_since or worker.process.poll() is not None:
+                    stale.append(worker)
+                elif taken is None:
+                    taken = worker
+                else:
+                    kept.append(worker)
+            self._workers = kept
+        _stop(stale, kill=True)
+        return taken
+
+    def give(self, workers: list[_Worker]) -> list[_Worker]:
+        """Keep what room allows of ``workers`` (idle, healthy, started or starting); returns the rest, to stop."""
+        now = time.monotonic()
+        with self._lock:
+            room = max(SPARE_READERS - len(self._workers), 0)
+            kept, rest = workers[:room], workers[room:]
+            for worker in kept:
+                worker.idle_since = now
+            self._workers.extend(kept)
+        return rest
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [worker.process.pid for worker in self._workers]
+
+
+SPARES = SpareReaders()
+
+
+def _start_worker() -> _Worker:
     parent_end, child_end = Pipe()
     command = [sys.executable, "-c", f"from core.data.ingest import worker_main; worker_main({child_end.fileno()})"]
     try:
@@ -235,7 +292,6 @@ def _start_worker(process: Process, config: DataConfig, limits: ValidationLimits
         raise DatasetError(f"cannot start a worker process to read MIDI ({error}); try again later") from error
     finally:
         child_end.close()
-    parent_end.send((process, config, limits))
     return _Worker(child, parent_end)
 
 
@@ -330,11 +386,11 @@ def ingest_files(
                 pool = [worker for worker in pool if worker not in retired]
             idle = sum(worker.index is None for worker in pool)
             while len(pool) < max(workers, 1) and idle < len(pending):
-                pool.append(_start_worker(process, config, limits))
+                pool.append(SPARES.take() or _start_worker())
                 idle += 1
             for worker in pool:
                 if worker.ready and not worker.done and worker.index is None and pending:
-                    _dispatch(worker, pending, files, limits)
+                    _dispatch(worker, pending, files, (process, config, limits))
             waiting = [worker for worker in pool if not worker.done or worker.index is not None]
             wait([worker.connection for worker in waiting], timeout=_POLL_SECONDS)  # a dead worker's is at EOF
             for worker in waiting:
@@ -344,6 +400,8 @@ def ingest_files(
                     yield outcome
         finished = True
     finally:
+        if finished and process is process_file:  # the healthy ones (some may still be starting) are kept
+            pool = SPARES.give([worker for worker in pool if not worker.done])
         _stop(pool, kill=not finished)
 
 
@@ -365,11 +423,17 @@ def ingest_one(
     return outcome.result
 
 
-def _dispatch(worker: _Worker, pending: deque, files: Sequence[tuple[str, bytes]], limits: ValidationLimits) -> None:
+def _dispatch(
+    worker: _Worker,
+    pending: deque,
+    files: Sequence[tuple[str, bytes]],
+    how: tuple[Process, DataConfig, ValidationLimits],
+) -> None:
     index = pending.popleft()
     name, data = files[index]
+    limits = how[2]
     try:
-        worker.connection.send((index, name, data))
+        worker.connection.send((index, name, data, *how))
     except (OSError, ValueError):  # it died while idle: the file goes to the next worker
         pending.appendleft(index)
         worker.done = True
