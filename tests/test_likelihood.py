@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 
@@ -53,18 +54,28 @@ def home(tiny, monkeypatch):
     return tiny
 
 
-def _by_steps(checkpoint: str, frames: np.ndarray) -> float:
-    """A piece's NLL summed over its frames, by the step decoder from a silent frame, with the textbook formula."""
+@functools.cache
+def _stepping(checkpoint: str):
+    """The checkpoint's step decoder and its step as one graph (traced once: eager steps token by token were
+    most of this file's time)."""
     import tensorflow as tf
 
     from core.generation.loading import load_checkpoint
 
     decoder = load_checkpoint(checkpoint).decoder
+    return decoder, tf.function(decoder.step)
+
+
+def _by_steps(checkpoint: str, frames: np.ndarray) -> float:
+    """A piece's NLL summed over its frames, by the step decoder from a silent frame, with the textbook formula."""
+    import tensorflow as tf
+
+    decoder, step = _stepping(checkpoint)
     state = decoder.initial_state(1, len(frames))
     previous = np.zeros((1, frames.shape[1]), np.float32)
     total = 0.0
     for position, frame in enumerate(frames):
-        logits, state = decoder.step(tf.constant(previous), state, tf.constant(position))
+        logits, state = step(tf.constant(previous), state, tf.constant(position))
         on = 1 / (1 + np.exp(-np.asarray(logits, np.float64)[0]))
         total -= float(np.sum(frame * np.log(on) + (1 - frame) * np.log(1 - on)))
         previous = frame[None].astype(np.float32)
@@ -93,14 +104,12 @@ def _chords_by_steps(checkpoint: str, tokens: np.ndarray) -> float:
     """A piece's NLL summed over its tokens, by the step decoder from a STEP, each token's -log softmax."""
     import tensorflow as tf
 
-    from core.generation.loading import load_checkpoint
-
-    decoder = load_checkpoint(checkpoint).decoder
+    decoder, step = _stepping(checkpoint)
     state = decoder.initial_state(1, len(tokens))
     previous = CHORD_STEP
     total = 0.0
     for position, token in enumerate(tokens.tolist()):
-        logits, state = decoder.step(tf.constant([previous], tf.int32), state, tf.constant(position))
+        logits, state = step(tf.constant([previous], tf.int32), state, tf.constant(position))
         logits = np.asarray(logits, np.float64)[0]
         total -= logits[token] - np.log(np.exp(logits).sum())
         previous = token
