@@ -235,11 +235,12 @@ def _nothing_stored(home) -> bool:
 
 
 def _workers_left() -> list[psutil.Process]:
-    """The readers still running, but the idle spares kept from earlier builds (not the build under test's)."""
+    """This process's readers still running, but the idle spares kept from earlier builds (not the build under
+    test's); a browser test's server keeps its own spares, as its children."""
     spares = set(ingest.SPARES.pids())
     return [
         child
-        for child in psutil.Process().children(recursive=True)
+        for child in psutil.Process().children()
         if "worker_main" in " ".join(child.cmdline()) and child.pid not in spares
     ]
 
