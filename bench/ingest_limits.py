@@ -220,7 +220,10 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from core.config import DataConfig, ValidationLimits
+    from core.data import ingest
 
+    # Every reader ends with its upload, so that RUSAGE_CHILDREN counts its CPU and each file has a fresh one.
+    ingest.SPARE_READERS = 0
     limits = ValidationLimits()
     files = adversarial_files(limits.max_events, limits.max_tracks, limits.max_file_bytes, DataConfig().max_notes)
     adversarial = {name: read_one(name, data) for name, data in files.items()}

@@ -87,6 +87,9 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.child:
+        from core.data import ingest
+
+        ingest.SPARE_READERS = 0  # every reader ends with its build, so that RUSAGE_CHILDREN counts its memory
         print(json.dumps(run_build(args.limit, args.workers, args.rebuild)))
         return
     parallel = in_fresh_process(args.limit, args.workers, rebuild=True)
