@@ -285,9 +285,8 @@ def test_readers_that_read_within_the_limits_serve_the_next_upload_until_they_id
         assert len(started) == 2 and len(spares.pids()) == 2
         kept = list(spares._workers)
         assert all(worker.process.poll() is None for worker in kept)
-        second = build.build_dataset(
-            "second", [SourceFile(f"new{i}.mid", scale_piece(length=30 + i)) for i in range(3)]
-        )
+        files = [SourceFile(f"new{i}.mid", scale_piece(length=30 + i)) for i in range(3)]
+        second = build.build_dataset("second", files, workers=2)
         assert len(second.dataset) == 3 and len(started) == 2  # read by the first build's readers
         # A spare idle for nearly as long as it waits before exiting could exit as a file comes: it is stopped.
         monkeypatch.setattr(ingest, "SPARE_IDLE_SECONDS", 0.0)

@@ -61,9 +61,10 @@ _POLL_SECONDS = 0.1
 _WALL_FACTOR, _WALL_MARGIN_SECONDS = 4, 10.0
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _READY = "ready"
-# Idle workers kept for the next upload, and how long an idle one waits for a file before it exits; one idle
-# for nearly that long is not given another file (it might exit as the file comes), but stopped.
-SPARE_READERS = max(os.cpu_count() or 1, 1)
+# Idle workers kept for the next upload (one per usable core, at most 4: each holds about 50 MB), and how long
+# an idle one waits for a file before it exits; one idle for nearly that long, counted from its last answer, is
+# not given another file (it might exit as the file comes) but stopped.
+SPARE_READERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
 SPARE_IDLE_SECONDS = 300.0
 _SPARE_MARGIN_SECONDS = 30.0
 
@@ -216,6 +217,7 @@ def worker_main(fd: int) -> None:
         index, name, data, process, config, limits = task
         result, cpu, retire = _read_limited(process, name, data, config, limits)
         connection.send((index, result, cpu, _peak_rss_mb(), retire))
+        del task, data, result  # an idle reader keeps nothing of the upload it read
         if retire:
             return  # a fresh worker is cleaner than one whose heap hit the wall
 
@@ -231,15 +233,18 @@ class _Worker:
     index: int | None = None  # the file it is reading
     deadline: float = 0.0
     done: bool = False  # it has exited, or will after its answer (it hit a limit or failed)
-    idle_since: float = 0.0  # when it became a spare
+    idle_since: float = 0.0  # when its last message came: its own idle clock started just before
 
 
 class SpareReaders:
-    """Idle workers that read their last files within the limits, for the next :func:`ingest_files` of this process.
+    """Idle workers of a finished :func:`ingest_files` (none hit a limit; some may still be starting), for the next
+    one of this process.
 
     Only workers that ran :func:`process_file` come back: one that ran another function (a test's) may have
-    imported more than this module. At most :data:`SPARE_READERS` are kept; one that has exited (after
-    :data:`SPARE_IDLE_SECONDS` idle) is dropped when taken. Shared by a server's threads, hence the lock.
+    imported more than this module. At most :data:`SPARE_READERS` are kept; those that have exited (after
+    :data:`SPARE_IDLE_SECONDS` idle) or are about to are stopped and reaped whenever spares are taken or given.
+    A reader serves uploads of several users in turn, as it did the files of one: same user id, limits per file.
+    Shared by a server's threads, hence the lock.
     """
 
     def __init__(self) -> None:
@@ -247,32 +252,27 @@ class SpareReaders:
         self._workers: list[_Worker] = []
 
     def take(self) -> _Worker | None:
-        """An idle worker, ready for a file, or None. Those idle too long or gone are stopped on the way."""
-        stale, taken = [], None
+        """An idle worker, ready for a file, or None."""
         with self._lock:
-            fresh_since = time.monotonic() - (SPARE_IDLE_SECONDS - _SPARE_MARGIN_SECONDS)
-            kept = []
-            for worker in self._workers:
-                if worker.idle_since <= fresh_since or worker.process.poll() is not None:
-                    stale.append(worker)
-                elif taken is None:
-                    taken = worker
-                else:
-                    kept.append(worker)
-            self._workers = kept
-        _stop(stale, kill=True)
-        return taken
+            self._sweep()
+            return self._workers.pop() if self._workers else None
 
     def give(self, workers: list[_Worker]) -> list[_Worker]:
         """Keep what room allows of ``workers`` (idle, healthy, started or starting); returns the rest, to stop."""
-        now = time.monotonic()
         with self._lock:
+            self._sweep()
             room = max(SPARE_READERS - len(self._workers), 0)
-            kept, rest = workers[:room], workers[room:]
-            for worker in kept:
-                worker.idle_since = now
-            self._workers.extend(kept)
-        return rest
+            self._workers.extend(workers[:room])
+        return workers[room:]
+
+    def _sweep(self) -> None:
+        """Stop and reap the spares that have exited or idled nearly as long as they wait."""
+        fresh_since = time.monotonic() - (SPARE_IDLE_SECONDS - _SPARE_MARGIN_SECONDS)
+        stale = [
+            worker for worker in self._workers if worker.idle_since <= fresh_since or worker.process.poll() is not None
+        ]
+        self._workers = [worker for worker in self._workers if worker not in stale]
+        _stop(stale, kill=True)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -292,7 +292,7 @@ def _start_worker() -> _Worker:
         raise DatasetError(f"cannot start a worker process to read MIDI ({error}); try again later") from error
     finally:
         child_end.close()
-    return _Worker(child, parent_end)
+    return _Worker(child, parent_end, idle_since=time.monotonic())  # its idle clock starts later, once it is up
 
 
 def _wall_seconds(limits: ValidationLimits) -> float:
@@ -365,7 +365,8 @@ def ingest_files(
         workers: At most this many processes, never more than there are files.
         cancel: When set, the workers are killed and :class:`DatasetError` is raised.
         process: What a worker runs on each file (a module-level function, so
-            that it can be sent to a spawned process).
+            that it can be sent to a spawned process). With :func:`process_file`, the
+            workers of an iteration that went to its end are kept for the next (:class:`SpareReaders`).
 
     Raises:
         DatasetError: cancelled, or a worker process could not start.
@@ -452,6 +453,7 @@ def _collect(worker: _Worker, limits: ValidationLimits) -> FileOutcome | None:
             message = worker.connection.recv()
         except (EOFError, OSError):
             break  # it died mid-answer: handled below
+        worker.idle_since = time.monotonic()
         if message == _READY:
             worker.ready = True
             continue
