@@ -61,10 +61,10 @@ _POLL_SECONDS = 0.1
 _WALL_FACTOR, _WALL_MARGIN_SECONDS = 4, 10.0
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _READY = "ready"
-# Idle workers kept for the next upload (one per usable core, at most 4: each holds about 50 MB), and how long
+# Idle workers kept for the next upload (one per core, at most 4: each holds about 50 MB), and how long
 # an idle one waits for a file before it exits; one idle for nearly that long, counted from its last answer, is
 # not given another file (it might exit as the file comes) but stopped.
-SPARE_READERS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
+SPARE_READERS = min(os.cpu_count() or 1, 4)
 SPARE_IDLE_SECONDS = 300.0
 _SPARE_MARGIN_SECONDS = 30.0
 
@@ -391,7 +391,7 @@ def ingest_files(
                 idle += 1
             for worker in pool:
                 if worker.ready and not worker.done and worker.index is None and pending:
-                    _dispatch(worker, pending, files, (process, config, limits))
+                    _dispatch(worker, pending, files, process, config, limits)
             waiting = [worker for worker in pool if not worker.done or worker.index is not None]
             wait([worker.connection for worker in waiting], timeout=_POLL_SECONDS)  # a dead worker's is at EOF
             for worker in waiting:
@@ -428,13 +428,15 @@ def _dispatch(
     worker: _Worker,
     pending: deque,
     files: Sequence[tuple[str, bytes]],
-    how: tuple[Process, DataConfig, ValidationLimits],
+    process: Process,
+    config: DataConfig,
+    limits: ValidationLimits,
 ) -> None:
+    """Send the next pending file to ``worker``, with what to run on it and under which limits."""
     index = pending.popleft()
     name, data = files[index]
-    limits = how[2]
     try:
-        worker.connection.send((index, name, data, *how))
+        worker.connection.send((index, name, data, process, config, limits))
     except (OSError, ValueError):  # it died while idle: the file goes to the next worker
         pending.appendleft(index)
         worker.done = True

@@ -70,9 +70,9 @@ class AdversarialComposer(keras.Model):
             pretrain_epochs, distance_weight, pitch_head, gumbel_temperature: As
             :class:`core.models.gan.RNNGANConfig` (a model saved before ``pitch_head`` existed is ``continuous``).
 
-    With the softmax pitch head the discriminator reads every note as its four features then its pitch
-    one-hot (``pitch``, its head from :mod:`core.models.pitch_heads`): the exact one-hot for real notes, a straight-through Gumbel-softmax draw for
-    generated ones; the feature distance, validation and :meth:`sample` use drawn pitches, so the figures
+    ``pitch`` is the head (:mod:`core.models.pitch_heads`). With the softmax head the discriminator reads every
+    note as its four features then its pitch one-hot: the exact one-hot for real notes, a straight-through
+    Gumbel-softmax draw for generated ones; the feature distance, validation and :meth:`sample` use drawn pitches, so the figures
     mean the same for both heads.
 
     Calling the model runs the generator: noise in, its raw outputs (with the softmax head, pitch logits) out.

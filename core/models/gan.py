@@ -410,9 +410,9 @@ def _adversarial_composer(config: RNNGANConfig, spec: InputSpec, conv_blocks: in
 
 
 def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras.Model:
-    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> what the pitch head writes
-    (:meth:`core.models.pitch_heads.ContinuousPitch.generator_outputs`: the features, in [0, 1] with
-    ``sigmoid_output``, else about there, as decoding clips)."""
+    """Noise, shape=(batch, notes, noise_dim + global_noise_dim) -> what the config's pitch head writes (its
+    ``generator_outputs``, :mod:`core.models.pitch_heads`): the features but pitch are in [0, 1] with
+    ``sigmoid_output``, else about there (decoding clips); pitch is a number or logits over the pitches."""
     import keras
 
     noise = keras.Input(shape=(None, config.noise_dim + config.global_noise_dim), name="noise")
@@ -442,8 +442,7 @@ def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras
 
 
 def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
-    """Notes as the pitch head shows them (:meth:`core.models.pitch_heads.ContinuousPitch.discriminator_input`)
-    -> (a logit per note, shape=(batch, notes, 1), hidden features per note, shape=(batch, notes,
+    """Notes as the config's pitch head shows them (its ``discriminator_input``) -> (a logit per note, shape=(batch, notes, 1), hidden features per note, shape=(batch, notes,
     2 * discriminator_units))."""
     import keras
 

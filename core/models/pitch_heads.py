@@ -40,8 +40,14 @@ class ContinuousPitch:
 
         return head_for(spec.kind).model_input(spec)
 
-    def features(self, generated: tf.Tensor, uniform, logit_scale=1.0, soft_temperature=None):
-        """The outputs are the features; there is no pitch choice (None)."""
+    def features(
+        self,
+        generated: tf.Tensor,
+        uniform: Callable[[tf.Tensor], tf.Tensor],
+        logit_scale: float = 1.0,
+        soft_temperature: float | None = None,
+    ) -> tuple[tf.Tensor, None]:
+        """The outputs are the features; there is no pitch choice (None), so nothing is drawn."""
         import tensorflow as tf
 
         return tf.cast(generated, tf.float32), None
