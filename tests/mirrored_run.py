@@ -8,6 +8,7 @@ devices) must be set before TensorFlow starts. Every replica's batch is recorded
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -110,6 +111,8 @@ def gan_run(dataset: str) -> dict:
 
 def main() -> None:
     sizes = record_replica_batches()
+    gc.freeze()  # as tests/conftest.py does in the test processes: 7% less CPU here
+    gc.set_threshold(50_000, 20, 100)
     results = {}
     for model in (name for name, spec in MODELS.items() if "melody" in spec.representations):
         sizes.clear()
