@@ -2,7 +2,9 @@
 
 Each side runs in a fresh process: two epochs of the same number of steps over the same
 tf.data windows; tokens/s is measured over the second epoch (after tracing). ``overhead`` =
-bare tokens/s / trainer tokens/s (target <= 1.10). Prints JSON.
+bare tokens/s / trainer tokens/s (target <= 1.10). Both sides train on the devices and in the precision
+the trainer picks (mixed on a GPU, float32 on the CPU; ``NEUROTUNE_PRECISION=float32`` or ``mixed`` forces
+one), which the JSON names. Prints JSON.
 
     .venv/bin/python bench/train.py [--model lstm] [--steps 60]
 """
@@ -58,12 +60,18 @@ def _rate(stamps: list[float], steps: int, tokens_per_step: int) -> float:
 
 
 def measure_trainer(model: str, steps: int) -> dict:
+    from core.store import runs as run_store
     from core.training import jobs
 
     run, train = _setup(model, steps)
     stamps: list[float] = []
     jobs.work(run.id, on_step=lambda step: stamps.append(time.perf_counter()))
-    return {"tokens_per_s": _rate(stamps, steps, train.batch_size * train.seq_len)}
+    run = run_store.get_run(run.id)
+    return {
+        "tokens_per_s": _rate(stamps, steps, train.batch_size * train.seq_len),
+        "device": run.device,
+        "precision": run.precision,
+    }
 
 
 def measure_bare_fit(model: str, steps: int) -> dict:
@@ -71,15 +79,20 @@ def measure_bare_fit(model: str, steps: int) -> dict:
 
     from core.data.datasets import load_dataset
     from core.models import build_model, head_for, input_spec_for, make_config
+    from core.training.device import plan_device
     from core.training.trainer import compile_model, make_datasets
 
+    device = plan_device()  # the trainer's devices and precision (mixed on a GPU), or the sides differ in more
     run, train = _setup(model, steps)
     dataset = load_dataset("bench")
-    keras_model = build_model(
-        model, make_config(model, MODEL_OPTIONS.get(model, {})), input_spec_for("events", dataset.config, train.seq_len)
-    )
     head = head_for("tokens")
-    compile_model(keras_model, head, train, steps * 2)
+    with device.strategy.scope():
+        keras_model = build_model(
+            model,
+            make_config(model, MODEL_OPTIONS.get(model, {})),
+            input_spec_for("events", dataset.config, train.seq_len),
+        )
+        compile_model(keras_model, head, train, steps * 2)
     stamps: list[float] = []
     recorder = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: stamps.append(time.perf_counter()))
     for epoch in range(2):
@@ -135,6 +148,8 @@ def main() -> None:
                 "trainer_tokens_per_s": round(trainer["tokens_per_s"]),
                 "bare_fit_tokens_per_s": round(bare["tokens_per_s"]),
                 "overhead": round(bare["tokens_per_s"] / trainer["tokens_per_s"], 3),
+                "device": trainer["device"],
+                "precision": trainer["precision"],
                 "trainer_peak_rss_mb": trainer["peak_rss_mb"],
                 "bare_fit_peak_rss_mb": bare["peak_rss_mb"],
                 "target_overhead": 1.10,
