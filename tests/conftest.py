@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import io
 import itertools
 import os
@@ -28,17 +27,13 @@ from core.data.build import build_dataset
 from core.data.uploads import SourceFile
 from core.settings import get_settings
 from core.store.migrations import migrate
+from tests.collector import collect_less
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Python's cycle collector runs each time 700 new objects outlive their creation, and walks every young
-    object; tracing a Keras model makes millions of them. What is imported by now is frozen out of the walks
-    and the collector runs less often: tests/test_models.py and tests/test_gan.py take 14% less CPU, at the
-    same peak memory. (``load_checkpoint`` still collects in full, and a test of it turns collection off.)"""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    collect_less()  # a test of load_checkpoint's own collection turns automatic collection off
 
 
 # The test files that take longest, in order: started first, so that the workers of ``make test`` (which hand

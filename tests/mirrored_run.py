@@ -8,7 +8,6 @@ devices) must be set before TensorFlow starts. Every replica's batch is recorded
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from core.config import TrainConfig
 from core.models import MODELS
 from core.store import runs as run_store
 from core.training import jobs
+from tests.collector import collect_less
 
 TINY = {
     "rnn": {"embedding_dim": 8, "units": 8, "layers": 1},
@@ -111,8 +111,7 @@ def gan_run(dataset: str) -> dict:
 
 def main() -> None:
     sizes = record_replica_batches()
-    gc.freeze()  # as tests/conftest.py does in the test processes: 7% less CPU here
-    gc.set_threshold(50_000, 20, 100)
+    collect_less()  # after TensorFlow's import, as the test processes do
     results = {}
     for model in (name for name, spec in MODELS.items() if "melody" in spec.representations):
         sizes.clear()

@@ -21,7 +21,8 @@ from core.generation.sampling import Limits, NoiseSampler, SampleConfig
 from core.models import InputSpec, build_model, head_for, make_config
 from core.models.gan import SPREAD_FLOOR, NoiseDecoder, feature_distance, pitch_class_diversity
 from core.models.heads import FeatureHead
-from core.models.pitch_heads import PITCH_HEADS, PITCHES
+from core.models.pitch_heads import PITCH_HEADS
+from core.music.theory import MIDI_PITCHES
 from core.store import runs as run_store
 from core.training.trainer import compile_model
 from tests.conftest import make_notes, tiny_dataset
@@ -98,11 +99,11 @@ def test_the_softmax_pitch_head_writes_pitch_logits_and_the_judge_reads_a_one_ho
     noise = np.random.default_rng(0).normal(size=(BATCH, NOTES, 4)).astype(np.float32)
     generated = model.generator(noise)
     # Duration, gap and velocity, then a logit per MIDI pitch.
-    assert tuple(generated.shape) == (BATCH, NOTES, 3 + PITCHES)
+    assert tuple(generated.shape) == (BATCH, NOTES, 3 + MIDI_PITCHES)
     features, choice = model.pitch.features(
         generated, lambda shape: tf.random.uniform(shape, seed=0), soft_temperature=1.0
     )
-    assert tuple(features.shape) == (BATCH, NOTES, 4) and tuple(choice.shape) == (BATCH, NOTES, PITCHES)
+    assert tuple(features.shape) == (BATCH, NOTES, 4) and tuple(choice.shape) == (BATCH, NOTES, MIDI_PITCHES)
     # Straight-through: the forward value is an exact one-hot, and the pitch feature is its index / 127.
     np.testing.assert_allclose(tf.reduce_sum(choice, -1).numpy(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(features[..., 0].numpy() * 127, tf.argmax(choice, -1).numpy(), atol=1e-4)
@@ -111,7 +112,7 @@ def test_the_softmax_pitch_head_writes_pitch_logits_and_the_judge_reads_a_one_ho
     assert tuple(logits.shape) == (BATCH, NOTES, 1) and tuple(hidden.shape) == (BATCH, NOTES, 16)
     # Real notes: their exact one-hot.
     real = model.pitch.judged(tf.constant([[[60 / 127, 0.1, 0.0, 0.5]]]))
-    assert real.shape[-1] == 4 + PITCHES and real.numpy()[0, 0, 4 + 60] == 1 and real.numpy()[0, 0, 4:].sum() == 1
+    assert real.shape[-1] == 4 + MIDI_PITCHES and real.numpy()[0, 0, 4 + 60] == 1 and real.numpy()[0, 0, 4:].sum() == 1
     sample = model.sample(3, 7, seed=1)
     assert sample.shape == (3, 7, 4) and NoiseDecoder(model).size == 4
     pitches = sample[..., 0] * 127

@@ -72,8 +72,8 @@ class AdversarialComposer(keras.Model):
 
     ``pitch`` is the head (:mod:`core.models.pitch_heads`). With the softmax head the discriminator reads every
     note as its four features then its pitch one-hot: the exact one-hot for real notes, a straight-through
-    Gumbel-softmax draw for generated ones; the feature distance, validation and :meth:`sample` use drawn pitches, so the figures
-    mean the same for both heads.
+    Gumbel-softmax draw for generated ones; the feature distance, validation and :meth:`sample` use drawn
+    pitches, so the figures mean the same for both heads.
 
     Calling the model runs the generator: noise in, its raw outputs (with the softmax head, pitch logits) out.
     """

@@ -42,7 +42,7 @@ import numpy as np
 
 from core.config import check_config
 from core.models.base import StepDecoder
-from core.models.pitch_heads import NOTE_FEATURES, PITCH_HEADS
+from core.models.pitch_heads import PITCH_HEADS
 
 if TYPE_CHECKING:
     import keras
@@ -58,6 +58,8 @@ PITCH_CLASSES = 12
 # The smallest spread a feature's distance is measured in: one grid step of a duration or gap (1/64), so a
 # feature the real notes hold constant (the chorales' velocity) neither divides by zero nor dominates.
 SPREAD_FLOOR = 1 / 64
+# Note features of the notes representation (pitch, duration, gap, velocity): what the generator composes.
+NOTE_FEATURES = 4
 
 
 @dataclass(frozen=True)
@@ -442,8 +444,8 @@ def _generator(config: RNNGANConfig, spec: InputSpec, conv_blocks: int) -> keras
 
 
 def _discriminator(config: RNNGANConfig, spec: InputSpec) -> keras.Model:
-    """Notes as the config's pitch head shows them (its ``discriminator_input``) -> (a logit per note, shape=(batch, notes, 1), hidden features per note, shape=(batch, notes,
-    2 * discriminator_units))."""
+    """Notes as the config's pitch head shows them (its ``discriminator_input``) -> (a logit per note,
+    shape=(batch, notes, 1), hidden features per note, shape=(batch, notes, 2 * discriminator_units))."""
     import keras
 
     notes = PITCH_HEADS[config.pitch_head].discriminator_input(spec)

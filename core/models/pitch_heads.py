@@ -12,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from core.music.theory import MIDI_PITCHES
+
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
     from core.models.base import InputSpec
-
-# Pitches a softmax head chooses among: the notes representation's whole range, MIDI 0-127 (pitch / 127).
-PITCHES = 128
-# Note features of the notes representation (pitch, duration, gap, velocity): what the generator composes.
-NOTE_FEATURES = 4
 
 
 class ContinuousPitch:
@@ -53,6 +50,7 @@ class ContinuousPitch:
         return tf.cast(generated, tf.float32), None
 
     def judged(self, features: tf.Tensor, choice: tf.Tensor | None = None) -> tf.Tensor:
+        """The features as they are: there is no pitch choice to show."""
         return features
 
 
@@ -62,20 +60,20 @@ class SoftmaxPitch:
     from the softmax, seeded."""
 
     def generator_outputs(self, hidden: keras.KerasTensor, spec: InputSpec, activation: str | None):
-        """shape=(batch, notes, spec.size - 1 + PITCHES): the features but pitch (duration, gap, velocity),
+        """shape=(batch, notes, spec.size - 1 + MIDI_PITCHES): the features but pitch (duration, gap, velocity),
         then the pitch logits."""
         import keras
 
         rest = keras.layers.Dense(spec.size - 1, activation=activation, dtype="float32", name="features")(hidden)
-        logits = keras.layers.Dense(PITCHES, dtype="float32", name="pitch_logits")(hidden)
+        logits = keras.layers.Dense(MIDI_PITCHES, dtype="float32", name="pitch_logits")(hidden)
         return keras.layers.Concatenate(dtype="float32", name="features_and_pitch_logits")([rest, logits])
 
     def discriminator_input(self, spec: InputSpec) -> keras.KerasTensor:
-        """shape=(batch, notes, spec.size + PITCHES): the features, then the pitch as a one-hot (the
+        """shape=(batch, notes, spec.size + MIDI_PITCHES): the features, then the pitch as a one-hot (the
         discriminator's Conv1D embeds it), so a pitch is a choice to it as it is to the generator."""
         import keras
 
-        return keras.Input(shape=(None, spec.size + PITCHES), dtype="float32", name="notes")
+        return keras.Input(shape=(None, spec.size + MIDI_PITCHES), dtype="float32", name="notes")
 
     def features(
         self,
@@ -91,14 +89,15 @@ class SoftmaxPitch:
         import tensorflow as tf
 
         generated = tf.cast(generated, tf.float32)
-        rest, logits = generated[..., : NOTE_FEATURES - 1], generated[..., NOTE_FEATURES - 1 :]
+        rest, logits = generated[..., :-MIDI_PITCHES], generated[..., -MIDI_PITCHES:]
         gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(uniform(tf.shape(logits)), 1e-20, 1.0 - 1e-7)))
         scores = logits * logit_scale + gumbel
-        choice = tf.one_hot(tf.argmax(scores, axis=-1), PITCHES)
+        choice = tf.one_hot(tf.argmax(scores, axis=-1), MIDI_PITCHES)
         if soft_temperature is not None:
             soft = tf.nn.softmax(scores / soft_temperature)
             choice = choice + soft - tf.stop_gradient(soft)
-        pitch = tf.reduce_sum(choice * tf.range(PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / (PITCHES - 1)
+        top = MIDI_PITCHES - 1  # a pitch feature is pitch / 127
+        pitch = tf.reduce_sum(choice * tf.range(MIDI_PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / top
         return tf.concat([pitch, rest], axis=-1), choice
 
     def judged(self, features: tf.Tensor, choice: tf.Tensor | None = None) -> tf.Tensor:
@@ -106,7 +105,7 @@ class SoftmaxPitch:
         import tensorflow as tf
 
         if choice is None:
-            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (PITCHES - 1)), tf.int32), PITCHES)
+            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (MIDI_PITCHES - 1)), tf.int32), MIDI_PITCHES)
         return tf.concat([features, choice], axis=-1)
 
 

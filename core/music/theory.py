@@ -17,6 +17,8 @@ import numpy as np
 
 from core.data.piece import END, PITCH, START
 
+# How many MIDI pitches there are (0-127): what a piano roll, the note grammar and a pitch softmax span.
+MIDI_PITCHES = 128
 # How the app spells each pitch class: the spelling of the usual key names (Eb major, not D# major).
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # The key centres a user picks from, in pitch-class order.

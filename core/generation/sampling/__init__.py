@@ -27,7 +27,6 @@ from core.generation.sampling.config import (
 )
 from core.generation.sampling.processors import (
     BANNED_LOGIT,
-    PITCHES,
     PROCESSORS,
     WARPERS,
     BannedTokens,
@@ -79,7 +78,6 @@ __all__ = [
     "MAX_TOP_K",
     "MAX_VARIATIONS",
     "MIN_TEMPERATURE",
-    "PITCHES",
     "PROCESSORS",
     "SAMPLERS",
     "WARPERS",

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from core.music.theory import MIDI_PITCHES
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
 
 # Added to logits that may not be chosen (controls, notes against the grammar): far below any real logit, still finite.
 BANNED_LOGIT = -1e9
-# MIDI pitches whose sounding state the note grammar tracks.
-PITCHES = 128
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Limits:
 
     max_polyphony: int = 0
     max_note_steps: int = 0
-    pitch_range: tuple[int, int] = (0, PITCHES - 1)
+    pitch_range: tuple[int, int] = (0, MIDI_PITCHES - 1)
 
     def __post_init__(self) -> None:
         from core.config import check_config
@@ -149,7 +149,7 @@ class Limits:
                 f"the longest note must be 0 (no limit) or a number of steps, got {self.max_note_steps}",
             ),
             (
-                0 <= low <= high < PITCHES,
+                0 <= low <= high < MIDI_PITCHES,
                 f"the pitch range must be two MIDI pitches, low to high, got {self.pitch_range}",
             ),
         ]
@@ -283,8 +283,8 @@ class Notes(NamedTuple):
     """The notes a row has sounding, as the note rules remember them.
 
     Attributes:
-        sounding: bool shape=(batch, PITCHES).
-        onset: Grid step each pitch last started at, int32 shape=(batch, PITCHES).
+        sounding: bool shape=(batch, MIDI_PITCHES).
+        onset: Grid step each pitch last started at, int32 shape=(batch, MIDI_PITCHES).
         clock: Grid steps written so far, int32 shape=(batch,).
     """
 
@@ -320,17 +320,19 @@ class NoteRule(LogitProcessor):
         import tensorflow as tf
 
         return Notes(
-            tf.zeros((batch, PITCHES), tf.bool), tf.zeros((batch, PITCHES), tf.int32), tf.zeros((batch,), tf.int32)
+            tf.zeros((batch, MIDI_PITCHES), tf.bool),
+            tf.zeros((batch, MIDI_PITCHES), tf.int32),
+            tf.zeros((batch,), tf.int32),
         )
 
     def advance(self, notes, tokens):
         import tensorflow as tf
 
         # one_hot of -1 is all zeros: tokens without a pitch change nothing.
-        ended = (tf.one_hot(tf.gather(self.note_off_pitch, tokens), PITCHES) > 0) | ~tf.gather(self.sustains, tokens)[
-            :, None
-        ]
-        started = tf.one_hot(tf.gather(self.note_on_pitch, tokens), PITCHES) > 0
+        ended = (tf.one_hot(tf.gather(self.note_off_pitch, tokens), MIDI_PITCHES) > 0) | ~tf.gather(
+            self.sustains, tokens
+        )[:, None]
+        started = tf.one_hot(tf.gather(self.note_on_pitch, tokens), MIDI_PITCHES) > 0
         onset = tf.where(started, notes.clock[:, None], notes.onset)
         return Notes((notes.sounding & ~ended) | started, onset, notes.clock + tf.gather(self.steps, tokens))
 
@@ -484,8 +486,8 @@ class Chord(NamedTuple):
     Attributes:
         last_pitch: Highest pitch written in the frame being written, -1 before its first, int32 shape=(batch,).
         voices: Pitch tokens written in that frame, int32 shape=(batch,).
-        current: Pitches of that frame, bool shape=(batch, PITCHES).
-        runs: Ended frames in a row each pitch sounded in, up to the last, int32 shape=(batch, PITCHES).
+        current: Pitches of that frame, bool shape=(batch, MIDI_PITCHES).
+        runs: Ended frames in a row each pitch sounded in, up to the last, int32 shape=(batch, MIDI_PITCHES).
     """
 
     last_pitch: tf.Tensor
@@ -520,9 +522,9 @@ class ChordRules(LogitProcessor):
     def initial_memory(self, batch):
         import tensorflow as tf
 
-        no_pitches = tf.zeros((batch, PITCHES), tf.bool)
+        no_pitches = tf.zeros((batch, MIDI_PITCHES), tf.bool)
         return Chord(
-            tf.fill((batch,), -1), tf.zeros((batch,), tf.int32), no_pitches, tf.zeros((batch, PITCHES), tf.int32)
+            tf.fill((batch,), -1), tf.zeros((batch,), tf.int32), no_pitches, tf.zeros((batch, MIDI_PITCHES), tf.int32)
         )
 
     def advance(self, chord, tokens):
@@ -530,7 +532,7 @@ class ChordRules(LogitProcessor):
 
         pitch = tf.gather(self.note_on_pitch, tokens)
         ends = tf.gather(self.frame_ends, tokens)
-        current = chord.current | (tf.one_hot(pitch, PITCHES) > 0)  # one_hot of -1 adds nothing
+        current = chord.current | (tf.one_hot(pitch, MIDI_PITCHES) > 0)  # one_hot of -1 adds nothing
         written = pitch >= 0
         return Chord(
             last_pitch=tf.where(ends, -1, tf.where(written, pitch, chord.last_pitch)),
@@ -717,7 +719,7 @@ def filter_logits(logits: tf.Tensor, temperature, top_k, top_p) -> tf.Tensor:
         max_polyphony=off,
         max_note_steps=off,
         pitch_low=off,
-        pitch_high=tf.constant(PITCHES - 1, tf.int32),
+        pitch_high=tf.constant(MIDI_PITCHES - 1, tf.int32),
         logit_bias=tf.zeros(tf.shape(logits)[-1:]),
         seed=tf.constant(0, tf.int64),
     )
