@@ -38,14 +38,15 @@ $(VENV)/.installed: requirements.txt
 		$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# FluidSynth and a General MIDI soundfont render audio; Chromium runs the browser tests; the tests start their own
-# PostgreSQL server (its programs in /usr/lib/postgresql/<version>/bin) to run the store on it as well as on SQLite.
+# FluidSynth and a General MIDI soundfont render audio; Chromium's headless shell runs the browser tests; the tests
+# start their own PostgreSQL server (its programs in /usr/lib/postgresql/<version>/bin) to run the store on it as well
+# as on SQLite.
 # Installed with apt-get when missing; without them the app still runs (with a notice).
 system-packages:
 	@missing=""; \
 	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
 	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromium-headless-shell >/dev/null 2>&1 || missing="$$missing chromium-headless-shell"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 		missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
