@@ -69,14 +69,23 @@ MEMORIZE_CASES = [
     for index, kind in enumerate(spec.kinds)
     for variant in [VARIANTS.get(name, [{}])[index % len(VARIANTS.get(name, [{}]))]]
 ]
-# Every model also as a conditioned token model: control tokens first, broadcast to every step.
-SAVE_CASES = CASES + [
+# Every model also as a conditioned token model (control tokens first, broadcast to every step), and relative
+# positions clipped at a distance well inside the stepped length.
+SAVE_CASES = [
+    *CASES,
+    *(
+        pytest.param(
+            name, {**TINY[name], **variant}, "controls", id="-".join([name, *map(str, variant.values()), "controls"])
+        )
+        for name in SEQUENCE_MODELS
+        for variant in VARIANTS.get(name, [{}])
+    ),
     pytest.param(
-        name, {**TINY[name], **variant}, "controls", id="-".join([name, *map(str, variant.values()), "controls"])
-    )
-    for name in SEQUENCE_MODELS
-    for variant in VARIANTS.get(name, [{}])
+        "transformer", {**TINY["transformer"], "positions": "relative", "max_length": 8}, "tokens", id="relative-8"
+    ),
 ]
+# Beyond the attention window and the clipped relative distances: the decoder's caches must slide and clip.
+STEPPED_LENGTH = 20
 
 
 @pytest.fixture(autouse=True)
@@ -153,8 +162,9 @@ def test_trains_and_memorizes_a_cycle(name, overrides, kind):
 
 
 @pytest.mark.parametrize(("name", "overrides", "kind"), SAVE_CASES)
-def test_save_load_gives_same_outputs(name, overrides, kind, tmp_path):
-    """The reloaded model, and its step decoder (found in the loaded file's layers), give the original's logits."""
+def test_the_reloaded_model_gives_the_same_logits_at_once_and_step_by_step(name, overrides, kind, tmp_path):
+    """The reloaded model, and its step decoder (found in the loaded file's layers, as composing finds it), give
+    the original's logits: the decoder one step at a time, as composing runs it."""
     import tensorflow as tf
 
     model = build(name, overrides, kind)
@@ -162,13 +172,13 @@ def test_save_load_gives_same_outputs(name, overrides, kind, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    inputs = random_inputs(kind)
+    inputs = random_inputs(kind, STEPPED_LENGTH)
     expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs, training=False)), expected, atol=1e-6)
     decoder = step_decoder(loaded)
-    state = decoder.initial_state(BATCH, LENGTH)
+    state = decoder.initial_state(BATCH, STEPPED_LENGTH)
     steps = []
-    for position in range(LENGTH):
+    for position in range(STEPPED_LENGTH):
         logits, state = decoder.step(tf.constant(inputs[:, position]), state, tf.constant(position))
         steps.append(logits.numpy())
     np.testing.assert_allclose(np.stack(steps, axis=1), expected, rtol=1e-4, atol=1e-5)
