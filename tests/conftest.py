@@ -30,6 +30,11 @@ from core.store.migrations import migrate
 from tests.collector import collect_less
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's own kernels rather than oneDNN's (set before any test module imports TensorFlow; the processes the
+# tests start inherit it): on the suite's tiny models oneDNN costs more than it computes, about 8% of the CPU of
+# tests/test_models.py and tests/test_generation.py. The browser journeys' servers run the app as users do, with
+# oneDNN, whose speed on real sizes bench/train.py measures; TF_ENABLE_ONEDNN_OPTS=1 runs the whole suite with it.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -101,7 +101,10 @@ def _serve(workdir: Path, command: list[str], extra_env: dict[str, str]) -> Iter
         "NEUROTUNE_HOME": str(workdir / "neurotune-home"),
         "NEUROTUNE_CHECKPOINTS": str(workdir / "checkpoints"),
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "NEUROTUNE_XLA": "1",  # the app as it runs for users (the other tests compose through plain graphs)
+        # The app as it runs for users: XLA and oneDNN (the other tests compose through plain graphs on TensorFlow's
+        # own kernels, tests/conftest.py).
+        "NEUROTUNE_XLA": "1",
+        "TF_ENABLE_ONEDNN_OPTS": "1",
         **extra_env,
     }
     for unset in (
