@@ -31,11 +31,13 @@ setup: $(VENV)/.installed system-packages
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 with venv is needed (python3.11 or python3 on PATH; on Debian apt-get install python3-venv)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	# uv installs the pinned packages in parallel, byte-compiled as pip would: about 11 s where pip takes 44 s.
-	# Where uv has no build for the machine, pip installs them.
+	# uv installs the pinned packages in parallel, byte-compiled as pip would: the set-up takes about 14 s where
+	# pip's install alone takes 44 s. Where uv cannot (no build for the machine, an index only pip.conf names),
+	# pip installs them.
 	{ $(BIN)/pip install --quiet $(UV) && \
 		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt; } || \
-		$(BIN)/pip install --quiet -r requirements.txt
+		{ echo "uv could not install the packages: installing them with pip."; \
+			$(BIN)/pip install --quiet -r requirements.txt; }
 	touch $@
 
 # FluidSynth and a General MIDI soundfont render audio; Chromium's headless shell runs the browser tests; the tests

@@ -1,4 +1,4 @@
-"""Generation: step decoders against full forward passes, sampling rules, beam search, composing, checkpoints."""
+"""Generation: sampling rules, beam search, composing, checkpoints (tests/test_models.py steps every decoder)."""
 
 from __future__ import annotations
 

@@ -69,8 +69,8 @@ MEMORIZE_CASES = [
     for index, kind in enumerate(spec.kinds)
     for variant in [VARIANTS.get(name, [{}])[index % len(VARIANTS.get(name, [{}]))]]
 ]
-# Every model also as a conditioned token model (control tokens first, broadcast to every step), and relative
-# positions clipped at a distance well inside the stepped length.
+# Every model also as a conditioned token model (control tokens first, broadcast to every step), additive attention
+# over a window (as the app's default) and relative positions clipped at a distance well inside the stepped length.
 SAVE_CASES = [
     *CASES,
     *(
@@ -81,7 +81,16 @@ SAVE_CASES = [
         for variant in VARIANTS.get(name, [{}])
     ),
     pytest.param(
-        "transformer", {**TINY["transformer"], "positions": "relative", "max_length": 8}, "tokens", id="relative-8"
+        "lstm_attention",
+        {**TINY["lstm_attention"], "attention": "additive", "attention_window": 5},
+        "tokens",
+        id="lstm_attention-additive-5-tokens",
+    ),
+    pytest.param(
+        "transformer",
+        {**TINY["transformer"], "positions": "relative", "max_length": 8},
+        "tokens",
+        id="transformer-relative-8-tokens",
     ),
 ]
 # Beyond the attention window and the clipped relative distances: the decoder's caches must slide and clip.
@@ -169,6 +178,9 @@ def test_the_reloaded_model_gives_the_same_logits_at_once_and_step_by_step(name,
 
     model = build(name, overrides, kind)
     assert (kind == "controls") == any(layer.name == "control_broadcast" for layer in model.layers)
+    for weight in model.weights:  # relative biases start at zero: a bias per distance, so that clipping shows
+        if weight.path.endswith("relative_bias"):
+            weight.assign(np.random.default_rng(3).normal(size=weight.shape).astype("float32"))
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
