@@ -55,8 +55,15 @@ VARIANTS = {
     ],
     "transformer": [{"positions": "learned"}, {"positions": "relative"}],
 }
+
+
+def case(name: str, variant: dict, kind: str):
+    """``name``'s tiny config with ``variant`` over it, on input ``kind``, named by all three."""
+    return pytest.param(name, {**TINY[name], **variant}, kind, id="-".join([name, *map(str, variant.values()), kind]))
+
+
 CASES = [
-    pytest.param(name, {**TINY[name], **variant}, kind, id="-".join([name, *map(str, variant.values()), kind]))
+    case(name, variant, kind)
     for name, spec in SEQUENCE_MODELS.items()
     for variant in VARIANTS.get(name, [{}])
     for kind in spec.kinds
@@ -64,34 +71,17 @@ CASES = [
 # Learning is slow to test (each case builds and compiles a model): every architecture with every head, and every
 # variant once, paired with the heads in turn, rather than every combination.
 MEMORIZE_CASES = [
-    pytest.param(name, {**TINY[name], **variant}, kind, id="-".join([name, *map(str, variant.values()), kind]))
+    case(name, VARIANTS.get(name, [{}])[index % len(VARIANTS.get(name, [{}]))], kind)
     for name, spec in SEQUENCE_MODELS.items()
     for index, kind in enumerate(spec.kinds)
-    for variant in [VARIANTS.get(name, [{}])[index % len(VARIANTS.get(name, [{}]))]]
 ]
 # Every model also as a conditioned token model (control tokens first, broadcast to every step), additive attention
 # over a window (as the app's default) and relative positions clipped at a distance well inside the stepped length.
 SAVE_CASES = [
     *CASES,
-    *(
-        pytest.param(
-            name, {**TINY[name], **variant}, "controls", id="-".join([name, *map(str, variant.values()), "controls"])
-        )
-        for name in SEQUENCE_MODELS
-        for variant in VARIANTS.get(name, [{}])
-    ),
-    pytest.param(
-        "lstm_attention",
-        {**TINY["lstm_attention"], "attention": "additive", "attention_window": 5},
-        "tokens",
-        id="lstm_attention-additive-5-tokens",
-    ),
-    pytest.param(
-        "transformer",
-        {**TINY["transformer"], "positions": "relative", "max_length": 8},
-        "tokens",
-        id="transformer-relative-8-tokens",
-    ),
+    *(case(name, variant, "controls") for name in SEQUENCE_MODELS for variant in VARIANTS.get(name, [{}])),
+    case("lstm_attention", {"attention": "additive", "attention_window": 5}, "tokens"),
+    case("transformer", {"positions": "relative", "max_length": 8}, "tokens"),
 ]
 # Beyond the attention window and the clipped relative distances: the decoder's caches must slide and clip.
 STEPPED_LENGTH = 20

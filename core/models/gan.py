@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.config import check_config
+from core.data.representations.notes import PITCH_SCALE
 from core.models.base import StepDecoder
 from core.models.pitch_heads import PITCH_HEADS
 
@@ -527,14 +528,14 @@ def pitch_class_diversity(features: tf.Tensor) -> tf.Tensor:
     collapse shows as it falling), at most 1.
 
     Args:
-        features: shape=(samples, notes, 4), pitch / 127 first; samples >= 2.
+        features: shape=(samples, notes, 4), pitch / PITCH_SCALE first; samples >= 2.
 
     Returns:
         float32 scalar.
     """
     import tensorflow as tf
 
-    pitches = tf.cast(tf.round(tf.cast(features[..., 0], tf.float32) * 127.0), tf.int32)
+    pitches = tf.cast(tf.round(tf.cast(features[..., 0], tf.float32) * PITCH_SCALE), tf.int32)
     histograms = tf.reduce_mean(tf.one_hot(pitches % PITCH_CLASSES, PITCH_CLASSES), axis=1)
     distances = 0.5 * tf.reduce_sum(tf.abs(histograms[:, None] - histograms[None]), axis=-1)
     samples = tf.cast(tf.shape(features)[0], tf.float32)

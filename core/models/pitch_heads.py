@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from core.data.representations.notes import PITCH_SCALE
 from core.music.theory import MIDI_PITCHES
 
 if TYPE_CHECKING:
@@ -96,8 +97,7 @@ class SoftmaxPitch:
         if soft_temperature is not None:
             soft = tf.nn.softmax(scores / soft_temperature)
             choice = choice + soft - tf.stop_gradient(soft)
-        top = MIDI_PITCHES - 1  # a pitch feature is pitch / 127
-        pitch = tf.reduce_sum(choice * tf.range(MIDI_PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / top
+        pitch = tf.reduce_sum(choice * tf.range(MIDI_PITCHES, dtype=tf.float32), axis=-1, keepdims=True) / PITCH_SCALE
         return tf.concat([pitch, rest], axis=-1), choice
 
     def judged(self, features: tf.Tensor, choice: tf.Tensor | None = None) -> tf.Tensor:
@@ -105,7 +105,7 @@ class SoftmaxPitch:
         import tensorflow as tf
 
         if choice is None:
-            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * (MIDI_PITCHES - 1)), tf.int32), MIDI_PITCHES)
+            choice = tf.one_hot(tf.cast(tf.round(features[..., 0] * PITCH_SCALE), tf.int32), MIDI_PITCHES)
         return tf.concat([features, choice], axis=-1)
 
 

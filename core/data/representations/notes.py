@@ -9,16 +9,20 @@ import numpy as np
 
 from core.data.piece import END, PITCH, START, VELOCITY, sort_notes
 from core.data.representations.base import FULL_RANGE, Representation, masked_pitch_bounds_tf, notes_from_columns
+from core.music.theory import MIDI_PITCHES
 
 if TYPE_CHECKING:
     import tensorflow as tf
+
+# A note's pitch feature is its MIDI pitch / PITCH_SCALE: 0 for the lowest MIDI pitch, 1 for the highest.
+PITCH_SCALE = MIDI_PITCHES - 1
 
 
 @dataclass(frozen=True)
 class NotesRepresentation(Representation):
     """Continuous per-note features in [0, 1], one row per note in canonical order.
 
-    Columns: pitch / 127, duration / D, steps since the previous onset / D (0 for
+    Columns: pitch / PITCH_SCALE (127), duration / D, steps since the previous onset / D (0 for
     the first note), velocity / 127, with ``D = 16 * steps_per_quarter`` (four 4/4
     bars); durations and gaps longer than D are clipped to D. Decoding rounds back
     to steps, with durations of at least one step; the first onset lands on step
@@ -49,14 +53,14 @@ class NotesRepresentation(Representation):
         """Returns float32, shape=(n, 4)."""
         notes = sort_notes(notes)
         scale = np.float32(self.time_scale_steps)
-        max_midi = np.float32(127)
+        max_velocity = np.float32(127)
         gaps = np.diff(notes[:, START], prepend=notes[:1, START])
         features = np.stack(
             [
-                notes[:, PITCH].astype(np.float32) / max_midi,
+                notes[:, PITCH].astype(np.float32) / np.float32(PITCH_SCALE),
                 (notes[:, END] - notes[:, START]).astype(np.float32) / scale,
                 gaps.astype(np.float32) / scale,
-                notes[:, VELOCITY].astype(np.float32) / max_midi,
+                notes[:, VELOCITY].astype(np.float32) / max_velocity,
             ],
             axis=1,
         )
@@ -74,14 +78,14 @@ class NotesRepresentation(Representation):
         scale = self.time_scale_steps
         starts = np.rint(np.cumsum(features[:, 2] * scale))
         durations = np.maximum(np.rint(features[:, 1] * scale), 1)
-        pitches = np.rint(features[:, 0] * 127)
+        pitches = np.rint(features[:, 0] * PITCH_SCALE)
         velocities = np.maximum(np.rint(features[:, 3] * 127), 1)
         return notes_from_columns(starts, starts + durations, pitches, velocities)
 
     def pitch_bounds_tf(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         import tensorflow as tf
 
-        pitches = tf.round(tf.convert_to_tensor(window)[..., 0] * 127.0)
+        pitches = tf.round(tf.convert_to_tensor(window)[..., 0] * PITCH_SCALE)
         return masked_pitch_bounds_tf(pitches, tf.ones_like(pitches, dtype=tf.bool))
 
     def transpose_tf(self, window: tf.Tensor, shift: int | tf.Tensor) -> tf.Tensor:
@@ -89,5 +93,5 @@ class NotesRepresentation(Representation):
 
         window = tf.convert_to_tensor(window)
         # Integer pitch first, then one division: bit-identical to encoding the transposed notes.
-        pitches = tf.round(window[..., :1] * 127.0) + tf.cast(shift, window.dtype)
-        return tf.concat([pitches / 127.0, window[..., 1:]], axis=-1)
+        pitches = tf.round(window[..., :1] * PITCH_SCALE) + tf.cast(shift, window.dtype)
+        return tf.concat([pitches / PITCH_SCALE, window[..., 1:]], axis=-1)
