@@ -17,6 +17,7 @@ from core.data.conditioning import PREFIX_LENGTH, Conditioning
 from core.data.representations import CHORD_STEP, MELODY_FIRST_NOTE, MELODY_HOLD, get_representation
 from core.data.uploads import SourceFile
 from core.errors import CheckpointError, GenerationError
+from core.generation import loading
 from core.generation.compose import Composer, CompositionRequest, Controls, guidance_bias
 from core.generation.decoding import step_decoder
 from core.generation.loading import load_checkpoint
@@ -26,6 +27,7 @@ from core.generation.sampling import BANNED_LOGIT, Decoded, SampleConfig, Sample
 from core.models import InputSpec, build_model, make_config
 from core.store import runs as run_store
 from core.training import jobs
+from tests.collector import LOADER_COLLECTION
 from tests.conftest import scale_piece
 from tests.decoders import BigramDecoder
 from tests.untrained import untrained_checkpoint
@@ -227,13 +229,14 @@ def melody_composer(trained):
     return Composer.load(trained["melody"])
 
 
-def test_loading_a_model_frees_the_models_dropped_before(trained):
+def test_loading_a_model_frees_the_models_dropped_before(trained, monkeypatch):
     """A dropped model lives on in reference cycles until a full collection, which Python runs rarely beside
     TensorFlow's objects: a server switching models would grow by each. Automatic collection is off here, so
-    that only the loader's own can free it."""
+    that only the loader's own can free it (which the other tests skip, tests/collector.py)."""
     import gc
     import weakref
 
+    monkeypatch.setattr(loading, "free_dropped_models", LOADER_COLLECTION)
     gc.disable()
     try:
         dropped = weakref.ref(load_checkpoint(trained["melody"]).model)

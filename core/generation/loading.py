@@ -23,6 +23,16 @@ class LoadedCheckpoint:
     decoder: object
 
 
+def free_dropped_models() -> None:
+    """Free the models dropped since the last load: a full collection, run before every load.
+
+    A dropped model is a web of reference cycles that only a full collection frees, and beside TensorFlow's
+    objects Python runs one rarely: a server switching models (the Generate page keeps the last four) or an
+    evaluation of several would grow by each. A load takes seconds; the collection, a fraction of one.
+    """
+    gc.collect()
+
+
 def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
     """Load a checkpoint's model and check it against its config.
 
@@ -39,10 +49,7 @@ def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
     model_file = info.folder.model
     if not zipfile.is_zipfile(model_file):
         raise CheckpointError(f"{model_file} is not a Keras model file (damaged or truncated); retrain the run")
-    # A dropped model is a web of reference cycles that only a full collection frees, and beside TensorFlow's
-    # objects Python runs one rarely: a server switching models (the Generate page keeps the last four) or an
-    # evaluation of several would grow by each. A load takes seconds; the collection, a fraction of one.
-    gc.collect()
+    free_dropped_models()
     try:
         model = keras.models.load_model(model_file, compile=False)
     except Exception as error:  # Keras raises many types for a damaged archive
