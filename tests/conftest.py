@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import itertools
 import os
@@ -39,6 +40,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 def pytest_configure(config: pytest.Config) -> None:
     collect_less()  # a test of load_checkpoint's own collection turns automatic collection off
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()  # TensorFlow and Keras too, which the test modules imported: full collections walk only the tests' objects
 
 
 # The test files that take longest, in order: started first, so that the workers of ``make test`` (which hand

@@ -296,6 +296,17 @@ def test_readers_that_read_within_the_limits_serve_the_next_upload_until_they_id
         ingest._stop(spares._workers, kill=True)
 
 
+def test_a_reader_whose_parent_is_gone_ends_quietly(capfd):
+    """A command-line build exits with its spare readers idle, one perhaps still starting: that one's "ready",
+    unread, makes the exit a reset of its connection, which it once answered with a traceback under the
+    build's summary."""
+    worker = ingest._start_worker()
+    assert worker.connection.poll(60)  # its "ready" has come, and stays unread
+    worker.connection.close()
+    assert worker.process.wait(timeout=60) == 0
+    assert capfd.readouterr().err == ""
+
+
 def test_the_same_bytes_uploaded_again_are_read_once_and_rejected_as_duplicates(monkeypatch):
     read = []
 

@@ -197,7 +197,8 @@ def worker_main(fd: int) -> None:
 
     Says "ready", then reads files sent as (index, name, data, process, config,
     limits) until None, answering (index, result, cpu seconds, peak RSS in MB,
-    whether it retires) for each. Exits after :data:`SPARE_IDLE_SECONDS` without a file.
+    whether it retires) for each. Exits after :data:`SPARE_IDLE_SECONDS` without a file,
+    and quietly once its parent is gone (a command-line build exits with its spare readers idle).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     signal.signal(signal.SIGPROF, _on_cpu_timer)
@@ -207,19 +208,19 @@ def worker_main(fd: int) -> None:
         connection.send(_READY)
     except OSError:  # the parent finished, or was stopped, before this worker was up
         return
-    while connection.poll(SPARE_IDLE_SECONDS):
-        try:
+    try:
+        while connection.poll(SPARE_IDLE_SECONDS):
             task = connection.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        index, name, data, process, config, limits = task
-        result, cpu, retire = _read_limited(process, name, data, config, limits)
-        connection.send((index, result, cpu, _peak_rss_mb(), retire))
-        del task, data, result  # an idle reader keeps nothing of the upload it read
-        if retire:
-            return  # a fresh worker is cleaner than one whose heap hit the wall
+            if task is None:
+                return
+            index, name, data, process, config, limits = task
+            result, cpu, retire = _read_limited(process, name, data, config, limits)
+            connection.send((index, result, cpu, _peak_rss_mb(), retire))
+            del task, data, result  # an idle reader keeps nothing of the upload it read
+            if retire:
+                return  # a fresh worker is cleaner than one whose heap hit the wall
+    except (EOFError, OSError):  # the parent closed its end, or exited with this reader's "ready" unread (a reset)
+        return
 
 
 # === Parent side ===
