@@ -1,8 +1,8 @@
 """Python's cycle collector, set for test processes: they trace many Keras models.
 
 The collector runs each time 700 new objects outlive their creation and walks every young object; tracing a
-Keras model makes millions of them. What is imported by the time this is called is frozen out of the walks,
-and the collector runs less often: tests/test_models.py and tests/test_gan.py take 14% less CPU at the same
+Keras model makes millions of them. What is imported by the time this is called is frozen out of the walks
+(and again once the test modules are imported, tests/conftest.py), and the collector runs less often: tests/test_models.py and tests/test_gan.py take 14% less CPU at the same
 peak memory, the multi-device harness 7%.
 
 The loader's full collection before each load (``core.generation.loading.free_dropped_models``) is skipped

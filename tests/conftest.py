@@ -39,7 +39,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    collect_less()  # a test of load_checkpoint's own collection turns automatic collection off
+    collect_less()  # and the loader's own collection, which tests/test_generation.py puts back to prove it
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

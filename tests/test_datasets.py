@@ -301,10 +301,13 @@ def test_a_reader_whose_parent_is_gone_ends_quietly(capfd):
     unread, makes the exit a reset of its connection, which it once answered with a traceback under the
     build's summary."""
     worker = ingest._start_worker()
-    assert worker.connection.poll(60)  # its "ready" has come, and stays unread
-    worker.connection.close()
-    assert worker.process.wait(timeout=60) == 0
-    assert "Traceback" not in capfd.readouterr().err
+    try:
+        assert worker.connection.poll(60)  # its "ready" has come, and stays unread
+        worker.connection.close()
+        assert worker.process.wait(timeout=60) == 0
+        assert "Traceback" not in capfd.readouterr().err
+    finally:
+        ingest._stop([worker], kill=True)
 
 
 def test_the_same_bytes_uploaded_again_are_read_once_and_rejected_as_duplicates(monkeypatch):

@@ -219,7 +219,7 @@ def worker_main(fd: int) -> None:
             del task, data, result  # an idle reader keeps nothing of the upload it read
             if retire:
                 return  # a fresh worker is cleaner than one whose heap hit the wall
-    except (EOFError, OSError):  # the parent closed its end, or exited with this reader's "ready" unread (a reset)
+    except (EOFError, ConnectionError):  # the parent closed its end, or exited with this reader's "ready" unread
         return
 
 
