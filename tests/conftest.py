@@ -43,7 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    gc.freeze()  # TensorFlow and Keras too, which the test modules imported: full collections walk only the tests' objects
+    # TensorFlow and Keras too, which the test modules imported: full collections walk only the tests' objects.
+    gc.freeze()
 
 
 # The test files that take longest, in order: started first, so that the workers of ``make test`` (which hand
@@ -84,8 +85,8 @@ FRESH_PIECE_CACHE_FILES = (
 
 @pytest.fixture(scope="session")
 def shared_piece_cache(tmp_path_factory) -> Path:
-    """NEUROTUNE_CACHE: preprocessed pieces kept across a test process's tests: a test that builds a dataset (most build the same
-    tiny one) then starts no worker processes for files an earlier test has read."""
+    """NEUROTUNE_CACHE: preprocessed pieces kept across a test process's tests: a test that builds a dataset
+    (most build the same tiny one) then starts no worker processes for files an earlier test has read."""
     return tmp_path_factory.mktemp("piece-cache")
 
 
